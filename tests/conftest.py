@@ -1,0 +1,38 @@
+"""Shared fixtures: tiny budgets so the real components (Dagster, DuckDB, GX, TRL) run in seconds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def tiny_experiment():
+    from tracekd_assets.resources import ExperimentSettings
+
+    return ExperimentSettings(
+        synthetic_train_per_task=40,
+        synthetic_test_per_task=8,
+        max_steps=4,
+        batch_size=8,
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=64,
+        eval_batch_size=16,
+        eval_max_new_tokens=40,
+    )
+
+
+@pytest.fixture
+def tiny_home(tmp_path: Path):
+    from tracekd_assets.resources import TraceKDHome
+
+    return TraceKDHome(home=str(tmp_path / "home"))

@@ -1,0 +1,48 @@
+"""`tracekd` command line: `tracekd demo` runs the whole graph on the embedded default."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _demo(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.home:
+        os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
+    from tracekd_assets.resources import ExperimentSettings, TraceKDHome
+    from tracekd_assets.runner import default_instance, materialize_everything
+    from tracekd_ops.report import markdown_summary
+
+    home = TraceKDHome()
+    instance = default_instance(home)
+    outcome = materialize_everything(instance, home, ExperimentSettings())
+    rows = home.store().rows("SELECT * FROM condition_comparison") if not outcome.failed else []
+    if rows:
+        print()
+        print(markdown_summary(rows))
+    print()
+    print(f"report:      {home.reports_dir() / 'report.html'}")
+    print(f"duckdb:      {home.store().path}")
+    print(f"registry:    {home.registry().root}")
+    print(f"dagster UI:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml")
+    if outcome.failed:
+        print(f"FAILED: {', '.join(outcome.failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tracekd", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="materialize the full asset graph on the generated default dataset")
+    demo.add_argument("--home", help="where the DuckDB file, registry and reports go (default: $TRACEKD_HOME or ./var)")
+    demo.set_defaults(handler=_demo)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""Dagster resources: where TraceKD keeps its files, and the experiment's knobs.
+
+Both are plain configuration over `tracekd_ops` objects, so the UI's launchpad can change them and
+tests can swap in a temp dir and a tiny budget without touching asset code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from tracekd_ops.conditions import Corruption
+from tracekd_ops.datasets.synthetic import SyntheticConfig
+from tracekd_ops.registry import LocalRegistry
+from tracekd_ops.store import Store
+from tracekd_ops.student import TinyModelConfig, TrainingConfig
+
+
+def default_home() -> str:
+    """`$TRACEKD_HOME`, else `var/` under the current directory (absolute, so every step process agrees)."""
+    return str(Path(os.environ.get("TRACEKD_HOME", "var")).resolve())
+
+
+class TraceKDHome(ConfigurableResource):
+    """The folder holding the DuckDB file, the local model registry and the reports."""
+
+    home: str = Field(default_factory=default_home)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.home)
+
+    def store(self) -> Store:
+        return Store(self.root / "tracekd.duckdb")
+
+    def registry(self) -> LocalRegistry:
+        return LocalRegistry(self.root / "registry")
+
+    def reports_dir(self) -> Path:
+        path = self.root / "reports"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class ExperimentSettings(ConfigurableResource):
+    """Data size, trace corruption, student shape and training/eval budget of one experiment."""
+
+    seed: int = 0
+    synthetic_train_per_task: int = 1000
+    synthetic_test_per_task: int = 100
+    synthetic_min_facts: int = 3
+    synthetic_max_facts: int = 6
+    corruption_steps: list[str] = Field(default_factory=lambda: ["class", "facts"])
+    corruption_rate: float = 1.0
+    max_steps: int = 400
+    max_train_seconds: float | None = None
+    learning_rate: float = 2e-3
+    batch_size: int = 32
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 384
+    init_std: float = 0.08
+    eval_batch_size: int = 64
+    eval_max_new_tokens: int = 64
+
+    def synthetic(self) -> SyntheticConfig:
+        return SyntheticConfig(
+            seed=self.seed,
+            train_per_task=self.synthetic_train_per_task,
+            test_per_task=self.synthetic_test_per_task,
+            min_facts=self.synthetic_min_facts,
+            max_facts=self.synthetic_max_facts,
+        )
+
+    def corruption(self) -> Corruption:
+        return Corruption(steps=tuple(self.corruption_steps), rate=self.corruption_rate)
+
+    def training(self) -> TrainingConfig:
+        return TrainingConfig(
+            seed=self.seed,
+            max_steps=self.max_steps,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            max_seconds=self.max_train_seconds,
+            model=TinyModelConfig(
+                hidden_size=self.hidden_size,
+                num_layers=self.num_layers,
+                num_heads=self.num_heads,
+                intermediate_size=self.intermediate_size,
+                init_std=self.init_std,
+            ),
+        )

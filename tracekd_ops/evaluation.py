@@ -1,0 +1,97 @@
+"""Evaluation: score generated completions step by step, and aggregate a run's metrics.
+
+One function per concept: `score_prediction` for a row, `run_metrics` for a run, and the two
+baselines (`chance_accuracy`, `majority_accuracy`) the report sets the students against.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any, Sequence
+
+from tracekd_ops.conditions import TRACE_CONDITIONS
+from tracekd_ops.records import QARecord
+from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.scoring import score_steps
+from tracekd_ops.stats import TwoByTwo
+from tracekd_ops.traces import parse_completion
+
+
+def score_prediction(record: QARecord, condition: str, output: str) -> dict[str, Any]:
+    """One scored prediction row (without lineage keys, which the caller owns)."""
+    parsed = parse_completion(output)
+    steps = score_steps(parsed, record.category, record.gold_fact_ids, expects_trace=condition in TRACE_CONDITIONS)
+    return {
+        "example_id": record.example_id,
+        "category": record.category,
+        "output": output,
+        "parsed_class": parsed.category,
+        "parsed_fact_ids": list(parsed.fact_ids) if parsed.fact_ids is not None else None,
+        "parsed_answer": parsed.answer,
+        "gold_class": record.category,
+        "gold_fact_ids": list(record.gold_fact_ids),
+        "gold_answers": list(record.answers),
+        "class_correct": steps.class_correct,
+        "ir_exact": steps.ir_exact,
+        "ir_precision": steps.ir_precision,
+        "ir_recall": steps.ir_recall,
+        "trace_correct": steps.trace_correct,
+        "answer_correct": dataset_spec(record.dataset).answer_correct(parsed.answer, record.answers),
+    }
+
+
+def _mean(values: Sequence[Any]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def chance_accuracy(train: Sequence[QARecord], test: Sequence[QARecord]) -> float:
+    """Expected accuracy of a uniform guess among the answers seen in training for the category."""
+    candidates: dict[str, set[str]] = defaultdict(set)
+    for record in train:
+        candidates[record.category].add(record.answers[0])
+    return sum(1 / max(1, len(candidates[r.category])) for r in test) / len(test)
+
+
+def majority_accuracy(train: Sequence[QARecord], test: Sequence[QARecord]) -> float:
+    """Accuracy of always giving the most frequent training answer of the question's category."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in train:
+        counts[record.category][record.answers[0]] += 1
+    hits = 0
+    for record in test:
+        if counts[record.category]:
+            guess = counts[record.category].most_common(1)[0][0]
+            hits += dataset_spec(record.dataset).answer_correct(guess, record.answers)
+    return hits / len(test)
+
+
+def run_metrics(predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracies, the trace x answer 2x2 table and its statistics for one evaluated run."""
+    if not predictions:
+        raise ValueError("no predictions to aggregate")
+    answers = [bool(p["answer_correct"]) for p in predictions]
+    metrics: dict[str, Any] = {
+        "n": len(predictions),
+        "answer_accuracy": sum(answers) / len(answers),
+        "class_accuracy": _mean([p["class_correct"] for p in predictions]),
+        "ir_exact_accuracy": _mean([p["ir_exact"] for p in predictions]),
+        "ir_precision": _mean([p["ir_precision"] for p in predictions]),
+        "ir_recall": _mean([p["ir_recall"] for p in predictions]),
+        "trace_accuracy": _mean([p["trace_correct"] for p in predictions]),
+    }
+    scored = [(bool(p["trace_correct"]), bool(p["answer_correct"])) for p in predictions if p["trace_correct"] is not None]
+    table = TwoByTwo.from_pairs([s for s, _ in scored], [a for _, a in scored]) if scored else None
+    chi = table.chi_square() if table else None
+    metrics.update(
+        n_trace_ok_answer_ok=table.ok_ok if table else None,
+        n_trace_ok_answer_wrong=table.ok_wrong if table else None,
+        n_trace_wrong_answer_ok=table.wrong_ok if table else None,
+        n_trace_wrong_answer_wrong=table.wrong_wrong if table else None,
+        chi2=chi[0] if chi else None,
+        chi2_p=chi[1] if chi else None,
+        phi=table.phi() if table else None,
+        p_answer_given_trace_correct=table.p_answer_given_step_correct() if table else None,
+        p_answer_given_trace_wrong=table.p_answer_given_step_wrong() if table else None,
+    )
+    return metrics
