@@ -1,0 +1,75 @@
+"""The Great Expectations suite, run for real on good and deliberately broken trace tables."""
+
+import pandas as pd
+import pytest
+
+from tracekd_ops.conditions import CONDITIONS, CORRECT, INCORRECT, SOLUTION_ONLY, build_trace, trace_set_version
+from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
+from tracekd_ops.validation import validate_traces
+
+RECORDS = [r for r in generate(SyntheticConfig(train_per_task=10, test_per_task=1)) if r.split == "train"]
+
+
+def frame_for(condition: str) -> pd.DataFrame:
+    rows = [build_trace(condition, r, list(TASKS)) for r in RECORDS]
+    version = trace_set_version(rows)
+    return pd.DataFrame([{**r.to_row(), "trace_set_version": version} for r in rows])
+
+
+def failed_expectations(frame: pd.DataFrame, condition: str) -> set[tuple[str, str]]:
+    outcome = validate_traces(frame, condition, TASKS)
+    assert not outcome.success
+    return {(f["expectation"], str(f["column"])) for f in outcome.failures}
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_suite_passes_on_traces_as_built(condition):
+    outcome = validate_traces(frame_for(condition), condition, TASKS)
+    assert outcome.success, outcome.describe()
+    assert outcome.evaluated >= 12
+
+
+def test_correct_trace_with_a_wrong_fact_fails_gold_equality():
+    frame = frame_for(CORRECT)
+    frame.at[0, "rendered_fact_ids"] = [i for i in frame.at[0, "story_fact_ids"] if i not in frame.at[0, "gold_fact_ids"]][:1]
+    frame.at[0, "completion"] = frame.at[0, "completion"].replace(
+        f"[{', '.join(map(str, frame.at[0, 'gold_fact_ids']))}]", f"[{frame.at[0, 'rendered_fact_ids'][0]}]"
+    )
+    assert ("expect_column_pair_values_to_be_equal", "facts_match_gold") in failed_expectations(frame, CORRECT)
+
+
+def test_incorrect_trace_that_equals_gold_in_a_corrupted_step_fails():
+    frame = frame_for(INCORRECT)
+    frame.at[1, "rendered_class"] = frame.at[1, "gold_class"]
+    failures = failed_expectations(frame, INCORRECT)
+    assert ("expect_column_pair_values_to_be_equal", "class_matches_gold") in failures
+    assert ("expect_column_values_to_be_in_set", "parses_back") in failures  # completion no longer matches either
+
+
+def test_fact_outside_the_story_unknown_label_wrong_answer_and_nulls_fail():
+    frame = frame_for(CORRECT)
+    frame.at[2, "rendered_fact_ids"] = [99]
+    frame.at[3, "gold_class"] = "made-up-task"
+    frame.at[4, "rendered_answer"] = "nowhere"
+    frame.at[5, "prompt"] = None
+    failures = failed_expectations(frame, CORRECT)
+    assert ("expect_column_values_to_be_in_set", "rendered_facts_in_story") in failures
+    assert ("expect_column_values_to_be_in_set", "gold_class") in failures
+    assert ("expect_column_values_to_be_in_set", "answer_matches_gold") in failures
+    assert ("expect_column_values_to_not_be_null", "prompt") in failures
+
+
+def test_solution_only_must_carry_no_trace_and_partition_must_be_one_condition():
+    frame = frame_for(SOLUTION_ONLY)
+    frame.at[0, "rendered_class"] = "single-supporting-fact"
+    frame.at[1, "condition"] = CORRECT
+    failures = failed_expectations(frame, SOLUTION_ONLY)
+    assert ("expect_column_values_to_be_null", "rendered_class") in failures
+    assert ("expect_column_values_to_be_in_set", "condition") in failures
+
+
+def test_describe_names_expectation_column_and_examples():
+    frame = frame_for(CORRECT)
+    frame.at[0, "gold_class"] = "made-up-task"
+    text = validate_traces(frame, CORRECT, TASKS).describe()
+    assert "expect_column_values_to_be_in_set(gold_class)" in text and "made-up-task" in text
