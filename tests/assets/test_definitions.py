@@ -1,0 +1,49 @@
+"""The code location loads, validates with Dagster's own CLI, and wires the graph as designed."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import AssetKey
+
+from tracekd_assets.definitions import defs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_definitions_load_with_every_stage_of_the_graph():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"raw_examples", "traces", "student", "predictions", "metrics", "condition_comparison", "report"} <= keys
+    assert graph.get(AssetKey("student")).parent_keys == {AssetKey("traces")}
+    assert graph.get(AssetKey("report")).parent_keys == {AssetKey("condition_comparison")}
+
+
+def test_sql_model_deps_are_read_off_the_sql_file():
+    graph = defs.resolve_asset_graph()
+    assert graph.get(AssetKey("condition_comparison")).parent_keys == {AssetKey("metrics")}
+
+
+def test_traces_carry_a_blocking_great_expectations_check():
+    specs = [spec for spec in defs.resolve_asset_graph().get(AssetKey("traces")).check_keys]
+    assert [key.name for key in specs] == ["great_expectations_suite"]
+    check = next(iter(defs.resolve_assets_def(AssetKey("traces")).check_specs))
+    assert check.blocking
+
+
+def test_tracekd_ops_never_imports_dagster():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tracekd_ops").rglob("*.py")
+        if "import dagster" in path.read_text() or "from dagster" in path.read_text()
+    ]
+    assert offenders == []
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path):
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "DAGSTER_HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All code locations passed validation" in result.stdout + result.stderr

@@ -1,0 +1,79 @@
+"""DuckDB store: atomic partition replacement and cross-process writer serialization, for real."""
+
+import multiprocessing as mp
+
+import duckdb
+import pytest
+
+from tracekd_ops.store import Store
+
+
+def metric_row(condition: str, n: int) -> dict:
+    return {
+        "dataset": "synthetic", "condition": condition, "base_model": "m", "seed": 0, "trace_set_version": "v",
+        "model_revision": "r", "eval_split": "test", "scorer_version": "s", "n": n, "answer_accuracy": 0.5,
+        "chance_accuracy": 0.1, "majority_accuracy": 0.2, "created_at": "2026-01-01 00:00:00",
+    }  # fmt: skip
+
+
+def test_replace_partition_swaps_only_that_partition(tmp_path):
+    store = Store(tmp_path / "t.duckdb")
+    store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 1)])
+    store.replace_partition("metrics", {"condition": "b"}, [metric_row("b", 2)])
+    store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 3)])
+    rows = store.rows("SELECT condition, n FROM metrics ORDER BY condition")
+    assert rows == [{"condition": "a", "n": 3}, {"condition": "b", "n": 2}]
+
+
+def test_a_failed_write_leaves_the_stored_partition_as_it_was(tmp_path):
+    store = Store(tmp_path / "t.duckdb")
+    store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 1)])
+    broken = {**metric_row("a", 2), "answer_accuracy": None}  # NOT NULL column
+    with pytest.raises(duckdb.ConstraintException):
+        store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 2), broken])
+    assert store.rows("SELECT n FROM metrics") == [{"n": 1}]
+
+
+def test_rows_outside_the_partition_are_refused(tmp_path):
+    store = Store(tmp_path / "t.duckdb")
+    with pytest.raises(ValueError, match="outside the partition"):
+        store.replace_partition("metrics", {"condition": "a"}, [metric_row("b", 1)])
+
+
+def _writer(path: str, worker: int, rounds: int) -> None:
+    store = Store(path)
+    for i in range(rounds):
+        store.replace_partition("metrics", {"condition": f"w{worker}-{i}"}, [metric_row(f"w{worker}-{i}", i)])
+        store.rows("SELECT count(*) FROM metrics")
+
+
+def test_concurrent_writer_processes_queue_instead_of_failing(tmp_path):
+    path = str(tmp_path / "t.duckdb")
+    context = mp.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(path, w, 15)) for w in range(4)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(120)
+    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    assert Store(path).rows("SELECT count(*) AS n FROM metrics") == [{"n": 60}]
+
+
+def test_without_the_lock_duckdb_refuses_a_second_writer_process(tmp_path):
+    """Why the lock exists: DuckDB itself allows one writing process per file."""
+    path = tmp_path / "t.duckdb"
+    holder = duckdb.connect(str(path))
+    holder.execute("CREATE TABLE x (i INTEGER)")
+    context = mp.get_context("spawn")
+    with context.Pool(1) as pool:
+        error = pool.apply(_try_open, (str(path),))
+    holder.close()
+    assert error is not None and "lock" in error.lower()
+
+
+def _try_open(path: str) -> str | None:
+    try:
+        duckdb.connect(path).close()
+    except duckdb.Error as e:
+        return str(e)
+    return None
