@@ -18,7 +18,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     home = TraceKDHome()
     instance = default_instance(home)
-    outcome = materialize_everything(instance, home, ExperimentSettings())
+    outcome = materialize_everything(instance, home, ExperimentSettings(), workers=args.workers)
     rows = home.store().rows("SELECT * FROM condition_comparison") if not outcome.failed else []
     if rows:
         print()
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="materialize the full asset graph on the generated default dataset")
     demo.add_argument("--home", help="where the DuckDB file, registry and reports go (default: $TRACEKD_HOME or ./var)")
+    demo.add_argument("--workers", type=int, default=3,
+                      help="condition chains trained and evaluated at once, each in its own process (default: 3)")
     demo.set_defaults(handler=_demo)
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -2,18 +2,23 @@
 
 Used by `tracekd demo` and by the end-to-end test. The graph spans three partitioning schemes
 (dataset; dataset x condition; none), so "everything" is one run per partition in dependency
-order: raw data, then each condition's chain, then the SQL models and the report. The runs land
+order: raw data, then each condition's chain, then the SQL models and the report. The condition
+chains are independent and run in parallel worker processes (each with its share of the CPU
+threads); DuckDB writes stay serialized by the store's lock and the `duckdb` pool. The runs land
 in the instance, so `dagster dev` shows them afterwards with their metadata and lineage.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
-from dagster import AssetSelection, DagsterInstance, materialize
+from dagster import DagsterInstance, materialize
+from dagster._core.instance.ref import InstanceRef
 
 from tracekd_assets.definitions import ALL_ASSETS, condition_job, raw_job, report_job
 from tracekd_assets.partitions import run_key
@@ -31,6 +36,8 @@ telemetry:
   enabled: false
 """
 
+JOB_SELECTIONS = {job.name: job.selection for job in (raw_job, condition_job, report_job)}
+
 
 def prepare_dagster_home(path: Path) -> Path:
     """Create a Dagster home whose instance limits the `duckdb` pool to one step at a time."""
@@ -47,36 +54,75 @@ class Outcome:
     failed: list[str] = field(default_factory=list)
 
 
+def _fields(resource: TraceKDHome | ExperimentSettings) -> dict[str, Any]:
+    """A resource's config as plain values: resources themselves do not pickle to a worker."""
+    return {name: getattr(resource, name) for name in type(resource).model_fields}
+
+
+def _run_partition(
+    instance_ref: InstanceRef,
+    job_name: str,
+    partition_key: str | None,
+    home: dict[str, Any],
+    experiment: dict[str, Any],
+    torch_threads: int | None = None,
+) -> tuple[bool, str]:
+    """One run of a job's assets for one partition; (success, run id). Runs in a worker process."""
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    with DagsterInstance.from_ref(instance_ref) as instance:
+        result = materialize(
+            ALL_ASSETS,
+            selection=JOB_SELECTIONS[job_name],
+            partition_key=partition_key,
+            instance=instance,
+            resources={"home": TraceKDHome(**home), "experiment": ExperimentSettings(**experiment)},
+            raise_on_error=False,
+        )
+        return result.success, result.run_id
+
+
 def materialize_everything(
     instance: DagsterInstance,
     home: TraceKDHome,
     experiment: ExperimentSettings,
     datasets: Sequence[str] = ("synthetic",),
     conditions: Sequence[str] = CONDITIONS,
+    workers: int = 1,
     log: Callable[[str], None] = print,
 ) -> Outcome:
     """Run every partition of the graph; a failed condition does not stop the others."""
-    resources = {"home": home, "experiment": experiment}
+    ref = instance.get_ref()
+    home_config, experiment_config = _fields(home), _fields(experiment)
     outcome = Outcome()
 
-    def run(label: str, selection: AssetSelection, partition_key: str | None) -> None:
-        log(f"materializing {label} ...")
-        result = materialize(
-            ALL_ASSETS,
-            selection=selection,
-            partition_key=partition_key,
-            instance=instance,
-            resources=resources,
-            raise_on_error=False,
-        )
-        (outcome.succeeded if result.success else outcome.failed).append(label)
-        log(f"  {label}: {'ok' if result.success else 'FAILED'} (run {result.run_id})")
+    def record(label: str, success: bool, run_id: str) -> None:
+        (outcome.succeeded if success else outcome.failed).append(label)
+        log(f"  {label}: {'ok' if success else 'FAILED'} (run {run_id})")
 
     for dataset in datasets:
-        run(f"raw_examples[{dataset}]", raw_job.selection, dataset)
-        for condition in conditions:
-            run(f"{condition}[{dataset}]", condition_job.selection, str(run_key(dataset, condition)))
-    run("sql models + report", report_job.selection, None)
+        log(f"materializing raw_examples[{dataset}] ...")
+        record(f"raw_examples[{dataset}]", *_run_partition(ref, raw_job.name, dataset, home_config, experiment_config))
+        chains = [(f"{c}[{dataset}]", str(run_key(dataset, c))) for c in conditions]
+        log(f"materializing traces -> student -> predictions -> metrics for {len(chains)} conditions "
+            f"({workers} at a time) ...")  # fmt: skip
+        if workers <= 1:
+            for label, key in chains:
+                record(label, *_run_partition(ref, condition_job.name, key, home_config, experiment_config))
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+                futures = {
+                    label: pool.submit(_run_partition, ref, condition_job.name, key, home_config, experiment_config, threads)
+                    for label, key in chains
+                }
+                for label, future in futures.items():
+                    record(label, *future.result())
+    log("materializing SQL models and report ...")
+    record("sql models + report", *_run_partition(ref, report_job.name, None, home_config, experiment_config))
     return outcome
 
 

@@ -13,7 +13,7 @@ LINEAGE_KEYS = [c.split()[0] for c in LINEAGE_COLUMNS.replace("\n", " ").split("
 
 def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_path, tiny_home, tiny_experiment):
     with instance_for_test() as instance:
-        first = materialize_everything(instance, tiny_home, tiny_experiment)
+        first = materialize_everything(instance, tiny_home, tiny_experiment, workers=2)
         assert first.failed == [], first.failed
         store = tiny_home.store()
         counts = {t: store.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("raw_examples", "traces", "predictions", "metrics")}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create .venv and install TraceKD into it. torch is pinned and installed first: the pinned CPU
+# build is what this project is tested with, and installing it first keeps pip from pulling a
+# multi-GB CUDA build to satisfy `torch>=2.6`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet "torch==2.13.0"
+.venv/bin/python -m pip install --quiet -e ".[test]"
