@@ -113,37 +113,21 @@ def build_tiny_model(tokenizer: "PreTrainedTokenizerFast", config: TinyModelConf
     return LlamaForCausalLM(model_config)
 
 
-def train_student(
-    prompts: Sequence[str],
-    completions: Sequence[str],
-    output_dir: Path,
-    config: TrainingConfig,
-    log: Log = print,
-) -> TrainResult:
-    """Fine-tune the tiny student on (prompt, completion) pairs with TRL's SFTTrainer, loss on
-    the completion only, and save safetensors + tokenizer to `output_dir`."""
-    import torch
-    from datasets import Dataset
-    from transformers import PrinterCallback, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
-
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    tokenizer = train_tokenizer([p + c for p, c in zip(prompts, completions)], config.model.vocab_size)
-    model = build_tiny_model(tokenizer, config.model, config.seed)
-    dataset = Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
-
-    curve: list[tuple[int, float]] = []
-    started = time.monotonic()
-    budget_hit = {"value": False}
+def _progress_callback(config: TrainingConfig, log: Log) -> Any:
+    """A trainer callback that forwards progress to `log`, keeps the loss curve and enforces the
+    wall-time budget (defined here so transformers is imported only when training)."""
+    from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
-        """Forwards progress to `log` and enforces the wall-time budget."""
+        def __init__(self) -> None:
+            self.curve: list[tuple[int, float]] = []
+            self.started = time.monotonic()
+            self.budget_hit = False
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
             if logs and "loss" in logs:
-                curve.append((state.global_step, float(logs["loss"])))
-                elapsed = time.monotonic() - started
+                self.curve.append((state.global_step, float(logs["loss"])))
+                elapsed = time.monotonic() - self.started
                 tokens_s = state.num_input_tokens_seen / elapsed if elapsed else 0.0
                 log(
                     f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f} "
@@ -151,10 +135,28 @@ def train_student(
                 )
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            if config.max_seconds and time.monotonic() - started > config.max_seconds:
-                budget_hit["value"] = True
+            if config.max_seconds and time.monotonic() - self.started > config.max_seconds:
+                self.budget_hit = True
                 control.should_training_stop = True
 
+    return Progress()
+
+
+def build_trainer(
+    prompts: Sequence[str], completions: Sequence[str], output_dir: Path, config: TrainingConfig, log: Log = print
+) -> Any:
+    """A TRL `SFTTrainer` for the tiny student on prompt-completion data: TRL masks the prompt
+    tokens out of the loss (`completion_only_loss`), so the student learns only what it writes."""
+    import torch
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    tokenizer = train_tokenizer([p + c for p, c in zip(prompts, completions)], config.model.vocab_size)
+    model = build_tiny_model(tokenizer, config.model, config.seed)
+    dataset = Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
     args = SFTConfig(
         output_dir=str(output_dir / "_trainer"),
         max_steps=config.max_steps,
@@ -176,23 +178,36 @@ def train_student(
         dataloader_num_workers=0,
     )
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[Progress()]
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[_progress_callback(config, log)]
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `log`, not stdout
+    return trainer
+
+
+def train_student(
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    output_dir: Path,
+    config: TrainingConfig,
+    log: Log = print,
+) -> TrainResult:
+    """Fine-tune the tiny student with TRL's SFTTrainer (loss on the completion only) and save
+    safetensors weights + tokenizer to `output_dir`."""
+    trainer = build_trainer(prompts, completions, output_dir, config, log)
+    progress = next(c for c in trainer.callback_handler.callbacks if hasattr(c, "budget_hit"))  # ours
     trainer.train()
     output_dir.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(output_dir))
-    tokenizer.save_pretrained(str(output_dir))
-    state = trainer.state
+    trainer.processing_class.save_pretrained(str(output_dir))
     return TrainResult(
         output_dir=output_dir,
-        steps=state.global_step,
-        train_seconds=time.monotonic() - started,
-        final_loss=curve[-1][1] if curve else None,
-        loss_curve=curve,
-        num_parameters=sum(p.numel() for p in model.parameters()),
-        train_tokens=int(state.num_input_tokens_seen),
-        stopped_by_time_budget=budget_hit["value"],
+        steps=trainer.state.global_step,
+        train_seconds=time.monotonic() - progress.started,
+        final_loss=progress.curve[-1][1] if progress.curve else None,
+        loss_curve=progress.curve,
+        num_parameters=sum(p.numel() for p in trainer.model.parameters()),
+        train_tokens=int(trainer.state.num_input_tokens_seen),
+        stopped_by_time_budget=progress.budget_hit,
     )
 
 

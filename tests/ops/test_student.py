@@ -1,0 +1,55 @@
+"""The student path for real: tokenizer, TRL SFT with completion-only loss, save, batched decode."""
+
+import json
+
+import pytest
+
+from tracekd_ops.conditions import CORRECT, build_trace
+from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
+from tracekd_ops.student import TinyModelConfig, TrainingConfig, build_trainer, generate_completions, train_student, train_tokenizer
+from tracekd_ops.traces import MARKUP_TOKENS, render_prompt
+
+RECORDS = generate(SyntheticConfig(train_per_task=30, test_per_task=4))
+ROWS = [build_trace(CORRECT, r, list(TASKS)) for r in RECORDS if r.split == "train"]
+PROMPTS, COMPLETIONS = [r.prompt for r in ROWS], [r.completion for r in ROWS]
+TINY = TrainingConfig(max_steps=12, batch_size=8, log_every=4, learning_rate=5e-3,
+                      model=TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64))  # fmt: skip
+
+
+def test_tokenizer_decodes_exactly_and_keeps_trace_markup_whole():
+    tokenizer = train_tokenizer(PROMPTS + COMPLETIONS, 400)
+    for text in (PROMPTS[0] + COMPLETIONS[0], PROMPTS[5] + COMPLETIONS[5]):
+        assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+    for tag in MARKUP_TOKENS:
+        assert len(tokenizer(tag)["input_ids"]) == 1
+
+
+def test_loss_is_on_the_completion_only(tmp_path):
+    trainer = build_trainer(PROMPTS, COMPLETIONS, tmp_path, TINY)
+    example = trainer.train_dataset[0]
+    batch = trainer.data_collator([example])
+    labels, ids = batch["labels"][0].tolist(), batch["input_ids"][0].tolist()
+    prompt_len = len(trainer.processing_class(PROMPTS[0])["input_ids"])
+    assert all(label == -100 for label in labels[:prompt_len])
+    assert labels[prompt_len:] == ids[prompt_len:]
+    decoded = trainer.processing_class.decode(ids[prompt_len:])
+    assert decoded == COMPLETIONS[0] + trainer.processing_class.eos_token
+
+
+def test_training_lowers_the_loss_saves_safetensors_and_decodes_in_batches(tmp_path):
+    logged = []
+    result = train_student(PROMPTS, COMPLETIONS, tmp_path / "ckpt", TINY, log=logged.append)
+    assert result.steps == 12 and len(result.loss_curve) == 3 and any("tokens/s" in line for line in logged)
+    assert result.loss_curve[-1][1] < result.loss_curve[0][1]
+    assert (tmp_path / "ckpt" / "model.safetensors").exists()
+    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["model_type"] == "llama"
+    prompts = [render_prompt(r) for r in RECORDS if r.split == "test"]
+    batched = generate_completions(tmp_path / "ckpt", prompts, batch_size=5, max_new_tokens=12)
+    single = generate_completions(tmp_path / "ckpt", prompts, batch_size=1, max_new_tokens=12)
+    assert batched == single  # left padding: a row's output does not depend on its batch-mates
+
+
+def test_time_budget_stops_training_early(tmp_path):
+    config = TrainingConfig(**{**TINY.as_dict(), "model": TINY.model, "max_steps": 10_000, "max_seconds": 2.0})
+    result = train_student(PROMPTS, COMPLETIONS, tmp_path / "ckpt", config)
+    assert result.stopped_by_time_budget and result.steps < 10_000
