@@ -176,6 +176,7 @@ def build_trainer(
         include_num_input_tokens_seen=True,
         disable_tqdm=True,
         dataloader_num_workers=0,
+        gradient_checkpointing=False,  # TRL turns it on by default; a tiny model has memory to spare
     )
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[_progress_callback(config, log)]
