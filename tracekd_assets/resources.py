@@ -49,21 +49,21 @@ class ExperimentSettings(ConfigurableResource):
     """Data size, trace corruption, student shape and training/eval budget of one experiment."""
 
     seed: int = 0
-    synthetic_train_per_task: int = 1000
-    synthetic_test_per_task: int = 100
-    synthetic_min_facts: int = 3
-    synthetic_max_facts: int = 6
-    corruption_steps: list[str] = Field(default_factory=lambda: ["class", "facts"])
-    corruption_rate: float = 1.0
-    max_steps: int = 400
-    max_train_seconds: float | None = None
-    learning_rate: float = 2e-3
-    batch_size: int = 32
-    hidden_size: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 384
-    init_std: float = 0.08
+    synthetic_train_per_task: int = SyntheticConfig.train_per_task
+    synthetic_test_per_task: int = SyntheticConfig.test_per_task
+    synthetic_min_facts: int = SyntheticConfig.min_facts
+    synthetic_max_facts: int = SyntheticConfig.max_facts
+    corruption_steps: list[str] = Field(default_factory=lambda: list(Corruption.steps))
+    corruption_rate: float = Corruption.rate
+    max_steps: int = TrainingConfig.max_steps
+    max_train_seconds: float | None = 420.0
+    learning_rate: float = TrainingConfig.learning_rate
+    batch_size: int = TrainingConfig.batch_size
+    hidden_size: int = TinyModelConfig.hidden_size
+    num_layers: int = TinyModelConfig.num_layers
+    num_heads: int = TinyModelConfig.num_heads
+    intermediate_size: int = TinyModelConfig.intermediate_size
+    init_std: float = TinyModelConfig.init_std
     eval_batch_size: int = 64
     eval_max_new_tokens: int = 64
 

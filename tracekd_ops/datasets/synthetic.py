@@ -38,10 +38,10 @@ class SyntheticConfig:
     """Size knobs; story length is the main lever on how hard the task is for a tiny student."""
 
     seed: int = 0
-    train_per_task: int = 1000
+    train_per_task: int = 6000
     test_per_task: int = 100
-    min_facts: int = 3
-    max_facts: int = 6
+    min_facts: int = 2
+    max_facts: int = 4
 
 
 @dataclass
@@ -123,6 +123,8 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> list[QARecord]:
                 if asked is None:
                     continue
                 question, answer, gold = asked
+                if len(gold) == len(facts):  # no distractor: the IR step would be trivial
+                    continue
                 key = _content_key(facts, question)
                 if key in seen:  # keeps the splits disjoint (and each split free of duplicates)
                     continue
