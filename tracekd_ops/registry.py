@@ -13,8 +13,9 @@ import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 LOCAL_BACKEND = "local"
 
@@ -107,6 +108,15 @@ class LocalRegistry:
         path = staging / f"{lineage.model_name}-{stamp}-{os.getpid()}"
         path.mkdir()
         return path
+
+    @contextmanager
+    def staging(self, lineage: Lineage) -> Iterator[Path]:
+        """`staging_dir` that is removed again if the block fails before registering it."""
+        path = self.staging_dir(lineage)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)  # gone already once registered (moved away)
 
     def register(self, staged: Path, lineage: Lineage, hyperparameters: dict[str, Any], summary: dict[str, Any]) -> Registered:
         """Write the model card into `staged` and move it into place as a new revision."""

@@ -40,3 +40,16 @@ def test_resolve_refuses_an_incomplete_or_unknown_revision(tmp_path):
     os.makedirs(tmp_path / "reg" / LINEAGE.model_name / "half")
     with pytest.raises(FileNotFoundError):
         registry.resolve(LINEAGE.model_name, "half")
+
+
+def test_a_failed_training_leaves_no_staging_folder_behind(tmp_path):
+    registry = LocalRegistry(tmp_path / "reg")
+    with pytest.raises(RuntimeError):
+        with registry.staging(LINEAGE) as staged:
+            (staged / "model.safetensors").write_bytes(b"half")
+            raise RuntimeError("training died")
+    assert not any((tmp_path / "reg" / ".staging").iterdir())
+    with registry.staging(LINEAGE) as staged:
+        (staged / "model.safetensors").write_bytes(b"ok")
+        entry = registry.register(staged, LINEAGE, {}, {})
+    assert registry.resolve(entry.model_name, entry.revision).exists()

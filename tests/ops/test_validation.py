@@ -5,6 +5,7 @@ import pytest
 
 from tracekd_ops.conditions import CONDITIONS, CORRECT, INCORRECT, SOLUTION_ONLY, build_trace, trace_set_version
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
+from tracekd_ops.traces import render_completion
 from tracekd_ops.validation import validate_traces
 
 RECORDS = [r for r in generate(SyntheticConfig(train_per_task=10, test_per_task=1)) if r.split == "train"]
@@ -31,11 +32,12 @@ def test_suite_passes_on_traces_as_built(condition):
 
 def test_correct_trace_with_a_wrong_fact_fails_gold_equality():
     frame = frame_for(CORRECT)
-    frame.at[0, "rendered_fact_ids"] = [i for i in frame.at[0, "story_fact_ids"] if i not in frame.at[0, "gold_fact_ids"]][:1]
-    frame.at[0, "completion"] = frame.at[0, "completion"].replace(
-        f"[{', '.join(map(str, frame.at[0, 'gold_fact_ids']))}]", f"[{frame.at[0, 'rendered_fact_ids'][0]}]"
-    )
-    assert ("expect_column_pair_values_to_be_equal", "facts_match_gold") in failed_expectations(frame, CORRECT)
+    record = RECORDS[0]
+    wrong = [f for f in record.facts if f.id not in record.gold_fact_ids][:1]
+    frame.at[0, "rendered_fact_ids"] = [f.id for f in wrong]
+    frame.at[0, "completion"] = render_completion(record.category, wrong, record.answers[0])
+    failures = failed_expectations(frame, CORRECT)
+    assert failures == {("expect_column_pair_values_to_be_equal", "facts_match_gold")}
 
 
 def test_incorrect_trace_that_equals_gold_in_a_corrupted_step_fails():

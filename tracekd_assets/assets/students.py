@@ -41,20 +41,20 @@ def student(context: AssetExecutionContext, home: TraceKDHome, experiment: Exper
     version = str(frame["trace_set_version"].iloc[0])
     lineage = Lineage(trace_set_version=version, **keys)  # type: ignore[arg-type]
     config = experiment.training()
-    staged = registry.staging_dir(lineage)
     context.log.info(f"training {lineage.model_name} on {len(frame)} traces (trace_set_version {version})")
-    result = train_student(list(frame["prompt"]), list(frame["completion"]), staged, config, log=context.log.info)
-    summary = {
-        "steps": result.steps,
-        "train_seconds": round(result.train_seconds, 1),
-        "final_loss": result.final_loss,
-        "num_parameters": result.num_parameters,
-        "train_tokens": result.train_tokens,
-        "stopped_by_time_budget": result.stopped_by_time_budget,
-        "train_examples": len(frame),
-    }
-    hyperparameters = config.as_dict()
-    registered = registry.register(staged, lineage, hyperparameters, summary)
+    with registry.staging(lineage) as staged:
+        result = train_student(list(frame["prompt"]), list(frame["completion"]), staged, config, log=context.log.info)
+        summary = {
+            "steps": result.steps,
+            "train_seconds": round(result.train_seconds, 1),
+            "final_loss": result.final_loss,
+            "num_parameters": result.num_parameters,
+            "train_tokens": result.train_tokens,
+            "stopped_by_time_budget": result.stopped_by_time_budget,
+            "train_examples": len(frame),
+        }
+        hyperparameters = config.as_dict()
+        registered = registry.register(staged, lineage, hyperparameters, summary)
     store.append(
         "registry",
         [
