@@ -112,9 +112,7 @@ def build_trace(
         example_id=record.example_id,
         condition=condition,
         prompt=render_prompt(record),
-        completion=render_completion(
-            category, [record.fact(i) for i in fact_ids] if fact_ids is not None else None, answer
-        ),
+        completion=render_completion(category, fact_ids, answer),
         gold_class=record.category,
         gold_fact_ids=list(record.gold_fact_ids),
         gold_answers=list(record.answers),

@@ -3,12 +3,7 @@
 The format follows the reference study, readable by a person and unambiguous to parse:
 
     <think>The category of the question asked is: two-supporting-facts. I need to use the
-    following facts: [2] Mary got the apple there. [3] Mary travelled to the office.</think>
-    <answer>office</answer>
-
-Facts are quoted with their ids, as the study listed the supporting sentences: a person can check
-the trace without the story, and the student copies the answer from its own trace. A fact's own
-square brackets are written as parentheses, so every `[n]` in the facts part is an id.
+    following facts: [2, 3].</think><answer>office</answer>
 
 Rendering and parsing live together so they cannot drift apart; a round-trip test holds them
 to each other.
@@ -19,22 +14,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from typing import Sequence
-
-from tracekd_ops.records import Fact, QARecord
+from tracekd_ops.records import QARecord
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 MARKUP_TOKENS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
-TRACE_FORMAT_VERSION = "2"
+TRACE_FORMAT_VERSION = "1"
 """Bump when rendering or parsing changes: traces (and everything trained on them) go stale."""
 
 _CLASS_SENTENCE = "The category of the question asked is: {}."
-_FACTS_LEAD = "I need to use the following facts:"
+_FACTS_SENTENCE = "I need to use the following facts: [{}]."
 
 _CLASS_RE = re.compile(r"The category of the question asked is:\s*(.*?)\s*\.(?=\s*I need|\s*</think>|\s*$)", re.S)
-_FACTS_RE = re.compile(r"I need to use the following facts:(.*)", re.S)
-_FACT_ID_RE = re.compile(r"(?:^|\s)\[\s*(\d+)\s*\]")
+_FACTS_RE = re.compile(r"I need to use the following facts:\s*\[([^\]]*)\]", re.S)
 _ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.S)
 _THINK_RE = re.compile(r"<think>(.*?)</think>", re.S)
 
@@ -53,18 +45,16 @@ def render_answer(answers: tuple[str, ...] | list[str]) -> str:
     return answers[0]
 
 
-def _quote_fact(fact: Fact) -> str:
-    return f"[{fact.id}] " + fact.text.replace("[", "(").replace("]", ")")
-
-
-def render_completion(category: str | None, facts: Sequence[Fact] | None, answer: str) -> str:
+def render_completion(category: str | None, fact_ids: tuple[int, ...] | None, answer: str) -> str:
     """A completion with a trace (both steps given) or the answer alone (both None)."""
     answer_part = f"{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
-    if category is None and facts is None:
+    if category is None and fact_ids is None:
         return answer_part
-    if category is None or not facts:
-        raise ValueError("a trace renders both steps (a class label and at least one fact) or neither")
-    think = " ".join((_CLASS_SENTENCE.format(category), _FACTS_LEAD, *(_quote_fact(f) for f in facts)))
+    if category is None or fact_ids is None:
+        raise ValueError("a trace renders both steps or neither")
+    think = " ".join(
+        (_CLASS_SENTENCE.format(category), _FACTS_SENTENCE.format(", ".join(str(i) for i in fact_ids)))
+    )
     return f"{THINK_OPEN}{think}{THINK_CLOSE}{answer_part}"
 
 
@@ -83,8 +73,11 @@ def parse_completion(text: str) -> ParsedTrace:
     body = think.group(1) if think else text.split(ANSWER_OPEN)[0]
     class_match = _CLASS_RE.search(body)
     facts_match = _FACTS_RE.search(body)
-    ids = [int(i) for i in _FACT_ID_RE.findall(facts_match.group(1))] if facts_match else []
-    fact_ids = tuple(ids) if ids else None
+    fact_ids: tuple[int, ...] | None = None
+    if facts_match:
+        items = [s.strip() for s in facts_match.group(1).split(",") if s.strip()]
+        if all(s.isdigit() for s in items):
+            fact_ids = tuple(int(s) for s in items)
     answer_match = _ANSWER_RE.search(text)
     return ParsedTrace(
         category=class_match.group(1).strip() if class_match else None,

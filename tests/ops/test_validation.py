@@ -33,8 +33,8 @@ def test_suite_passes_on_traces_as_built(condition):
 def test_correct_trace_with_a_wrong_fact_fails_gold_equality():
     frame = frame_for(CORRECT)
     record = RECORDS[0]
-    wrong = [f for f in record.facts if f.id not in record.gold_fact_ids][:1]
-    frame.at[0, "rendered_fact_ids"] = [f.id for f in wrong]
+    wrong = tuple(f.id for f in record.facts if f.id not in record.gold_fact_ids)[:1]
+    frame.at[0, "rendered_fact_ids"] = list(wrong)
     frame.at[0, "completion"] = render_completion(record.category, wrong, record.answers[0])
     failures = failed_expectations(frame, CORRECT)
     assert failures == {("expect_column_pair_values_to_be_equal", "facts_match_gold")}
