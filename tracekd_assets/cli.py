@@ -19,7 +19,7 @@ def _demo(args: argparse.Namespace) -> int:
     home = TraceKDHome()
     instance = default_instance(home)
     outcome = materialize_everything(instance, home, ExperimentSettings(), workers=args.workers)
-    rows = home.store().rows("SELECT * FROM condition_comparison") if not outcome.failed else []
+    rows = home.store().rows("SELECT * FROM condition_comparison") if "sql models + report" in outcome.succeeded else []
     if rows:
         print()
         print(markdown_summary(rows))
