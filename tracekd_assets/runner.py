@@ -79,6 +79,7 @@ def _run_partition(
             partition_key=partition_key,
             instance=instance,
             resources={"home": TraceKDHome(**home), "experiment": ExperimentSettings(**experiment)},
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=False,
         )
         return result.success, result.run_id

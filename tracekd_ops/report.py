@@ -23,9 +23,14 @@ SUMMARY_COLUMNS = (
     ("answer_delta_vs_solution_only", "Δ vs solution-only"),
     ("phi", "phi"),
     ("chi2", "chi²"),
-    ("p_answer_given_trace_correct", "P(ans ok | trace ok)"),
-    ("p_answer_given_trace_wrong", "P(ans ok | trace wrong)"),
+    ("p_answer_given_trace_correct", "P(answer ok given trace ok)"),
+    ("p_answer_given_trace_wrong", "P(answer ok given trace wrong)"),
 )
+
+
+def _cell(value: Any) -> str:
+    """A Markdown table cell: formatted, with pipes escaped so they cannot split the row."""
+    return _fmt(value).replace("|", "\\|")
 
 
 def _fmt(value: Any) -> str:
@@ -43,7 +48,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, 
     columns = columns or [(key, key) for key in rows[0]]
     header = "| " + " | ".join(label for _, label in columns) + " |"
     rule = "|" + "---|" * len(columns)
-    body = ["| " + " | ".join(_fmt(row.get(key)) for key, _ in columns) + " |" for row in rows]
+    body = ["| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |" for row in rows]
     return "\n".join([header, rule, *body])
 
 

@@ -141,6 +141,15 @@ def _progress_callback(config: TrainingConfig, log: Log) -> Any:
     return Progress()
 
 
+def _quiet_progress_bars() -> None:
+    """Progress goes to the caller's log (Dagster's) as lines, not as tqdm bars on stderr."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def build_trainer(
     prompts: Sequence[str], completions: Sequence[str], output_dir: Path, config: TrainingConfig, log: Log = print
 ) -> Any:
@@ -151,6 +160,7 @@ def build_trainer(
     from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
+    _quiet_progress_bars()
     tokenizer = train_tokenizer([p + c for p, c in zip(prompts, completions)], config.model.vocab_size)
     model = build_tiny_model(tokenizer, config.model, config.seed)
     dataset = Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
@@ -216,6 +226,7 @@ def generate_completions(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(str(model_dir))
