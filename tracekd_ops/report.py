@@ -84,6 +84,24 @@ def accuracy_plot_png(rows: Sequence[dict[str, Any]]) -> bytes:
     return buffer.getvalue()
 
 
+def headline_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One sentence per condition: measured answer accuracy against chance, and the trace/answer link."""
+    lines = []
+    for r in rows:
+        line = (
+            f"{r['dataset']} / {r['condition']}: answer accuracy {_fmt(r['answer_accuracy'])} on {r['n']} test "
+            f"questions vs chance {_fmt(r['chance_accuracy'])} and majority {_fmt(r['majority_accuracy'])}"
+        )
+        if r.get("chi2") is not None:
+            verdict = "significant" if r["chi2"] > 3.841 else "not significant"
+            line += (
+                f"; trace accuracy {_fmt(r['trace_accuracy'])}, trace-answer association chi² {_fmt(r['chi2'])} "
+                f"({verdict} at 5%), phi {_fmt(r['phi'])}"
+            )
+        lines.append(line + ".")
+    return lines
+
+
 def render_html(rows: Sequence[dict[str, Any]], title: str = "TraceKD report") -> str:
     png = base64.b64encode(accuracy_plot_png(rows)).decode()
     built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -101,6 +119,7 @@ def render_html(rows: Sequence[dict[str, Any]], title: str = "TraceKD report") -
         + "</tr>"
         for r in rows
     )
+    headline = "".join(f"<li>{html.escape(line)}</li>" for line in headline_lines(rows))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -117,6 +136,8 @@ code {{ font-size: 0.8rem; }}
 trace as correct when both steps (class label and the exact set of supporting facts) equal gold.
 chi² is Pearson's on the trace-correct × answer-correct table (1 d.f.; 3.841 is the 5% line);
 – means undefined (no trace, or an empty row or column).</p>
+<h2>Headline</h2>
+<ul>{headline}</ul>
 <h2>Answer and trace accuracy per condition</h2>
 <img alt="answer and trace accuracy per condition" src="data:image/png;base64,{png}">
 <table><tr>{table_head}</tr>{table_rows}</table>
