@@ -1,11 +1,15 @@
-"""`tracekd` command line: `tracekd demo` runs the whole graph on the embedded default."""
+"""`tracekd` command line: `tracekd demo` runs the whole graph on the embedded default;
+`tracekd datasets inspect DATASET PATH` checks dataset files before they are materialized."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
+
+from tracekd_ops.datasets import loadable_datasets
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -34,6 +38,19 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from tracekd_ops.datasets import inspect_dataset
+    from tracekd_ops.datasets.errors import DatasetFormatError
+
+    try:
+        summary = inspect_dataset(args.dataset, args.path)
+    except (DatasetFormatError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracekd", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--workers", type=int, default=3,
                       help="condition chains trained and evaluated at once, each in its own process (default: 3)")
     demo.set_defaults(handler=_demo)
+    datasets = commands.add_parser("datasets", help="work with dataset files").add_subparsers(dest="action", required=True)
+    inspect = datasets.add_parser("inspect", help="load a file or folder and print a JSON summary (exit 1 on malformed input)")
+    inspect.add_argument("dataset", choices=loadable_datasets())
+    inspect.add_argument("path")
+    inspect.set_defaults(handler=_inspect)
     args = parser.parse_args(argv)
     return args.handler(args)
 

@@ -36,7 +36,7 @@ def score_prediction(record: QARecord, condition: str, output: str) -> dict[str,
         "ir_precision": steps.ir_precision,
         "ir_recall": steps.ir_recall,
         "trace_correct": steps.trace_correct,
-        "answer_correct": dataset_spec(record.dataset).answer_correct(parsed.answer, record.answers),
+        "answer_correct": dataset_spec(record.dataset).answer_correct(parsed.answer, record.answers, record.category),
     }
 
 
@@ -62,7 +62,7 @@ def majority_accuracy(train: Sequence[QARecord], test: Sequence[QARecord]) -> fl
     for record in test:
         if counts[record.category]:
             guess = counts[record.category].most_common(1)[0][0]
-            hits += dataset_spec(record.dataset).answer_correct(guess, record.answers)
+            hits += dataset_spec(record.dataset).answer_correct(guess, record.answers, record.category)
     return hits / len(test)
 
 

@@ -69,7 +69,8 @@ def validation_frame(traces: pd.DataFrame) -> pd.DataFrame:
     frame["class_kept"] = ~frame["class_corrupted"].astype(bool)
     frame["facts_kept"] = ~frame["facts_corrupted"].astype(bool)
     frame["answer_matches_gold"] = [
-        dataset_spec(d).answer_correct(a, list(g)) for d, a, g in zip(frame["dataset"], frame["rendered_answer"], frame["gold_answers"])
+        dataset_spec(d).answer_correct(a, list(g), c)
+        for d, a, g, c in zip(frame["dataset"], frame["rendered_answer"], frame["gold_answers"], frame["gold_class"])
     ]
     return frame
 

@@ -6,11 +6,13 @@ pieces; traces, students and evaluation look a dataset up here and know nothing 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 from tracekd_ops.records import QARecord
-from tracekd_ops.scoring import AnswerScorer, babi_answer_correct
+from tracekd_ops.scoring import AnswerScorer, babi_answer_correct, cotempqa_answer_correct
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class DatasetSpec:
     labels: tuple[str, ...]
     """The known classification labels (the class step's answer set)."""
     answer_correct: AnswerScorer
+    load: Callable[[Path], Iterable[QARecord]] | None = None
+    """Reads the dataset from a file or folder; None for generated data."""
 
 
 def _synthetic_spec() -> DatasetSpec:
@@ -27,7 +31,23 @@ def _synthetic_spec() -> DatasetSpec:
     return DatasetSpec(synthetic.DATASET, synthetic.TASKS, babi_answer_correct)
 
 
-_SPECS: dict[str, Callable[[], DatasetSpec]] = {"synthetic": _synthetic_spec}
+def _babi_spec() -> DatasetSpec:
+    from tracekd_ops.datasets import babi
+
+    return DatasetSpec(babi.DATASET, babi.LABELS, babi_answer_correct, babi.load_babi)
+
+
+def _cotempqa_spec() -> DatasetSpec:
+    from tracekd_ops.datasets import cotempqa
+
+    return DatasetSpec(cotempqa.DATASET, cotempqa.LABELS, cotempqa_answer_correct, cotempqa.load_cotempqa)
+
+
+_SPECS: dict[str, Callable[[], DatasetSpec]] = {
+    "synthetic": _synthetic_spec,
+    "babi": _babi_spec,
+    "cotempqa": _cotempqa_spec,
+}
 DATASET_NAMES: tuple[str, ...] = tuple(_SPECS)
 
 
@@ -40,3 +60,32 @@ def dataset_spec(name: str) -> DatasetSpec:
 
 def split_records(records: Sequence[QARecord], split: str) -> list[QARecord]:
     return [r for r in records if r.split == split]
+
+
+def loadable_datasets() -> tuple[str, ...]:
+    """Datasets read from files (as opposed to generated)."""
+    return tuple(name for name in _SPECS if dataset_spec(name).load is not None)
+
+
+def inspect_dataset(name: str, path: Path | str) -> dict[str, object]:
+    """What `tracekd datasets inspect` prints: sizes per split and category, and how many
+    questions the decomposition rule gives exactly one, several or no gold fact."""
+    spec = dataset_spec(name)
+    if spec.load is None:
+        raise ValueError(f"dataset {name!r} is generated, not loaded from files")
+    by_split: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    gold: Counter[str] = Counter({"one": 0, "several": 0, "none": 0})
+    for record in spec.load(Path(path)):
+        by_split[record.split] += 1
+        by_category[record.category] += 1
+        count = len(record.gold_fact_ids)
+        gold["none" if count == 0 else "one" if count == 1 else "several"] += 1
+    return {
+        "dataset": name,
+        "path": str(path),
+        "questions": sum(by_split.values()),
+        "by_split": dict(sorted(by_split.items())),
+        "by_category": dict(sorted(by_category.items())),
+        "gold_facts": dict(gold),
+    }

@@ -1,0 +1,138 @@
+"""bAbI v1.2 loader (text files and the Hugging Face `facebook/babi_qa` row layout).
+
+Format: numbered lines, numbering restarts at 1 for each story; a question line is
+`ID question<TAB>answer<TAB>supporting ids` (qa19 has no space before the first tab). Facts
+accumulate through a story and keep their line number as their id; earlier question lines are not
+facts. Decomposition rule: the class is the task name (`qa2_two-supporting-facts` ->
+`two-supporting-facts`), the gold facts are the shipped supporting ids. Comma answers stay one
+answer string; `scoring.babi_answer_correct` compares them as a set, except path-finding (qa19),
+whose direction list is ordered.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.records import Fact, QARecord
+
+DATASET = "babi"
+TASK_NAMES: dict[int, str] = {
+    1: "single-supporting-fact", 2: "two-supporting-facts", 3: "three-supporting-facts",
+    4: "two-arg-relations", 5: "three-arg-relations", 6: "yes-no-questions", 7: "counting",
+    8: "lists-sets", 9: "simple-negation", 10: "indefinite-knowledge", 11: "basic-coreference",
+    12: "conjunction", 13: "compound-coreference", 14: "time-reasoning", 15: "basic-deduction",
+    16: "basic-induction", 17: "positional-reasoning", 18: "size-reasoning", 19: "path-finding",
+    20: "agents-motivations",
+}  # fmt: skip
+LABELS: tuple[str, ...] = tuple(TASK_NAMES.values())
+_FILE_RE = re.compile(r"^qa(\d+)_([a-z-]+)_(train|test|valid)\.txt$")
+
+
+def babi_files(path: Path) -> list[Path]:
+    """The task files under a folder (or the file itself), in task order."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no bAbI file or folder at {path}")
+    files = [p for p in path.rglob("qa*_*.txt") if _FILE_RE.match(p.name)]
+    if not files:
+        raise DatasetFormatError(path, "folder", "file names", "no qaN_<task>_<split>.txt files found")
+    return sorted(files, key=lambda p: (int(_FILE_RE.match(p.name).group(1)), p.name))
+
+
+def load_babi(path: Path | str) -> Iterator[QARecord]:
+    """Every question of every task file under `path`."""
+    for file in babi_files(Path(path)):
+        yield from parse_babi_file(file)
+
+
+def _task_of(path: Path) -> tuple[int, str, str]:
+    match = _FILE_RE.match(path.name)
+    if not match:
+        raise DatasetFormatError(path, "file name", "file name", "expected qaN_<task-name>_<train|test>.txt")
+    number, name, split = int(match.group(1)), match.group(2), match.group(3)
+    if TASK_NAMES.get(number) != name:
+        raise DatasetFormatError(path, "file name", "task", f"qa{number} is {TASK_NAMES.get(number)!r}, not {name!r}")
+    return number, name, split
+
+
+def parse_babi_file(path: Path) -> Iterator[QARecord]:
+    number, task, split = _task_of(path)
+    facts: list[Fact] = []
+    story, previous, asked = 0, 0, 0
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            where = f"line {line_no}"
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                raise DatasetFormatError(path, where, "encoding", f"not UTF-8 ({error.reason})") from None
+            if not line.strip():
+                continue
+            head, _, rest = line.partition(" ")
+            if not head.isdigit():
+                raise DatasetFormatError(path, where, "line number", f"expected a number first, got {head!r}")
+            n = int(head)
+            if n == 1:
+                facts, story, asked = [], story + 1, 0
+            elif n != previous + 1:
+                raise DatasetFormatError(path, where, "line number", f"{n} follows {previous}")
+            previous = n
+            if "\t" not in rest:
+                if "?" in rest:
+                    raise DatasetFormatError(path, where, "question", "question line without tab-separated answer")
+                facts.append(Fact(n, rest.strip()))
+                continue
+            parts = rest.split("\t")
+            if len(parts) != 3:
+                raise DatasetFormatError(path, where, "question", f"expected question<TAB>answer<TAB>ids, got {len(parts)} fields")
+            question, answer, ids = (p.strip() for p in parts)
+            if not answer:
+                raise DatasetFormatError(path, where, "answer", "empty")
+            if not all(i.isdigit() for i in ids.split()):
+                raise DatasetFormatError(path, where, "supporting ids", f"not a list of numbers: {ids!r}")
+            gold = tuple(int(i) for i in ids.split())
+            known = {f.id for f in facts}
+            missing = [i for i in gold if i not in known]
+            if missing:
+                raise DatasetFormatError(path, where, "supporting ids", f"points at no fact of the story: {missing}")
+            yield QARecord(
+                dataset=DATASET, split=split, example_id=f"qa{number}-{split}-{story:04d}-{n:02d}",
+                category=task, question=question, facts=tuple(facts), answers=(answer,),
+                gold_fact_ids=gold, source=f"{path.name}:{line_no}",
+                extra={"task": number, "story": story, "question_in_story": asked},
+            )  # fmt: skip
+            asked += 1
+
+
+def from_hf_rows(rows: Iterable[dict[str, Any]], task: int, split: str, source: str) -> Iterator[QARecord]:
+    """The Hugging Face `facebook/babi_qa` layout: one row per story, `story` holding parallel
+    lists `id`, `type` (0 fact, 1 question), `text`, `supporting_ids`, `answer`."""
+    if task not in TASK_NAMES:
+        raise ValueError(f"{source}: unknown bAbI task {task}")
+    for row_no, row in enumerate(rows):
+        where = f"row {row_no}"
+        story = row.get("story")
+        if not isinstance(story, dict):
+            raise DatasetFormatError(source, where, "story", "missing or not a mapping")
+        columns = [story.get(k) for k in ("id", "type", "text", "supporting_ids", "answer")]
+        if any(not isinstance(c, list) for c in columns) or len({len(c) for c in columns}) != 1:
+            raise DatasetFormatError(source, where, "story", "needs lists id/type/text/supporting_ids/answer of one length")
+        facts: list[Fact] = []
+        for line_id, kind, text, supporting, answer in zip(*columns):
+            if kind == 0:
+                facts.append(Fact(int(line_id), text))
+                continue
+            gold = tuple(int(i) for i in supporting)
+            missing = [i for i in gold if i not in {f.id for f in facts}]
+            if missing:
+                raise DatasetFormatError(source, f"{where} line {line_id}", "supporting_ids", f"points at no fact: {missing}")
+            yield QARecord(
+                dataset=DATASET, split=split, example_id=f"qa{task}-{split}-{row_no + 1:04d}-{int(line_id):02d}",
+                category=TASK_NAMES[task], question=text, facts=tuple(facts), answers=(answer,),
+                gold_fact_ids=gold, source=f"{source}#{where}", extra={"task": task, "story": row_no + 1},
+            )  # fmt: skip

@@ -1,0 +1,103 @@
+"""CoTempQA loader: the released JSON Lines files (one per relation) and the Hugging Face
+`Warrieryes/CotempQA` layout (one file, the relation given per row or by the caller).
+
+Records are `{"index", "triple_element", "question", "facts": [str], "answer": [str]}`; CRLF line
+ends are tolerated; the relation (`equal | overlap | during | mix`) comes from the file name.
+
+Decomposition rule (documented in the README):
+- class: the relation;
+- gold facts: the context facts that contain a gold answer as a whole phrase (case-insensitive,
+  word boundaries, so `bishop` does not match `archbishop`). This is the reference study's rule made
+  stricter; it still misses the fact that anchors the time interval (the question's own event), and
+  a question none of whose facts contains an answer gets no gold fact: such questions are counted
+  (`tracekd datasets inspect`), not dropped.
+- answers: `mix` questions ask for every co-temporal answer, so their answers are one comma-joined
+  set answer (scored set-wise); in the other relations several answers are aliases.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.records import Fact, QARecord
+
+DATASET = "cotempqa"
+LABELS: tuple[str, ...] = ("equal", "overlap", "during", "mix")
+SET_ANSWER_LABELS = frozenset({"mix"})
+
+
+def cotempqa_files(path: Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no CoTempQA file or folder at {path}")
+    files = sorted(p for p in path.glob("*.json*") if p.stem in LABELS)
+    if not files:
+        raise DatasetFormatError(path, "folder", "file names", f"no {'/'.join(LABELS)}.json files found")
+    return files
+
+
+def load_cotempqa(path: Path | str) -> Iterator[QARecord]:
+    for file in cotempqa_files(Path(path)):
+        relation = file.stem if file.stem in LABELS else None
+        yield from from_rows(_json_lines(file), relation, file.name)
+
+
+def _json_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            where = f"line {line_no}"
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as error:
+                raise DatasetFormatError(path, where, "encoding", f"not UTF-8 ({error.reason})") from None
+            if not text:
+                continue
+            try:
+                yield where, json.loads(text)
+            except json.JSONDecodeError as error:
+                raise DatasetFormatError(path, where, "json", f"not valid JSON: {error.msg} at column {error.colno}") from None
+
+
+def _field(row: dict[str, Any], name: str, kind: type, source: str, where: str) -> Any:
+    if name not in row:
+        raise DatasetFormatError(source, where, name, "missing")
+    value = row[name]
+    if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+        expected = "list of strings" if kind is list else kind.__name__
+        raise DatasetFormatError(source, where, name, f"expected {expected}, got {type(value).__name__}")
+    return value
+
+
+def gold_fact_ids(facts: list[Fact], answers: Iterable[str]) -> tuple[int, ...]:
+    """Facts containing a gold answer as a whole phrase (see the module docstring)."""
+    patterns = [re.compile(rf"(?<!\w){re.escape(a.strip())}(?!\w)", re.I) for a in answers if a.strip()]
+    return tuple(f.id for f in facts if any(p.search(f.text) for p in patterns))
+
+
+def from_rows(rows: Iterable[tuple[str, Any]] | Iterable[Any], relation: str | None, source: str) -> Iterator[QARecord]:
+    """Records from (where, row) pairs or plain rows; `relation` None reads it from each row's `relation`."""
+    for number, item in enumerate(rows, start=1):
+        where, row = item if isinstance(item, tuple) else (f"row {number}", item)
+        if not isinstance(row, dict):
+            raise DatasetFormatError(source, where, "record", f"expected an object, got {type(row).__name__}")
+        label = relation or _field(row, "relation", str, source, where)
+        if label not in LABELS:
+            raise DatasetFormatError(source, where, "relation", f"{label!r} is not one of {', '.join(LABELS)}")
+        index = _field(row, "index", int, source, where)
+        question = _field(row, "question", str, source, where)
+        facts = [Fact(i, text) for i, text in enumerate(_field(row, "facts", list, source, where), start=1)]
+        answers = [a for a in _field(row, "answer", list, source, where) if a.strip()]
+        if not answers:
+            raise DatasetFormatError(source, where, "answer", "no non-empty answer")
+        joined = (", ".join(answers),) if label in SET_ANSWER_LABELS and len(answers) > 1 else tuple(answers)
+        yield QARecord(
+            dataset=DATASET, split="all", example_id=f"{label}-{index:05d}", category=label, question=question,
+            facts=tuple(facts), answers=joined, gold_fact_ids=gold_fact_ids(facts, answers),
+            source=f"{source}:{where}", extra={"triple_element": row.get("triple_element"), "answer_items": answers},
+        )  # fmt: skip
