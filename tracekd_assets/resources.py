@@ -49,6 +49,16 @@ class ExperimentSettings(ConfigurableResource):
     """Data size, trace corruption, student shape and training/eval budget of one experiment."""
 
     seed: int = 0
+    babi_path: str | None = Field(
+        default_factory=lambda: os.environ.get("TRACEKD_BABI_PATH"),
+        description="bAbI v1.2 file or folder (default: $TRACEKD_BABI_PATH)",
+    )
+    cotempqa_path: str | None = Field(
+        default_factory=lambda: os.environ.get("TRACEKD_COTEMPQA_PATH"),
+        description="CoTempQA JSON Lines file or folder (default: $TRACEKD_COTEMPQA_PATH)",
+    )
+    protocol: str = Field(default="reference", description="question subset and split: reference | full")
+    per_category_limit: int | None = Field(default=None, description="cap on questions per split and category")
     synthetic_train_per_task: int = SyntheticConfig.train_per_task
     synthetic_test_per_task: int = SyntheticConfig.test_per_task
     synthetic_min_facts: int = SyntheticConfig.min_facts
@@ -64,8 +74,19 @@ class ExperimentSettings(ConfigurableResource):
     num_heads: int = TinyModelConfig.num_heads
     intermediate_size: int = TinyModelConfig.intermediate_size
     init_std: float = TinyModelConfig.init_std
+    max_length: int = TinyModelConfig.max_positions
     eval_batch_size: int = 64
     eval_max_new_tokens: int = 64
+
+    def source_path(self, dataset: str) -> Path:
+        """Where a file-based dataset is read from; an error saying how to set it when unset."""
+        value = {"babi": self.babi_path, "cotempqa": self.cotempqa_path}.get(dataset)
+        if not value:
+            raise ValueError(
+                f"no source for dataset {dataset!r}: set experiment.{dataset}_path in the launchpad "
+                f"or TRACEKD_{dataset.upper()}_PATH in the environment"
+            )
+        return Path(value)
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(
@@ -92,5 +113,6 @@ class ExperimentSettings(ConfigurableResource):
                 num_heads=self.num_heads,
                 intermediate_size=self.intermediate_size,
                 init_std=self.init_std,
+                max_positions=self.max_length,
             ),
         )

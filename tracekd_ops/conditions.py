@@ -47,6 +47,11 @@ class Corruption:
             raise ValueError(f"corruption rate must be within [0, 1]; got {self.rate}")
 
 
+class TraceNotApplicable(ValueError):
+    """The condition cannot be built for this question (no gold fact to state, nothing to
+    corrupt): the question is left out of that trace set and counted, never silently."""
+
+
 @dataclass(frozen=True)
 class TraceRow:
     dataset: str
@@ -72,14 +77,14 @@ class TraceRow:
 def _wrong_label(rng: random.Random, gold: str, labels: list[str]) -> str:
     others = [label for label in labels if label != gold]
     if not others:
-        raise ValueError(f"cannot corrupt class {gold!r}: the dataset has no other label")
+        raise TraceNotApplicable(f"cannot corrupt class {gold!r}: the dataset has no other label")
     return rng.choice(others)
 
 
 def _wrong_facts(rng: random.Random, record: QARecord) -> tuple[int, ...]:
     others = [i for i in record.fact_ids if i not in record.gold_fact_ids]
     if not others:
-        raise ValueError(f"{record.source}: cannot corrupt facts, every fact of the story is gold")
+        raise TraceNotApplicable(f"{record.source}: cannot corrupt facts, every fact of the story is gold")
     count = min(len(record.gold_fact_ids), len(others))
     return tuple(sorted(rng.sample(others, count)))
 
@@ -100,6 +105,8 @@ def build_trace(
     fact_ids: tuple[int, ...] | None = None
     class_corrupted = facts_corrupted = False
     if condition in TRACE_CONDITIONS:
+        if not record.gold_fact_ids:
+            raise TraceNotApplicable(f"{record.source}: the decomposition rule gives this question no gold fact")
         category, fact_ids = record.category, record.gold_fact_ids
         if condition == INCORRECT and rng.random() < corruption.rate:
             if "class" in corruption.steps:
@@ -123,6 +130,21 @@ def build_trace(
         class_corrupted=class_corrupted,
         facts_corrupted=facts_corrupted,
     )
+
+
+def build_trace_set(
+    condition: str, records: Iterable[QARecord], labels: list[str], seed: int = 0, corruption: Corruption = Corruption()
+) -> tuple[list[TraceRow], dict[str, int]]:
+    """Trace rows for every question the condition applies to, and how many were left out, by reason."""
+    rows: list[TraceRow] = []
+    skipped: dict[str, int] = {}
+    for record in records:
+        try:
+            rows.append(build_trace(condition, record, labels, seed, corruption))
+        except TraceNotApplicable as reason:
+            key = str(reason).split(": ", 1)[-1]
+            skipped[key] = skipped.get(key, 0) + 1
+    return rows, skipped
 
 
 def trace_set_version(rows: Iterable[TraceRow]) -> str:

@@ -35,7 +35,7 @@ class TinyModelConfig:
     intermediate_size: int = 512
     init_std: float = 0.08
     vocab_size: int = 600
-    max_positions: int = 256
+    max_positions: int = 1024
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,41 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
         report = tiny_home.reports_dir() / "report.html"
         assert report.exists() and "data:image/png;base64," in report.read_text()
         assert len(store.rows("SELECT * FROM condition_comparison")) == len(CONDITIONS)
+
+
+def test_real_babi_and_cotempqa_samples_run_end_to_end(tmp_path, tiny_home, tiny_experiment):
+    from tests.conftest import SHARED_DATA
+
+    experiment = tiny_experiment.model_copy(update={
+        "babi_path": str(SHARED_DATA / "babi" / "tasks_1-20_v1-2" / "en"),
+        "cotempqa_path": str(SHARED_DATA / "cotempqa"),
+        "per_category_limit": 3,
+    })  # fmt: skip
+    with instance_for_test() as instance:
+        outcome = materialize_everything(instance, tiny_home, experiment, datasets=("babi", "cotempqa"))
+        assert outcome.failed == [], outcome.failed
+        store = tiny_home.store()
+        raw = store.rows("SELECT dataset, split, count(*) AS n FROM raw_examples GROUP BY ALL ORDER BY ALL")
+        # reference protocol: 11 bAbI tasks and 3 CoTempQA relations, 3 questions per split and category
+        assert raw == [{"dataset": "babi", "split": "test", "n": 33}, {"dataset": "babi", "split": "train", "n": 33},
+                       {"dataset": "cotempqa", "split": "test", "n": 9}, {"dataset": "cotempqa", "split": "train", "n": 9}]  # fmt: skip
+        metrics = store.rows("SELECT dataset, condition, n, model_revision FROM metrics ORDER BY ALL")
+        assert [(m["dataset"], m["condition"], m["n"]) for m in metrics] == [
+            (d, c, n) for d, n in (("babi", 33), ("cotempqa", 9)) for c in sorted(CONDITIONS)
+        ]
+        sources = store.rows("SELECT DISTINCT split_part(source, ':', 1) AS f FROM raw_examples WHERE dataset = 'cotempqa'")
+        assert {s["f"] for s in sources} == {"equal.json", "mix.json", "overlap.json"}
+
+
+def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tiny_experiment):
+    from dagster import materialize
+
+    from tracekd_assets.definitions import ALL_ASSETS, raw_job
+
+    experiment = tiny_experiment.model_copy(update={"babi_path": None})
+    with instance_for_test() as instance:
+        result = materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="babi", instance=instance,
+                             resources={"home": tiny_home, "experiment": experiment}, raise_on_error=False)  # fmt: skip
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        assert "TRACEKD_BABI_PATH" in str(failure.step_failure_data.error)

@@ -74,3 +74,17 @@ def test_unknown_condition_and_half_traces_are_rejected():
         build_trace("nonsense", RECORDS[0], LABELS)
     with pytest.raises(ValueError, match="both steps"):
         render_completion("x", None, "a")
+
+
+def test_questions_a_condition_cannot_use_are_counted_not_hidden():
+    from tracekd_ops.conditions import build_trace_set
+    from tracekd_ops.records import Fact, QARecord
+
+    all_gold = QARecord("d", "train", "a", "single-supporting-fact", "q", (Fact(1, "x"),), ("y",), (1,), "src:1")
+    no_gold = QARecord("d", "train", "b", "single-supporting-fact", "q", (Fact(1, "x"),), ("y",), (), "src:2")
+    rows, skipped = build_trace_set(INCORRECT, [RECORDS[0], all_gold, no_gold], LABELS)
+    assert [r.example_id for r in rows] == [RECORDS[0].example_id]
+    assert skipped == {"cannot corrupt facts, every fact of the story is gold": 1,
+                       "the decomposition rule gives this question no gold fact": 1}  # fmt: skip
+    rows, skipped = build_trace_set(SOLUTION_ONLY, [all_gold, no_gold], LABELS)
+    assert len(rows) == 2 and skipped == {}

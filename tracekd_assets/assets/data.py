@@ -15,9 +15,10 @@ from dagster import (
 
 from tracekd_assets.partitions import dataset_partitions, run_partitions, split_run_key
 from tracekd_assets.resources import ExperimentSettings, TraceKDHome
-from tracekd_ops.conditions import build_trace, trace_set_version
+from tracekd_ops.conditions import build_trace_set, trace_set_version
 from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.datasets import synthetic
+from tracekd_ops.datasets.protocol import apply_protocol
 from tracekd_ops.tables import read_records
 from tracekd_ops.traces import TRACE_FORMAT_VERSION
 from tracekd_ops.validation import validate_traces
@@ -32,19 +33,29 @@ GX_CHECK = "great_expectations_suite"
     pool=DUCKDB_POOL,
     group_name="data",
     code_version=synthetic.GENERATOR_VERSION,
-    description="Canonical QA records (one per question) of a dataset, in DuckDB table `raw_examples`.",
+    description="Canonical QA records (one per question) of a dataset, in DuckDB table `raw_examples`: "
+    "generated (`synthetic`) or loaded from the path set on the `experiment` resource, with its protocol.",
 )
 def raw_examples(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> MaterializeResult:
     dataset = context.partition_key
-    records = synthetic.generate(experiment.synthetic())
-    context.log.info(f"generated {len(records)} {dataset} records")
+    spec = dataset_spec(dataset)
+    if spec.load is None:
+        records = synthetic.generate(experiment.synthetic())
+        source = "generated"
+    else:
+        path = experiment.source_path(dataset)
+        records = apply_protocol(spec.load(path), experiment.protocol, experiment.seed, experiment.per_category_limit)
+        source = str(path)
+    context.log.info(f"{dataset}: {len(records)} records from {source} (protocol {experiment.protocol})")
     count = home.store().replace_partition("raw_examples", {"dataset": dataset}, [r.to_row() for r in records])
     by_split = Counter(r.split for r in records)
     by_category = Counter(f"{r.split}/{r.category}" for r in records)
     return MaterializeResult(
         metadata={
             "dataset": dataset,
+            "source": source,
             "rows": count,
+            "without_gold_fact": sum(1 for r in records if not r.gold_fact_ids),
             "rows_by_split": MetadataValue.json(dict(by_split)),
             "rows_by_split_category": MetadataValue.json(dict(sorted(by_category.items()))),
             "duckdb_table": "raw_examples",
@@ -69,7 +80,11 @@ def traces(context: AssetExecutionContext, home: TraceKDHome, experiment: Experi
     train = read_records(store, dataset, "train")
     if not train:
         raise ValueError(f"raw_examples has no train rows for dataset {dataset!r}: materialize raw_examples first")
-    rows = [build_trace(condition, r, list(spec.labels), experiment.seed, experiment.corruption()) for r in train]
+    rows, skipped = build_trace_set(condition, train, list(spec.labels), experiment.seed, experiment.corruption())
+    if skipped:
+        context.log.warning(f"{sum(skipped.values())} questions left out of the {condition} traces: {skipped}")
+    if not rows:
+        raise ValueError(f"no {condition} trace could be built for {dataset}: {skipped}")
     version = trace_set_version(rows)
     frame = pd.DataFrame([{**row.to_row(), "trace_set_version": version} for row in rows])
     outcome = validate_traces(frame, condition, spec.labels)
@@ -87,6 +102,7 @@ def traces(context: AssetExecutionContext, home: TraceKDHome, experiment: Experi
             "rows": len(frame),
             "stored": outcome.success,
             "corrupted_rows": corrupted,
+            "left_out": MetadataValue.json(skipped),
             "corruption": MetadataValue.json({"steps": experiment.corruption_steps, "rate": experiment.corruption_rate}),
             "example": MetadataValue.md(f"```\n{rows[0].prompt}{rows[0].completion}\n```"),
         },
