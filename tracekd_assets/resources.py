@@ -57,6 +57,10 @@ class ExperimentSettings(ConfigurableResource):
         default_factory=lambda: os.environ.get("TRACEKD_COTEMPQA_PATH"),
         description="CoTempQA JSON Lines file or folder (default: $TRACEKD_COTEMPQA_PATH)",
     )
+    msmarco_path: str | None = Field(
+        default_factory=lambda: os.environ.get("TRACEKD_MSMARCO_PATH"),
+        description="MS MARCO v2.1 JSON / v1.1 JSON Lines file or folder (default: $TRACEKD_MSMARCO_PATH)",
+    )
     protocol: str = Field(default="reference", description="question subset and split: reference | full")
     per_category_limit: int | None = Field(default=None, description="cap on questions per split and category")
     synthetic_train_per_task: int = SyntheticConfig.train_per_task
@@ -80,7 +84,7 @@ class ExperimentSettings(ConfigurableResource):
 
     def source_path(self, dataset: str) -> Path:
         """Where a file-based dataset is read from; an error saying how to set it when unset."""
-        value = {"babi": self.babi_path, "cotempqa": self.cotempqa_path}.get(dataset)
+        value = {"babi": self.babi_path, "cotempqa": self.cotempqa_path, "msmarco": self.msmarco_path}.get(dataset)
         if not value:
             raise ValueError(
                 f"no source for dataset {dataset!r}: set experiment.{dataset}_path in the launchpad "

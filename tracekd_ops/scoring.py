@@ -6,6 +6,7 @@ the evaluation assets: change a rule here, bump it, and every evaluation shows a
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -64,6 +65,59 @@ def cotempqa_answer_correct(predicted: str | None, gold_answers: Sequence[str], 
         items = lambda text: frozenset(official_normalize(p) for p in text.split(",") if p.strip())  # noqa: E731
         return any(items(predicted) == items(gold) for gold in gold_answers)
     return any(official_normalize(predicted) == official_normalize(gold) for gold in gold_answers)
+
+
+def msmarco_answer_correct(predicted: str | None, gold_answers: Sequence[str], category: str = "") -> bool:
+    """Normalised exact match against any reference answer. A `No Answer Present.` query is
+    answered correctly only by saying so, as the official evaluation treats it as a reference."""
+    if predicted is None:
+        return False
+    return any(official_normalize(predicted) == official_normalize(gold) for gold in gold_answers)
+
+
+def _tokens(text: str) -> list[str]:
+    return official_normalize(text).split()
+
+
+def rouge_l(predicted: str, references: Sequence[str], beta: float = 1.2) -> float:
+    """ROUGE-L as MS MARCO's evaluation computes it (pycocoevalcap): LCS precision and recall,
+    each the best over the references, combined with beta = 1.2."""
+    candidate = _tokens(predicted)
+    if not candidate or not references:
+        return 0.0
+    precisions, recalls = [], []
+    for reference in references:
+        ref = _tokens(reference)
+        if not ref:
+            continue
+        table = [[0] * (len(candidate) + 1) for _ in range(len(ref) + 1)]
+        for i, r in enumerate(ref, 1):
+            for j, c in enumerate(candidate, 1):
+                table[i][j] = table[i - 1][j - 1] + 1 if r == c else max(table[i - 1][j], table[i][j - 1])
+        lcs = table[-1][-1]
+        precisions.append(lcs / len(candidate))
+        recalls.append(lcs / len(ref))
+    precision, recall = max(precisions, default=0.0), max(recalls, default=0.0)
+    if precision == 0 or recall == 0:
+        return 0.0
+    return ((1 + beta**2) * precision * recall) / (recall + beta**2 * precision)
+
+
+def bleu_1(predicted: str, references: Sequence[str]) -> float:
+    """BLEU-1 for one answer: clipped unigram precision times the brevity penalty against the
+    reference closest in length (as in pycocoevalcap, which MS MARCO's evaluation uses)."""
+    candidate = _tokens(predicted)
+    refs = [_tokens(r) for r in references if _tokens(r)]
+    if not candidate or not refs:
+        return 0.0
+    max_counts: dict[str, int] = {}
+    for ref in refs:
+        for word in set(ref):
+            max_counts[word] = max(max_counts.get(word, 0), ref.count(word))
+    clipped = sum(min(candidate.count(w), max_counts.get(w, 0)) for w in set(candidate))
+    closest = min((abs(len(r) - len(candidate)), len(r)) for r in refs)[1]
+    penalty = 1.0 if len(candidate) > closest else math.exp(1 - closest / len(candidate))
+    return penalty * clipped / len(candidate)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from tracekd_ops.records import QARecord
-from tracekd_ops.scoring import AnswerScorer, babi_answer_correct, cotempqa_answer_correct
+from tracekd_ops.scoring import AnswerScorer, babi_answer_correct, cotempqa_answer_correct, msmarco_answer_correct
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,17 @@ def _cotempqa_spec() -> DatasetSpec:
     return DatasetSpec(cotempqa.DATASET, cotempqa.LABELS, cotempqa_answer_correct, cotempqa.load_cotempqa)
 
 
+def _msmarco_spec() -> DatasetSpec:
+    from tracekd_ops.datasets import msmarco
+
+    return DatasetSpec(msmarco.DATASET, msmarco.LABELS, msmarco_answer_correct, msmarco.load_msmarco)
+
+
 _SPECS: dict[str, Callable[[], DatasetSpec]] = {
     "synthetic": _synthetic_spec,
     "babi": _babi_spec,
     "cotempqa": _cotempqa_spec,
+    "msmarco": _msmarco_spec,
 }
 DATASET_NAMES: tuple[str, ...] = tuple(_SPECS)
 

@@ -3,7 +3,8 @@
 `reference` reproduces the reference study's subsets:
 - bAbI: tasks qa1, 2, 4, 7, 8, 12, 14, 15, 16, 17, 18, the first question of each story; train is
   the task's train file, test a seeded 10% sample of the task's test file;
-- CoTempQA: an 80/20 train/test split stratified by relation with a fixed seed.
+- CoTempQA: an 80/20 train/test split stratified by relation with a fixed seed;
+- MS MARCO: the first 1,000 train and 200 validation (our `test`) queries of each query type.
 `full` keeps every question (CoTempQA still gets the seeded 80/20 split, having none of its own).
 Both can cap the questions per (split, category) for small runs.
 """
@@ -20,6 +21,7 @@ PROTOCOLS = ("reference", "full")
 REFERENCE_BABI_TASKS = frozenset({1, 2, 4, 7, 8, 12, 14, 15, 16, 17, 18})
 REFERENCE_BABI_TEST_SHARE = 0.10
 COTEMPQA_TEST_SHARE = 0.20
+REFERENCE_MSMARCO_PER_TYPE = {"train": 1000, "test": 200}
 
 
 def _seeded_sample(records: list[QARecord], share: float, seed: int, salt: str) -> set[str]:
@@ -51,6 +53,8 @@ def apply_protocol(
         elif split == "test" and protocol == "reference" and group[0].dataset == "babi":
             test_ids = _seeded_sample(group, REFERENCE_BABI_TEST_SHARE, seed, category)
             group = [r for r in group if r.example_id in test_ids]
+        if protocol == "reference" and group[0].dataset == "msmarco":
+            group = group[: REFERENCE_MSMARCO_PER_TYPE[split]]
         kept += group
     if per_category_limit is None:
         return kept

@@ -1,0 +1,193 @@
+"""MS MARCO QA loader: the official v2.1 JSON (columnar), v1.1 JSON Lines, and the Hugging Face
+row layout (`passages: {is_selected: [...], passage_text: [...], url: [...]}`).
+
+The v2.1 train file (808,731 queries, several GB) is one JSON object whose fields each map row
+keys to values. It is read in one streaming pass (ijson) that spills each (field, row) cell to a
+temporary SQLite file, which then hands the rows back assembled, in row order: memory stays
+bounded by one row, not by the file.
+
+Decomposition rule:
+- class: `query_type`, upper case (`DESCRIPTION | NUMERIC | ENTITY | LOCATION | PERSON`);
+- facts: the query's passages, ids 1..n in the given order;
+- gold facts: the `is_selected` passages (`gold_rule="is_selected"`, default), or the reference
+  study's alternative, the single passage sharing the most words with the answer
+  (`gold_rule="max_overlap"`). Queries answered `No Answer Present.` usually select no passage:
+  they get no gold fact and are counted, not dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.records import Fact, QARecord
+
+DATASET = "msmarco"
+LABELS: tuple[str, ...] = ("DESCRIPTION", "NUMERIC", "ENTITY", "LOCATION", "PERSON")
+NO_ANSWER = "No Answer Present."
+GOLD_RULES = ("is_selected", "max_overlap")
+COLUMNAR_FIELDS = frozenset({"answers", "passages", "query", "query_id", "query_type", "wellFormedAnswers"})
+_WORD = re.compile(r"\w+")
+
+
+def split_of(path: Path) -> str:
+    """`train` for training files; dev / validation files are the evaluation split (`test`)."""
+    name = path.name.lower()
+    return "train" if "train" in name else "test"
+
+
+def msmarco_files(path: Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no MS MARCO file or folder at {path}")
+    files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
+    if not files:
+        raise DatasetFormatError(path, "folder", "file names", "no .json or .jsonl files found")
+    return files
+
+
+def load_msmarco(path: Path | str, gold_rule: str = "is_selected") -> Iterator[QARecord]:
+    if gold_rule not in GOLD_RULES:
+        raise ValueError(f"unknown MS MARCO gold rule {gold_rule!r}; known: {', '.join(GOLD_RULES)}")
+    for file in msmarco_files(Path(path)):
+        rows = _columnar_rows(file) if _is_columnar(file) else _json_lines(file)
+        yield from from_rows(rows, split_of(file), file.name, gold_rule)
+
+
+def _is_columnar(path: Path) -> bool:
+    """v2.1: a top-level object whose fields are objects keyed by row (JSON Lines rows hold lists)."""
+    import ijson
+
+    with open(path, "rb") as handle:
+        try:
+            events = ijson.parse(handle)
+            first = next(events, None)
+            key = next(events, None)
+            value = next(events, None)
+        except ijson.JSONError:
+            return False  # let the line reader name the line
+    return bool(first and key and value) and key[1] == "map_key" and key[2] in COLUMNAR_FIELDS and value[1] == "start_map"
+
+
+def _columnar_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = sqlite3.connect(Path(folder) / "cells.sqlite")
+        db.execute("CREATE TABLE cells (row_key TEXT, field TEXT, value TEXT)")
+        batch: list[tuple[str, str, str]] = []
+        builder, depth, field, key = None, 0, "", ""
+        with open(path, "rb") as handle:
+            try:
+                for prefix, event, value in ijson.parse(handle, use_float=True):
+                    if builder is not None:
+                        builder.event(event, value)
+                        depth += event in ("start_map", "start_array")
+                        depth -= event in ("end_map", "end_array")
+                        if depth == 0:
+                            batch.append((key, field, json.dumps(builder.value)))
+                            builder = None
+                            if len(batch) >= 10_000:
+                                db.executemany("INSERT INTO cells VALUES (?, ?, ?)", batch)
+                                batch.clear()
+                    elif event == "map_key" and prefix and "." not in prefix:
+                        field, key, builder, depth = prefix, value, ObjectBuilder(), 0
+            except ijson.JSONError as error:
+                raise DatasetFormatError(path, f"after row {key or '(none)'}", field or "json", f"not valid JSON: {error}") from None
+        db.executemany("INSERT INTO cells VALUES (?, ?, ?)", batch)
+        db.execute("CREATE INDEX by_row ON cells (row_key)")
+        row: dict[str, Any] = {}
+        current = None
+        order = "ORDER BY CAST(row_key AS INTEGER), row_key"
+        for row_key, name, value in db.execute(f"SELECT row_key, field, value FROM cells {order}"):
+            if row_key != current and current is not None:
+                yield f"row {current}", row
+                row = {}
+            current = row_key
+            row[name] = json.loads(value)
+        if current is not None:
+            yield f"row {current}", row
+        db.close()
+
+
+def _json_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            where = f"line {line_no}"
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as error:
+                raise DatasetFormatError(path, where, "encoding", f"not UTF-8 ({error.reason})") from None
+            if text:
+                try:
+                    yield where, json.loads(text)
+                except json.JSONDecodeError as error:
+                    raise DatasetFormatError(path, where, "json", f"not valid JSON: {error.msg} at column {error.colno}") from None
+
+
+def _passages(row: dict[str, Any], source: str, where: str) -> list[tuple[bool, str]]:
+    """(is_selected, text) pairs from either passages layout."""
+    if "passages" not in row:
+        raise DatasetFormatError(source, where, "passages", "missing")
+    passages = row["passages"]
+    if isinstance(passages, dict):  # Hugging Face: parallel lists
+        selected, texts = passages.get("is_selected"), passages.get("passage_text")
+        if not isinstance(selected, list) or not isinstance(texts, list) or len(selected) != len(texts):
+            raise DatasetFormatError(source, where, "passages", "needs lists is_selected and passage_text of one length")
+        pairs = list(zip(selected, texts))
+    elif isinstance(passages, list):
+        try:
+            pairs = [(p["is_selected"], p["passage_text"]) for p in passages]
+        except (KeyError, TypeError):
+            raise DatasetFormatError(source, where, "passages", "each passage needs is_selected and passage_text") from None
+    else:
+        raise DatasetFormatError(source, where, "passages", f"expected a list or an object, got {type(passages).__name__}")
+    if not all(isinstance(t, str) for _, t in pairs):
+        raise DatasetFormatError(source, where, "passages", "passage_text must be text")
+    return [(bool(s), t) for s, t in pairs]
+
+
+def _max_overlap(facts: list[Fact], answer: str) -> tuple[int, ...]:
+    words = set(_WORD.findall(answer.lower()))
+    if not words or answer == NO_ANSWER or not facts:
+        return ()
+    best = max(facts, key=lambda f: len(words & set(_WORD.findall(f.text.lower()))))
+    return (best.id,) if words & set(_WORD.findall(best.text.lower())) else ()
+
+
+def from_rows(rows: Iterable[tuple[str, Any]] | Iterable[Any], split: str, source: str, gold_rule: str = "is_selected") -> Iterator[QARecord]:
+    for number, item in enumerate(rows, start=1):
+        where, row = item if isinstance(item, tuple) else (f"row {number}", item)
+        if not isinstance(row, dict):
+            raise DatasetFormatError(source, where, "record", f"expected an object, got {type(row).__name__}")
+        for name in ("query", "query_type", "answers"):
+            if name not in row:
+                raise DatasetFormatError(source, where, name, "missing")
+        query, query_type, answers = row["query"], row["query_type"], row["answers"]
+        if not isinstance(query, str):
+            raise DatasetFormatError(source, where, "query", f"expected text, got {type(query).__name__}")
+        if not isinstance(query_type, str) or query_type.upper() not in LABELS:
+            raise DatasetFormatError(source, where, "query_type", f"{query_type!r} is not one of {', '.join(LABELS)}")
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise DatasetFormatError(source, where, "answers", "expected a list of strings")
+        answers = [a for a in answers if a.strip()] or [NO_ANSWER]
+        pairs = _passages(row, source, where)
+        facts = [Fact(i, " ".join(text.split())) for i, (_, text) in enumerate(pairs, start=1)]
+        if gold_rule == "is_selected":
+            gold = tuple(f.id for f, (selected, _) in zip(facts, pairs) if selected)
+        else:
+            gold = _max_overlap(facts, answers[0])
+        query_id = row.get("query_id", number)
+        yield QARecord(
+            dataset=DATASET, split=split, example_id=f"{split}-{query_id}", category=query_type.upper(),
+            question=query, facts=tuple(facts), answers=tuple(answers), gold_fact_ids=gold,
+            source=f"{source}:{where}", extra={"query_id": query_id},
+        )  # fmt: skip
