@@ -51,15 +51,15 @@ class ExperimentSettings(ConfigurableResource):
     seed: int = 0
     babi_path: str | None = Field(
         default_factory=lambda: os.environ.get("TRACEKD_BABI_PATH"),
-        description="bAbI v1.2 file or folder (default: $TRACEKD_BABI_PATH)",
+        description="bAbI v1.2 file or folder, or hf:facebook/babi_qa:en-qa1 (default: $TRACEKD_BABI_PATH)",
     )
     cotempqa_path: str | None = Field(
         default_factory=lambda: os.environ.get("TRACEKD_COTEMPQA_PATH"),
-        description="CoTempQA JSON Lines file or folder (default: $TRACEKD_COTEMPQA_PATH)",
+        description="CoTempQA JSON Lines file or folder, or hf:<repo id> (default: $TRACEKD_COTEMPQA_PATH)",
     )
     msmarco_path: str | None = Field(
         default_factory=lambda: os.environ.get("TRACEKD_MSMARCO_PATH"),
-        description="MS MARCO v2.1 JSON / v1.1 JSON Lines file or folder (default: $TRACEKD_MSMARCO_PATH)",
+        description="MS MARCO v2.1 JSON / v1.1 JSON Lines file or folder, or hf:microsoft/ms_marco:v2.1 (default: $TRACEKD_MSMARCO_PATH)",
     )
     protocol: str = Field(default="reference", description="question subset and split: reference | full")
     per_category_limit: int | None = Field(default=None, description="cap on questions per split and category")
@@ -82,15 +82,16 @@ class ExperimentSettings(ConfigurableResource):
     eval_batch_size: int = 64
     eval_max_new_tokens: int = 64
 
-    def source_path(self, dataset: str) -> Path:
-        """Where a file-based dataset is read from; an error saying how to set it when unset."""
+    def source(self, dataset: str) -> str:
+        """Where a dataset is read from (a path or `hf:<repo id>[:<config>]`); an error saying how
+        to set it when unset."""
         value = {"babi": self.babi_path, "cotempqa": self.cotempqa_path, "msmarco": self.msmarco_path}.get(dataset)
         if not value:
             raise ValueError(
                 f"no source for dataset {dataset!r}: set experiment.{dataset}_path in the launchpad "
                 f"or TRACEKD_{dataset.upper()}_PATH in the environment"
             )
-        return Path(value)
+        return value
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(

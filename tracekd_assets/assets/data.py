@@ -16,7 +16,7 @@ from dagster import (
 from tracekd_assets.partitions import dataset_partitions, run_partitions, split_run_key
 from tracekd_assets.resources import ExperimentSettings, TraceKDHome
 from tracekd_ops.conditions import build_trace_set, trace_set_version
-from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.datasets import dataset_spec, load_source
 from tracekd_ops.datasets import synthetic
 from tracekd_ops.datasets.protocol import apply_protocol
 from tracekd_ops.tables import read_records
@@ -43,9 +43,9 @@ def raw_examples(context: AssetExecutionContext, home: TraceKDHome, experiment: 
         records = synthetic.generate(experiment.synthetic())
         source = "generated"
     else:
-        path = experiment.source_path(dataset)
-        records = apply_protocol(spec.load(path), experiment.protocol, experiment.seed, experiment.per_category_limit)
-        source = str(path)
+        source = experiment.source(dataset)
+        loaded = load_source(dataset, source)
+        records = apply_protocol(loaded, experiment.protocol, experiment.seed, experiment.per_category_limit)
     context.log.info(f"{dataset}: {len(records)} records from {source} (protocol {experiment.protocol})")
     count = home.store().replace_partition("raw_examples", {"dataset": dataset}, [r.to_row() for r in records])
     by_split = Counter(r.split for r in records)

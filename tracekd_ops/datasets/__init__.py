@@ -69,21 +69,30 @@ def split_records(records: Sequence[QARecord], split: str) -> list[QARecord]:
     return [r for r in records if r.split == split]
 
 
+def load_source(name: str, source: str | Path) -> Iterable[QARecord]:
+    """Records of a file dataset from a path, or from the Hub given `hf:<repo id>[:<config>]`."""
+    from tracekd_ops.datasets.hub import HF_PREFIX, HubSource, load_from_hub
+
+    spec = dataset_spec(name)
+    if spec.load is None:
+        raise ValueError(f"dataset {name!r} is generated, not loaded")
+    if str(source).startswith(HF_PREFIX):
+        return load_from_hub(name, HubSource.parse(str(source)))
+    return spec.load(Path(source))
+
+
 def loadable_datasets() -> tuple[str, ...]:
     """Datasets read from files (as opposed to generated)."""
     return tuple(name for name in _SPECS if dataset_spec(name).load is not None)
 
 
-def inspect_dataset(name: str, path: Path | str) -> dict[str, object]:
+def inspect_dataset(name: str, path: Path | str) -> dict[str, object]:  # path: a file, folder or hf: id
     """What `tracekd datasets inspect` prints: sizes per split and category, and how many
     questions the decomposition rule gives exactly one, several or no gold fact."""
-    spec = dataset_spec(name)
-    if spec.load is None:
-        raise ValueError(f"dataset {name!r} is generated, not loaded from files")
     by_split: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     gold: Counter[str] = Counter({"one": 0, "several": 0, "none": 0})
-    for record in spec.load(Path(path)):
+    for record in load_source(name, path):
         by_split[record.split] += 1
         by_category[record.category] += 1
         count = len(record.gold_fact_ids)
