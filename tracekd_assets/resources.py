@@ -82,6 +82,14 @@ class ExperimentSettings(ConfigurableResource):
     eval_batch_size: int = 64
     eval_max_new_tokens: int = 64
 
+    def with_changes(self, **changes: object) -> "ExperimentSettings":
+        """A new settings resource with some fields changed. (Dagster builds a resource from the
+        config it was constructed with, so pydantic's `model_copy(update=...)` would not stick.)"""
+        return ExperimentSettings(**{**self.as_config(), **changes})
+
+    def as_config(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
     def source(self, dataset: str) -> str:
         """Where a dataset is read from (a path or `hf:<repo id>[:<config>]`); an error saying how
         to set it when unset."""

@@ -54,11 +54,6 @@ class Outcome:
     failed: list[str] = field(default_factory=list)
 
 
-def _fields(resource: TraceKDHome | ExperimentSettings) -> dict[str, Any]:
-    """A resource's config as plain values: resources themselves do not pickle to a worker."""
-    return {name: getattr(resource, name) for name in type(resource).model_fields}
-
-
 def _run_partition(
     instance_ref: InstanceRef,
     job_name: str,
@@ -96,7 +91,8 @@ def materialize_everything(
 ) -> Outcome:
     """Run every partition of the graph; a failed condition does not stop the others."""
     ref = instance.get_ref()
-    home_config, experiment_config = _fields(home), _fields(experiment)
+    # plain values cross to worker processes: resources themselves do not pickle
+    home_config, experiment_config = {"home": home.home}, experiment.as_config()
     outcome = Outcome()
 
     def record(label: str, success: bool, run_id: str) -> None:

@@ -46,7 +46,7 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
 def test_real_babi_and_cotempqa_samples_run_end_to_end(tmp_path, tiny_home, tiny_experiment):
     from tests.conftest import SHARED_DATA
 
-    experiment = tiny_experiment.model_copy(update={
+    experiment = tiny_experiment.with_changes(**{
         "babi_path": str(SHARED_DATA / "babi" / "tasks_1-20_v1-2" / "en"),
         "cotempqa_path": str(SHARED_DATA / "cotempqa"),
         "per_category_limit": 3,
@@ -72,10 +72,33 @@ def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tin
 
     from tracekd_assets.definitions import ALL_ASSETS, raw_job
 
-    experiment = tiny_experiment.model_copy(update={"babi_path": None})
+    experiment = tiny_experiment.with_changes(**{"babi_path": None})
     with instance_for_test() as instance:
         result = materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="babi", instance=instance,
                              resources={"home": tiny_home, "experiment": experiment}, raise_on_error=False)  # fmt: skip
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "TRACEKD_BABI_PATH" in str(failure.step_failure_data.error)
+
+
+def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_path, tiny_home, tiny_experiment):
+    from dagster import materialize
+
+    from tests.conftest import SHARED_DATA
+    from tracekd_assets.definitions import ALL_ASSETS, raw_job
+
+    good = tiny_experiment.with_changes(**{"cotempqa_path": str(SHARED_DATA / "cotempqa"), "per_category_limit": 2})
+    broken = tmp_path / "equal.json"
+    broken.write_text('{"index": 0, "question": "q", "facts": ["x a"], "answer": ["a"]}\n{"index": 1, "question": \n')
+    with instance_for_test() as instance:
+        def run(experiment):
+            return materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="cotempqa", instance=instance,
+                               resources={"home": tiny_home, "experiment": experiment}, raise_on_error=False)  # fmt: skip
+
+        assert run(good).success
+        before = tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL")
+        result = run(good.with_changes(cotempqa_path=str(broken)))
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        assert "equal.json line 2 (json)" in str(failure.step_failure_data.error)
+        assert tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL") == before
