@@ -102,3 +102,25 @@ def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_pa
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "equal.json line 2 (json)" in str(failure.step_failure_data.error)
         assert tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL") == before
+
+
+def test_msmarco_files_run_through_the_same_chain(tmp_path, tiny_home, tiny_experiment):
+    import json
+
+    folder = tmp_path / "msmarco"
+    folder.mkdir()
+    for split, count in (("train_v1.1.jsonl", 6), ("dev_v1.1.jsonl", 3)):
+        rows = [
+            {"query_id": i, "query": f"where is thing {i}", "query_type": ("LOCATION", "numeric")[i % 2],
+             "answers": [f"place {i}"], "passages": [
+                 {"is_selected": 1, "url": "a", "passage_text": f"Thing {i} is at place {i}."},
+                 {"is_selected": 0, "url": "b", "passage_text": f"Thing {i + 1} is elsewhere."}]}
+            for i in range(count)
+        ]  # fmt: skip
+        (folder / split).write_text("\n".join(json.dumps(r) for r in rows))
+    experiment = tiny_experiment.with_changes(msmarco_path=str(folder))
+    with instance_for_test() as instance:
+        outcome = materialize_everything(instance, tiny_home, experiment, datasets=("msmarco",))
+        assert outcome.failed == [], outcome.failed
+        metrics = tiny_home.store().rows("SELECT condition, n, eval_split FROM metrics ORDER BY condition")
+        assert metrics == [{"condition": c, "n": 3, "eval_split": "test"} for c in sorted(CONDITIONS)]
