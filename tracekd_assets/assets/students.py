@@ -43,7 +43,8 @@ def student(context: AssetExecutionContext, home: TraceKDHome, experiment: Exper
     config = experiment.training()
     context.log.info(f"training {lineage.model_name} on {len(frame)} traces (trace_set_version {version})")
     with registry.staging(lineage) as staged:
-        result = train_student(list(frame["prompt"]), list(frame["completion"]), staged, config, log=context.log.info)
+        log = lambda line: context.log.info(f"[{lineage.dataset}/{lineage.condition}] {line}")  # noqa: E731
+        result = train_student(list(frame["prompt"]), list(frame["completion"]), staged, config, log=log)
         summary = {
             "steps": result.steps,
             "train_seconds": round(result.train_seconds, 1),
