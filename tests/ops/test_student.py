@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from tracekd_ops.conditions import CORRECT, build_trace
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
 from tracekd_ops.student import TinyModelConfig, TrainingConfig, build_trainer, generate_completions, train_student, train_tokenizer

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.datasets.lines import decoded_lines
 from tracekd_ops.records import Fact, QARecord
 
 DATASET = "babi"
@@ -64,49 +65,44 @@ def parse_babi_file(path: Path) -> Iterator[QARecord]:
     number, task, split = _task_of(path)
     facts: list[Fact] = []
     story, previous, asked = 0, 0, 0
-    with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            where = f"line {line_no}"
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as error:
-                raise DatasetFormatError(path, where, "encoding", f"not UTF-8 ({error.reason})") from None
-            if not line.strip():
-                continue
-            head, _, rest = line.partition(" ")
-            if not head.isdigit():
-                raise DatasetFormatError(path, where, "line number", f"expected a number first, got {head!r}")
-            n = int(head)
-            if n == 1:
-                facts, story, asked = [], story + 1, 0
-            elif n != previous + 1:
-                raise DatasetFormatError(path, where, "line number", f"{n} follows {previous}")
-            previous = n
-            if "\t" not in rest:
-                if "?" in rest:
-                    raise DatasetFormatError(path, where, "question", "question line without tab-separated answer")
-                facts.append(Fact(n, rest.strip()))
-                continue
-            parts = rest.split("\t")
-            if len(parts) != 3:
-                raise DatasetFormatError(path, where, "question", f"expected question<TAB>answer<TAB>ids, got {len(parts)} fields")
-            question, answer, ids = (p.strip() for p in parts)
-            if not answer:
-                raise DatasetFormatError(path, where, "answer", "empty")
-            if not all(i.isdigit() for i in ids.split()):
-                raise DatasetFormatError(path, where, "supporting ids", f"not a list of numbers: {ids!r}")
-            gold = tuple(int(i) for i in ids.split())
-            known = {f.id for f in facts}
-            missing = [i for i in gold if i not in known]
-            if missing:
-                raise DatasetFormatError(path, where, "supporting ids", f"points at no fact of the story: {missing}")
-            yield QARecord(
-                dataset=DATASET, split=split, example_id=f"qa{number}-{split}-{story:04d}-{n:02d}",
-                category=task, question=question, facts=tuple(facts), answers=(answer,),
-                gold_fact_ids=gold, source=f"{path.name}:{line_no}",
-                extra={"task": number, "story": story, "question_in_story": asked},
-            )  # fmt: skip
-            asked += 1
+    for line_no, line in decoded_lines(path):
+        where = f"line {line_no}"
+        if not line.strip():
+            continue
+        head, _, rest = line.partition(" ")
+        if not head.isdigit():
+            raise DatasetFormatError(path, where, "line number", f"expected a number first, got {head!r}")
+        n = int(head)
+        if n == 1:
+            facts, story, asked = [], story + 1, 0
+        elif n != previous + 1:
+            raise DatasetFormatError(path, where, "line number", f"{n} follows {previous}")
+        previous = n
+        if "\t" not in rest:
+            if "?" in rest:
+                raise DatasetFormatError(path, where, "question", "question line without tab-separated answer")
+            facts.append(Fact(n, rest.strip()))
+            continue
+        parts = rest.split("\t")
+        if len(parts) != 3:
+            raise DatasetFormatError(path, where, "question", f"expected question<TAB>answer<TAB>ids, got {len(parts)} fields")
+        question, answer, ids = (p.strip() for p in parts)
+        if not answer:
+            raise DatasetFormatError(path, where, "answer", "empty")
+        if not all(i.isdigit() for i in ids.split()):
+            raise DatasetFormatError(path, where, "supporting ids", f"not a list of numbers: {ids!r}")
+        gold = tuple(int(i) for i in ids.split())
+        known = {f.id for f in facts}
+        missing = [i for i in gold if i not in known]
+        if missing:
+            raise DatasetFormatError(path, where, "supporting ids", f"points at no fact of the story: {missing}")
+        yield QARecord(
+            dataset=DATASET, split=split, example_id=f"qa{number}-{split}-{story:04d}-{n:02d}",
+            category=task, question=question, facts=tuple(facts), answers=(answer,),
+            gold_fact_ids=gold, source=f"{path.name}:{line_no}",
+            extra={"task": number, "story": story, "question_in_story": asked},
+        )  # fmt: skip
+        asked += 1
 
 
 def from_hf_rows(rows: Iterable[dict[str, Any]], task: int, split: str, source: str) -> Iterator[QARecord]:

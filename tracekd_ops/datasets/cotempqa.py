@@ -17,12 +17,12 @@ Decomposition rule (documented in the README):
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.datasets.lines import json_lines
 from tracekd_ops.records import Fact, QARecord
 
 DATASET = "cotempqa"
@@ -45,23 +45,7 @@ def cotempqa_files(path: Path) -> list[Path]:
 def load_cotempqa(path: Path | str) -> Iterator[QARecord]:
     for file in cotempqa_files(Path(path)):
         relation = file.stem if file.stem in LABELS else None
-        yield from from_rows(_json_lines(file), relation, file.name)
-
-
-def _json_lines(path: Path) -> Iterator[tuple[str, Any]]:
-    with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            where = f"line {line_no}"
-            try:
-                text = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as error:
-                raise DatasetFormatError(path, where, "encoding", f"not UTF-8 ({error.reason})") from None
-            if not text:
-                continue
-            try:
-                yield where, json.loads(text)
-            except json.JSONDecodeError as error:
-                raise DatasetFormatError(path, where, "json", f"not valid JSON: {error.msg} at column {error.colno}") from None
+        yield from from_rows(json_lines(file), relation, file.name)
 
 
 def _field(row: dict[str, Any], name: str, kind: type, source: str, where: str) -> Any:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.datasets.lines import json_lines
 from tracekd_ops.records import Fact, QARecord
 
 DATASET = "msmarco"
@@ -57,7 +58,7 @@ def load_msmarco(path: Path | str, gold_rule: str = "is_selected") -> Iterator[Q
     if gold_rule not in GOLD_RULES:
         raise ValueError(f"unknown MS MARCO gold rule {gold_rule!r}; known: {', '.join(GOLD_RULES)}")
     for file in msmarco_files(Path(path)):
-        rows = _columnar_rows(file) if _is_columnar(file) else _json_lines(file)
+        rows = _columnar_rows(file) if _is_columnar(file) else json_lines(file)
         yield from from_rows(rows, split_of(file), file.name, gold_rule)
 
 
@@ -116,21 +117,6 @@ def _columnar_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         if current is not None:
             yield f"row {current}", row
         db.close()
-
-
-def _json_lines(path: Path) -> Iterator[tuple[str, Any]]:
-    with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            where = f"line {line_no}"
-            try:
-                text = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as error:
-                raise DatasetFormatError(path, where, "encoding", f"not UTF-8 ({error.reason})") from None
-            if text:
-                try:
-                    yield where, json.loads(text)
-                except json.JSONDecodeError as error:
-                    raise DatasetFormatError(path, where, "json", f"not valid JSON: {error.msg} at column {error.colno}") from None
 
 
 def _passages(row: dict[str, Any], source: str, where: str) -> list[tuple[bool, str]]:
