@@ -43,7 +43,8 @@ def _inspect(args: argparse.Namespace) -> int:
     from tracekd_ops.datasets.errors import DatasetFormatError
 
     try:
-        summary = inspect_dataset(args.dataset, args.path)
+        options = {"gold_rule": args.gold_rule} if args.gold_rule else {}
+        summary = inspect_dataset(args.dataset, args.path, **options)
     except (DatasetFormatError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     datasets = commands.add_parser("datasets", help="work with dataset files").add_subparsers(dest="action", required=True)
     inspect = datasets.add_parser("inspect", help="load a file or folder and print a JSON summary (exit 1 on malformed input)")
     inspect.add_argument("dataset", choices=loadable_datasets())
-    inspect.add_argument("path")
+    inspect.add_argument("path", help="a file, a folder, or hf:<repo id>[:<config>]")
+    inspect.add_argument("--gold-rule", choices=("is_selected", "max_overlap"), help="MS MARCO gold passages")
     inspect.set_defaults(handler=_inspect)
     args = parser.parse_args(argv)
     return args.handler(args)

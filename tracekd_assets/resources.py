@@ -61,6 +61,9 @@ class ExperimentSettings(ConfigurableResource):
         default_factory=lambda: os.environ.get("TRACEKD_MSMARCO_PATH"),
         description="MS MARCO v2.1 JSON / v1.1 JSON Lines file or folder, or hf:microsoft/ms_marco:v2.1 (default: $TRACEKD_MSMARCO_PATH)",
     )
+    msmarco_gold_rule: str = Field(
+        default="is_selected", description="MS MARCO gold passages: is_selected | max_overlap (the reference study's)"
+    )
     protocol: str = Field(default="reference", description="question subset and split: reference | full")
     per_category_limit: int | None = Field(default=None, description="cap on questions per split and category")
     synthetic_train_per_task: int = SyntheticConfig.train_per_task
@@ -100,6 +103,9 @@ class ExperimentSettings(ConfigurableResource):
                 f"or TRACEKD_{dataset.upper()}_PATH in the environment"
             )
         return value
+
+    def loader_options(self, dataset: str) -> dict[str, str]:
+        return {"gold_rule": self.msmarco_gold_rule} if dataset == "msmarco" else {}
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(

@@ -94,3 +94,8 @@ def test_reference_protocol_caps_queries_per_type():
     many = [{**ROWS[0], "query_id": i} for i in range(1500)]
     records = apply_protocol(from_rows(many, "train", "t"), "reference")
     assert len(records) == 1000
+
+
+def test_unknown_gold_rule_is_refused():
+    with pytest.raises(ValueError, match="gold rule"):
+        list(from_rows(ROWS, "train", "t", gold_rule="closest"))

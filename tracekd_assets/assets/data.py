@@ -44,7 +44,7 @@ def raw_examples(context: AssetExecutionContext, home: TraceKDHome, experiment: 
         source = "generated"
     else:
         source = experiment.source(dataset)
-        loaded = load_source(dataset, source)
+        loaded = load_source(dataset, source, **experiment.loader_options(dataset))
         records = apply_protocol(loaded, experiment.protocol, experiment.seed, experiment.per_category_limit)
     context.log.info(f"{dataset}: {len(records)} records from {source} (protocol {experiment.protocol})")
     count = home.store().replace_partition("raw_examples", {"dataset": dataset}, [r.to_row() for r in records])

@@ -21,7 +21,7 @@ class DatasetSpec:
     labels: tuple[str, ...]
     """The known classification labels (the class step's answer set)."""
     answer_correct: AnswerScorer
-    load: Callable[[Path], Iterable[QARecord]] | None = None
+    load: Callable[..., Iterable[QARecord]] | None = None
     """Reads the dataset from a file or folder; None for generated data."""
 
 
@@ -69,16 +69,17 @@ def split_records(records: Sequence[QARecord], split: str) -> list[QARecord]:
     return [r for r in records if r.split == split]
 
 
-def load_source(name: str, source: str | Path) -> Iterable[QARecord]:
-    """Records of a file dataset from a path, or from the Hub given `hf:<repo id>[:<config>]`."""
+def load_source(name: str, source: str | Path, **options: str) -> Iterable[QARecord]:
+    """Records of a file dataset from a path, or from the Hub given `hf:<repo id>[:<config>]`.
+    `options` are the loader's own (MS MARCO: `gold_rule`)."""
     from tracekd_ops.datasets.hub import HF_PREFIX, HubSource, load_from_hub
 
     spec = dataset_spec(name)
     if spec.load is None:
         raise ValueError(f"dataset {name!r} is generated, not loaded")
     if str(source).startswith(HF_PREFIX):
-        return load_from_hub(name, HubSource.parse(str(source)))
-    return spec.load(Path(source))
+        return load_from_hub(name, HubSource.parse(str(source)), **options)
+    return spec.load(Path(source), **options)
 
 
 def loadable_datasets() -> tuple[str, ...]:
@@ -86,13 +87,13 @@ def loadable_datasets() -> tuple[str, ...]:
     return tuple(name for name in _SPECS if dataset_spec(name).load is not None)
 
 
-def inspect_dataset(name: str, path: Path | str) -> dict[str, object]:  # path: a file, folder or hf: id
+def inspect_dataset(name: str, path: Path | str, **options: str) -> dict[str, object]:  # path: file, folder or hf: id
     """What `tracekd datasets inspect` prints: sizes per split and category, and how many
     questions the decomposition rule gives exactly one, several or no gold fact."""
     by_split: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     gold: Counter[str] = Counter({"one": 0, "several": 0, "none": 0})
-    for record in load_source(name, path):
+    for record in load_source(name, path, **options):
         by_split[record.split] += 1
         by_category[record.category] += 1
         count = len(record.gold_fact_ids)

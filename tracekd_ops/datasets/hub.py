@@ -39,7 +39,8 @@ def _eval_splits(names: list[str]) -> list[tuple[str, str]]:
     return pairs + ([(evaluation, "test")] if evaluation else [])
 
 
-def load_from_hub(dataset: str, source: HubSource) -> Iterator[QARecord]:
+def load_from_hub(dataset: str, source: HubSource, gold_rule: str = "is_selected") -> Iterator[QARecord]:
+    """`gold_rule` applies to MS MARCO (see `msmarco.from_rows`)."""
     from datasets import get_dataset_split_names, load_dataset
 
     from tracekd_ops.datasets import babi, cotempqa, msmarco
@@ -60,6 +61,6 @@ def load_from_hub(dataset: str, source: HubSource) -> Iterator[QARecord]:
                 raise ValueError(f"{where}: a bAbI Hub source names its task config, e.g. hf:facebook/babi_qa:en-qa1")
             yield from babi.from_hf_rows(rows, int(match.group(1)), split, where)
         elif dataset == "msmarco":
-            yield from msmarco.from_rows(rows, split, where)
+            yield from msmarco.from_rows(rows, split, where, gold_rule)
         else:
             raise ValueError(f"dataset {dataset!r} has no Hub source")

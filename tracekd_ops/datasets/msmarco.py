@@ -55,8 +55,6 @@ def msmarco_files(path: Path) -> list[Path]:
 
 
 def load_msmarco(path: Path | str, gold_rule: str = "is_selected") -> Iterator[QARecord]:
-    if gold_rule not in GOLD_RULES:
-        raise ValueError(f"unknown MS MARCO gold rule {gold_rule!r}; known: {', '.join(GOLD_RULES)}")
     for file in msmarco_files(Path(path)):
         rows = _columnar_rows(file) if _is_columnar(file) else json_lines(file)
         yield from from_rows(rows, split_of(file), file.name, gold_rule)
@@ -150,6 +148,8 @@ def _max_overlap(facts: list[Fact], answer: str) -> tuple[int, ...]:
 
 
 def from_rows(rows: Iterable[tuple[str, Any]] | Iterable[Any], split: str, source: str, gold_rule: str = "is_selected") -> Iterator[QARecord]:
+    if gold_rule not in GOLD_RULES:
+        raise ValueError(f"unknown MS MARCO gold rule {gold_rule!r}; known: {', '.join(GOLD_RULES)}")
     for number, item in enumerate(rows, start=1):
         where, row = item if isinstance(item, tuple) else (f"row {number}", item)
         if not isinstance(row, dict):
