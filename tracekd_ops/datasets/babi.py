@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from tracekd_ops.datasets.errors import DatasetFormatError
-from tracekd_ops.datasets.lines import decoded_lines
+from tracekd_ops.datasets.lines import dataset_files, decoded_lines
 from tracekd_ops.records import Fact, QARecord
 
 DATASET = "babi"
@@ -34,15 +34,12 @@ _FILE_RE = re.compile(r"^qa(\d+)_([a-z-]+)_(train|test|valid)\.txt$")
 
 def babi_files(path: Path) -> list[Path]:
     """The task files under a folder (or the file itself), in task order."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no bAbI file or folder at {path}")
-    files = [p for p in path.rglob("qa*_*.txt") if _FILE_RE.match(p.name)]
-    if not files:
-        raise DatasetFormatError(path, "folder", "file names", "no qaN_<task>_<split>.txt files found")
-    return sorted(files, key=lambda p: (int(_FILE_RE.match(p.name).group(1)), p.name))
+    return dataset_files(
+        path, "bAbI",
+        lambda folder: (p for p in folder.rglob("qa*_*.txt") if _FILE_RE.match(p.name)),
+        "qaN_<task>_<split>.txt",
+        order=lambda p: (int(_FILE_RE.match(p.name).group(1)), p.name),
+    )  # fmt: skip
 
 
 def load_babi(path: Path | str) -> Iterator[QARecord]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from tracekd_ops.datasets.errors import DatasetFormatError
-from tracekd_ops.datasets.lines import json_lines
+from tracekd_ops.datasets.lines import dataset_files, json_lines
 from tracekd_ops.records import Fact, QARecord
 
 DATASET = "cotempqa"
@@ -31,15 +31,9 @@ SET_ANSWER_LABELS = frozenset({"mix"})
 
 
 def cotempqa_files(path: Path) -> list[Path]:
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no CoTempQA file or folder at {path}")
-    files = sorted(p for p in path.glob("*.json*") if p.stem in LABELS)
-    if not files:
-        raise DatasetFormatError(path, "folder", "file names", f"no {'/'.join(LABELS)}.json files found")
-    return files
+    return dataset_files(
+        path, "CoTempQA", lambda folder: (p for p in folder.glob("*.json*") if p.stem in LABELS), f"{'/'.join(LABELS)}.json"
+    )
 
 
 def load_cotempqa(path: Path | str) -> Iterator[QARecord]:

@@ -5,9 +5,29 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from tracekd_ops.datasets.errors import DatasetFormatError
+
+
+def dataset_files(
+    path: Path | str,
+    dataset: str,
+    candidates: Callable[[Path], Iterable[Path]],
+    expected: str,
+    order: Callable[[Path], Any] = lambda p: p.name,
+) -> list[Path]:
+    """A file is itself; a folder gives its `candidates`, sorted by `order`. A missing path or a
+    folder with none of the expected files is an error saying what was looked for."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no {dataset} file or folder at {path}")
+    files = sorted(candidates(path), key=order)
+    if not files:
+        raise DatasetFormatError(path, "folder", "file names", f"no {expected} files found")
+    return files
 
 
 def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from tracekd_ops.datasets.errors import DatasetFormatError
-from tracekd_ops.datasets.lines import json_lines
+from tracekd_ops.datasets.lines import dataset_files, json_lines
 from tracekd_ops.records import Fact, QARecord
 
 DATASET = "msmarco"
@@ -43,15 +43,9 @@ def split_of(path: Path) -> str:
 
 
 def msmarco_files(path: Path) -> list[Path]:
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no MS MARCO file or folder at {path}")
-    files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
-    if not files:
-        raise DatasetFormatError(path, "folder", "file names", "no .json or .jsonl files found")
-    return files
+    return dataset_files(
+        path, "MS MARCO", lambda folder: (p for p in folder.iterdir() if p.suffix in (".json", ".jsonl")), ".json or .jsonl"
+    )
 
 
 def load_msmarco(path: Path | str, gold_rule: str = "is_selected") -> Iterator[QARecord]:
