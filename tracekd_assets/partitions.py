@@ -14,9 +14,6 @@ def run_key(dataset: str, condition: str) -> MultiPartitionKey:
     return MultiPartitionKey({"dataset": dataset, "condition": condition})
 
 
-def split_run_key(key: MultiPartitionKey | str) -> tuple[str, str]:
+def split_run_key(key: MultiPartitionKey) -> tuple[str, str]:
     """(dataset, condition) of a run partition key."""
-    dims = key.keys_by_dimension if isinstance(key, MultiPartitionKey) else dict(
-        zip(sorted(["condition", "dataset"]), str(key).split("|"))
-    )
-    return dims["dataset"], dims["condition"]
+    return key.keys_by_dimension["dataset"], key.keys_by_dimension["condition"]
