@@ -38,3 +38,11 @@ def tiny_home(tmp_path: Path):
     from tracekd_assets.resources import TraceKDHome
 
     return TraceKDHome(home=str(tmp_path / "home"))
+
+
+@pytest.fixture
+def no_teacher():
+    """An unconfigured teacher, whatever the environment says."""
+    from tracekd_assets.resources import TeacherSettings
+
+    return TeacherSettings(base_url=None, model=None, summary_model=None)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
-from tracekd_assets.assets.data import raw_examples, traces
+from tracekd_assets.assets.data import raw_examples, teacher_responses, traces
 from tracekd_assets.assets.report import report
 from tracekd_assets.assets.sql import sql_model_assets
 from tracekd_assets.assets.students import metrics, predictions, student
-from tracekd_assets.resources import ExperimentSettings, TraceKDHome
+from tracekd_assets.resources import ExperimentSettings, TeacherSettings, TraceKDHome
 
-ALL_ASSETS = [raw_examples, traces, student, predictions, metrics, *sql_model_assets, report]
+ALL_ASSETS = [raw_examples, teacher_responses, traces, student, predictions, metrics, *sql_model_assets, report]
 
 raw_job = define_asset_job(
     "raw_examples_job",
-    selection=AssetSelection.assets(raw_examples),
-    description="Load (or generate) one dataset's canonical records.",
+    selection=AssetSelection.assets(raw_examples, teacher_responses),
+    description="Load (or generate) one dataset's canonical records, and ask the teacher about them when one is configured.",
 )
 condition_job = define_asset_job(
     "condition_job",
@@ -28,6 +28,6 @@ report_job = define_asset_job(
     description="Rebuild the SQL models and the report from whatever metrics are stored.",
 )
 
-RESOURCES = {"home": TraceKDHome(), "experiment": ExperimentSettings()}
+RESOURCES = {"home": TraceKDHome(), "experiment": ExperimentSettings(), "teacher": TeacherSettings()}
 
 defs = Definitions(assets=ALL_ASSETS, jobs=[raw_job, condition_job, report_job], resources=RESOURCES)

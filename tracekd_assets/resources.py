@@ -12,11 +12,13 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from tracekd_ops.conditions import Corruption
+from tracekd_ops.conditions import Corruption, TraceOptions
 from tracekd_ops.datasets.synthetic import SyntheticConfig
 from tracekd_ops.registry import LocalRegistry
 from tracekd_ops.store import Store
 from tracekd_ops.student import TinyModelConfig, TrainingConfig
+from tracekd_ops.teacher import TeacherConfig
+from tracekd_ops.traces import SENTENCES
 
 
 def default_home() -> str:
@@ -70,8 +72,15 @@ class ExperimentSettings(ConfigurableResource):
     synthetic_test_per_task: int = SyntheticConfig.test_per_task
     synthetic_min_facts: int = SyntheticConfig.min_facts
     synthetic_max_facts: int = SyntheticConfig.max_facts
-    corruption_steps: list[str] = Field(default_factory=lambda: list(Corruption.steps))
-    corruption_rate: float = Corruption.rate
+    trace_style: str = Field(default=SENTENCES, description="how traces are written: sentences (the reference study's) | compact")
+    corruption_steps: list[str] = Field(
+        default_factory=lambda: list(Corruption.steps), description="incorrect traces: steps made wrong (class, facts)"
+    )
+    corruption_rate: float = Field(default=Corruption.rate, description="incorrect traces: share of questions corrupted, 0-1")
+    corruption_facts_rule: str = Field(
+        default=Corruption.facts_rule,
+        description="incorrect traces: how wrong facts are chosen: same_count | reference (the study's per-dataset rule)",
+    )
     max_steps: int = TrainingConfig.max_steps
     max_train_seconds: float | None = 420.0
     learning_rate: float = TrainingConfig.learning_rate
@@ -117,7 +126,10 @@ class ExperimentSettings(ConfigurableResource):
         )
 
     def corruption(self) -> Corruption:
-        return Corruption(steps=tuple(self.corruption_steps), rate=self.corruption_rate)
+        return Corruption(steps=tuple(self.corruption_steps), rate=self.corruption_rate, facts_rule=self.corruption_facts_rule)
+
+    def trace_options(self) -> TraceOptions:
+        return TraceOptions(seed=self.seed, style=self.trace_style, corruption=self.corruption())
 
     def training(self) -> TrainingConfig:
         return TrainingConfig(
@@ -135,3 +147,47 @@ class ExperimentSettings(ConfigurableResource):
                 max_positions=self.max_length,
             ),
         )
+
+
+NO_TEACHER = (
+    "no teacher configured, so the teacher conditions (teacher, teacher_summary, posthoc) are skipped: set "
+    "TRACEKD_TEACHER_BASE_URL and TRACEKD_TEACHER_MODEL (and the key in TRACEKD_TEACHER_API_KEY), or the "
+    "`teacher` resource's base_url and model in the launchpad"
+)
+
+
+class TeacherSettings(ConfigurableResource):
+    """The teacher model behind an OpenAI-compatible endpoint. Holds the *name* of the environment
+    variable with the API key, never the key, so no config, log or metadata can show it."""
+
+    base_url: str | None = Field(
+        default_factory=lambda: os.environ.get("TRACEKD_TEACHER_BASE_URL"),
+        description="OpenAI-compatible base URL, e.g. http://localhost:8000/v1 (default: $TRACEKD_TEACHER_BASE_URL)",
+    )
+    model: str | None = Field(
+        default_factory=lambda: os.environ.get("TRACEKD_TEACHER_MODEL"),
+        description="teacher model name as the server knows it (default: $TRACEKD_TEACHER_MODEL)",
+    )
+    summary_model: str | None = Field(
+        default_factory=lambda: os.environ.get("TRACEKD_TEACHER_SUMMARY_MODEL"),
+        description="model that writes teacher_summary traces (default: the teacher itself)",
+    )
+    api_key_env: str = Field(default=TeacherConfig.api_key_env, description="environment variable holding the API key")
+    max_concurrency: int = Field(default=TeacherConfig.max_concurrency, description="requests in flight at once")
+    max_attempts: int = Field(default=TeacherConfig.max_attempts, description="tries per request before it is stored as failed")
+    timeout_s: float = TeacherConfig.timeout_s
+    backoff_s: float = Field(default=TeacherConfig.backoff_s, description="first retry delay; doubles per try")
+    temperature: float = TeacherConfig.temperature
+    top_p: float = TeacherConfig.top_p
+    max_tokens: int = TeacherConfig.max_tokens
+    seed: int | None = TeacherConfig.seed
+
+    def config(self) -> TeacherConfig:
+        return TeacherConfig(**self.as_config())
+
+    def as_config(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+    @property
+    def configured(self) -> bool:
+        return self.config().configured

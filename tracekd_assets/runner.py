@@ -22,8 +22,8 @@ from dagster._core.instance.ref import InstanceRef
 
 from tracekd_assets.definitions import ALL_ASSETS, condition_job, raw_job, report_job
 from tracekd_assets.partitions import run_key
-from tracekd_assets.resources import ExperimentSettings, TraceKDHome
-from tracekd_ops.conditions import CONDITIONS
+from tracekd_assets.resources import NO_TEACHER, ExperimentSettings, TeacherSettings, TraceKDHome
+from tracekd_ops.conditions import CONDITIONS, TEACHER_CONDITIONS
 
 DAGSTER_YAML = """\
 # Written by TraceKD. DuckDB allows one writing process per file: steps in the `duckdb` pool
@@ -52,14 +52,14 @@ def prepare_dagster_home(path: Path) -> Path:
 class Outcome:
     succeeded: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def _run_partition(
     instance_ref: InstanceRef,
     job_name: str,
     partition_key: str | None,
-    home: dict[str, Any],
-    experiment: dict[str, Any],
+    resources: dict[str, dict[str, Any]],
     torch_threads: int | None = None,
 ) -> tuple[bool, str]:
     """One run of a job's assets for one partition; (success, run id). Runs in a worker process."""
@@ -73,7 +73,11 @@ def _run_partition(
             selection=JOB_SELECTIONS[job_name],
             partition_key=partition_key,
             instance=instance,
-            resources={"home": TraceKDHome(**home), "experiment": ExperimentSettings(**experiment)},
+            resources={
+                "home": TraceKDHome(**resources["home"]),
+                "experiment": ExperimentSettings(**resources["experiment"]),
+                "teacher": TeacherSettings(**resources["teacher"]),
+            },
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=False,
         )
@@ -84,16 +88,30 @@ def materialize_everything(
     instance: DagsterInstance,
     home: TraceKDHome,
     experiment: ExperimentSettings,
+    teacher: TeacherSettings | None = None,
     datasets: Sequence[str] = ("synthetic",),
     conditions: Sequence[str] = CONDITIONS,
     workers: int = 1,
     log: Callable[[str], None] = print,
 ) -> Outcome:
-    """Run every partition of the graph; a failed condition does not stop the others."""
+    """Run every partition of the graph; a failed condition does not stop the others. Without a
+    configured teacher the teacher conditions are left out, and said so."""
+    teacher = teacher or TeacherSettings()
+    if not teacher.configured:
+        left_out = [c for c in conditions if c in TEACHER_CONDITIONS]
+        if left_out:
+            log(f"skipping {', '.join(left_out)}: {NO_TEACHER}")
+        conditions = [c for c in conditions if c not in TEACHER_CONDITIONS]
+    else:
+        left_out = []
     ref = instance.get_ref()
     # plain values cross to worker processes: resources themselves do not pickle
-    home_config, experiment_config = {"home": home.home}, experiment.as_config()
-    outcome = Outcome()
+    resources = {
+        "home": {"home": home.home},
+        "experiment": experiment.as_config(),
+        "teacher": teacher.as_config(),
+    }
+    outcome = Outcome(skipped=[f"{c}[{d}]" for d in datasets for c in left_out])
 
     def record(label: str, success: bool, run_id: str) -> None:
         (outcome.succeeded if success else outcome.failed).append(label)
@@ -101,25 +119,25 @@ def materialize_everything(
 
     for dataset in datasets:
         log(f"materializing raw_examples[{dataset}] ...")
-        record(f"raw_examples[{dataset}]", *_run_partition(ref, raw_job.name, dataset, home_config, experiment_config))
+        record(f"raw_examples[{dataset}]", *_run_partition(ref, raw_job.name, dataset, resources))
         chains = [(f"{c}[{dataset}]", str(run_key(dataset, c))) for c in conditions]
         log(f"materializing traces -> student -> predictions -> metrics for {len(chains)} conditions "
             f"({workers} at a time) ...")  # fmt: skip
         if workers <= 1:
             for label, key in chains:
-                record(label, *_run_partition(ref, condition_job.name, key, home_config, experiment_config))
+                record(label, *_run_partition(ref, condition_job.name, key, resources))
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             spawn = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
                 futures = {
-                    label: pool.submit(_run_partition, ref, condition_job.name, key, home_config, experiment_config, threads)
+                    label: pool.submit(_run_partition, ref, condition_job.name, key, resources, threads)
                     for label, key in chains
                 }
                 for label, future in futures.items():
                     record(label, *future.result())
     log("materializing SQL models and report ...")
-    record("sql models + report", *_run_partition(ref, report_job.name, None, home_config, experiment_config))
+    record("sql models + report", *_run_partition(ref, report_job.name, None, resources))
     return outcome
 
 

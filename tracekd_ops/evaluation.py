@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any, Sequence
 
-from tracekd_ops.conditions import TRACE_CONDITIONS
+from tracekd_ops.conditions import STEPWISE_CONDITIONS
 from tracekd_ops.records import QARecord
 from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.scoring import score_steps
@@ -20,7 +20,7 @@ from tracekd_ops.traces import parse_completion
 def score_prediction(record: QARecord, condition: str, output: str) -> dict[str, Any]:
     """One scored prediction row (without lineage keys, which the caller owns)."""
     parsed = parse_completion(output)
-    steps = score_steps(parsed, record.category, record.gold_fact_ids, expects_trace=condition in TRACE_CONDITIONS)
+    steps = score_steps(parsed, record.category, record.gold_fact_ids, expects_trace=condition in STEPWISE_CONDITIONS)
     return {
         "example_id": record.example_id,
         "category": record.category,

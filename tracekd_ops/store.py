@@ -10,6 +10,7 @@ and a failed write leaves the old rows in place.
 from __future__ import annotations
 
 import fcntl
+import functools
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -36,7 +37,20 @@ SCHEMA: dict[str, str] = {
         gold_class VARCHAR NOT NULL, gold_fact_ids INTEGER[] NOT NULL, gold_answers VARCHAR[] NOT NULL,
         story_fact_ids INTEGER[] NOT NULL, rendered_class VARCHAR, rendered_fact_ids INTEGER[],
         rendered_answer VARCHAR NOT NULL, class_corrupted BOOLEAN NOT NULL,
-        facts_corrupted BOOLEAN NOT NULL, trace_set_version VARCHAR NOT NULL
+        facts_corrupted BOOLEAN NOT NULL, trace_set_version VARCHAR NOT NULL,
+        style VARCHAR, trace_source_id VARCHAR, teacher_answer VARCHAR, construction VARCHAR
+    """,
+    "trace_sets": """
+        dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL, trace_set_version VARCHAR NOT NULL,
+        style VARCHAR NOT NULL, rows INTEGER NOT NULL, questions INTEGER NOT NULL,
+        left_out VARCHAR NOT NULL, corrupted_rows INTEGER NOT NULL, settings VARCHAR NOT NULL,
+        teacher VARCHAR, mean_trace_words DOUBLE, created_at TIMESTAMP NOT NULL
+    """,
+    "teacher_requests": """
+        request_hash VARCHAR NOT NULL, purpose VARCHAR NOT NULL, model VARCHAR NOT NULL, endpoint VARCHAR,
+        request VARCHAR NOT NULL, status VARCHAR NOT NULL, content VARCHAR, reasoning VARCHAR,
+        error VARCHAR, attempts INTEGER NOT NULL, latency_s DOUBLE NOT NULL,
+        prompt_tokens INTEGER, completion_tokens INTEGER, updated_at TIMESTAMP NOT NULL
     """,
     "registry": """
         model_name VARCHAR NOT NULL, revision VARCHAR NOT NULL, dataset VARCHAR NOT NULL,
@@ -101,18 +115,29 @@ class Store:
         self, table: str, keys: Mapping[str, Any], rows: pd.DataFrame | Sequence[Mapping[str, Any]]
     ) -> int:
         """Atomically swap the rows of `table` matching `keys` for `rows`; returns the row count."""
-        frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-        for column, value in keys.items():
-            if len(frame) and not (frame[column] == value).all():
-                raise ValueError(f"{table}: rows outside the partition {dict(keys)} (column {column})")
-        where = " AND ".join(f"{column} = ?" for column in keys) or "TRUE"
+        return self.replace_partitions([(table, keys, rows)])[0]
+
+    def replace_partitions(
+        self, changes: Sequence[tuple[str, Mapping[str, Any], pd.DataFrame | Sequence[Mapping[str, Any]]]]
+    ) -> list[int]:
+        """Several `replace_partition`s in one transaction: all land or none (e.g. a trace set and
+        its summary row)."""
+        frames = []
+        for table, keys, rows in changes:
+            frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+            for column, value in keys.items():
+                if len(frame) and not (frame[column] == value).all():
+                    raise ValueError(f"{table}: rows outside the partition {dict(keys)} (column {column})")
+            frames.append(frame)
         with self.connect(write=True) as con:
-            con.execute(f"DELETE FROM {table} WHERE {where}", list(keys.values()))
-            if len(frame):
-                con.register("incoming", frame)
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-                con.unregister("incoming")
-        return len(frame)
+            for (table, keys, _), frame in zip(changes, frames):
+                where = " AND ".join(f"{column} = ?" for column in keys) or "TRUE"
+                con.execute(f"DELETE FROM {table} WHERE {where}", list(keys.values()))
+                if len(frame):
+                    con.register("incoming", frame)
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                    con.unregister("incoming")
+        return [len(frame) for frame in frames]
 
     def append(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         with self.connect(write=True) as con:
@@ -144,5 +169,22 @@ class Store:
 
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables, and add columns a newer TraceKD introduced to tables an older one
+    created (nullable, so existing rows stay valid): a project's DuckDB file survives upgrades."""
     for table, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        have = {row[0] for row in con.execute(f"SELECT name FROM pragma_table_info('{table}')").fetchall()}
+        for name, type_ in _schema_columns()[table]:
+            if name not in have:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {type_}")
+
+
+@functools.cache
+def _schema_columns() -> dict[str, list[tuple[str, str]]]:
+    """(name, type) of every column SCHEMA declares, as DuckDB itself parses the declarations."""
+    with duckdb.connect(":memory:") as con:
+        columns = {}
+        for table, declaration in SCHEMA.items():
+            con.execute(f"CREATE TABLE {table} ({declaration})")
+            columns[table] = [tuple(row) for row in con.execute(f"SELECT name, type FROM pragma_table_info('{table}')").fetchall()]
+        return columns

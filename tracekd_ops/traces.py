@@ -1,32 +1,44 @@
 """Trace text: how the two decomposition steps and the answer are written, and read back.
 
-The format follows the reference study, readable by a person and unambiguous to parse:
+Two styles, chosen per experiment (`TRACE_STYLES`), both parsed back by `parse_completion`:
 
-    <think>The category of the question asked is: two-supporting-facts. I need to use the
-    following facts: [2, 3].</think><answer>office</answer>
+- `sentences`, the reference study's, readable by a person:
 
-Rendering and parsing live together so they cannot drift apart; a round-trip test holds them
-to each other.
+      <think>The category of the question asked is: two-supporting-facts. I need to use the
+      following facts: [2, 3].</think><answer>office</answer>
+
+- `compact`, fewer tokens for the same two steps:
+
+      <think>class: two-supporting-facts | facts: 2, 3</think><answer>office</answer>
+
+Teacher-family traces are free text inside `<think>` (`render_free_trace`). Rendering and parsing
+live together so they cannot drift apart; round-trip tests hold them to each other.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from tracekd_ops.records import QARecord
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 MARKUP_TOKENS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
-TRACE_FORMAT_VERSION = "1"
+TRACE_FORMAT_VERSION = "2"
 """Bump when rendering or parsing changes: traces (and everything trained on them) go stale."""
+
+SENTENCES, COMPACT = "sentences", "compact"
+TRACE_STYLES: tuple[str, ...] = (SENTENCES, COMPACT)
 
 _CLASS_SENTENCE = "The category of the question asked is: {}."
 _FACTS_SENTENCE = "I need to use the following facts: [{}]."
+_COMPACT = "class: {} | facts: {}"
 
 _CLASS_RE = re.compile(r"The category of the question asked is:\s*(.*?)\s*\.(?=\s*I need|\s*</think>|\s*$)", re.S)
 _FACTS_RE = re.compile(r"I need to use the following facts:\s*\[([^\]]*)\]", re.S)
+_COMPACT_RE = re.compile(r"class:\s*(.*?)\s*\|\s*facts:\s*([\d,\s]*?)\s*(?=</think>|$)", re.S)
 _ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.S)
 _THINK_RE = re.compile(r"<think>(.*?)</think>", re.S)
 
@@ -45,17 +57,33 @@ def render_answer(answers: tuple[str, ...] | list[str]) -> str:
     return answers[0]
 
 
-def render_completion(category: str | None, fact_ids: tuple[int, ...] | None, answer: str) -> str:
-    """A completion with a trace (both steps given) or the answer alone (both None)."""
-    answer_part = f"{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
+def render_completion(
+    category: str | None, fact_ids: Sequence[int] | None, answer: str, style: str = SENTENCES
+) -> str:
+    """A completion with a two-step trace (both steps given) or the answer alone (both None)."""
     if category is None and fact_ids is None:
-        return answer_part
+        return _answer_part(answer)
     if category is None or fact_ids is None:
         raise ValueError("a trace renders both steps or neither")
-    think = " ".join(
-        (_CLASS_SENTENCE.format(category), _FACTS_SENTENCE.format(", ".join(str(i) for i in fact_ids)))
-    )
-    return f"{THINK_OPEN}{think}{THINK_CLOSE}{answer_part}"
+    ids = ", ".join(str(i) for i in fact_ids)
+    if style == SENTENCES:
+        think = f"{_CLASS_SENTENCE.format(category)} {_FACTS_SENTENCE.format(ids)}"
+    elif style == COMPACT:
+        think = _COMPACT.format(category, ids)
+    else:
+        raise ValueError(f"unknown trace style {style!r}; known: {', '.join(TRACE_STYLES)}")
+    return f"{THINK_OPEN}{think}{THINK_CLOSE}{_answer_part(answer)}"
+
+
+def render_free_trace(text: str, answer: str) -> str:
+    """A completion whose trace is free text (a teacher's reasoning, summary or explanation)."""
+    if not text.strip():
+        raise ValueError("a free-text trace must not be empty")
+    return f"{THINK_OPEN}{text.strip()}{THINK_CLOSE}{_answer_part(answer)}"
+
+
+def _answer_part(answer: str) -> str:
+    return f"{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
 
 
 @dataclass(frozen=True)
@@ -66,22 +94,32 @@ class ParsedTrace:
     fact_ids: tuple[int, ...] | None
     answer: str | None
     has_trace: bool
+    think: str | None = None
 
 
 def parse_completion(text: str) -> ParsedTrace:
     think = _THINK_RE.search(text)
     body = think.group(1) if think else text.split(ANSWER_OPEN)[0]
-    class_match = _CLASS_RE.search(body)
-    facts_match = _FACTS_RE.search(body)
-    fact_ids: tuple[int, ...] | None = None
-    if facts_match:
-        items = [s.strip() for s in facts_match.group(1).split(",") if s.strip()]
-        if all(s.isdigit() for s in items):
-            fact_ids = tuple(int(s) for s in items)
+    category, listed = _steps(body)
     answer_match = _ANSWER_RE.search(text)
     return ParsedTrace(
-        category=class_match.group(1).strip() if class_match else None,
-        fact_ids=fact_ids,
+        category=category,
+        fact_ids=_fact_ids(listed) if listed is not None else None,
         answer=answer_match.group(1) if answer_match else None,
         has_trace=think is not None,
+        think=think.group(1) if think else None,
     )
+
+
+def _steps(body: str) -> tuple[str | None, str | None]:
+    """(class label, listed fact ids) written in either style; None where a step is absent."""
+    class_match, facts_match = _CLASS_RE.search(body), _FACTS_RE.search(body)
+    if class_match or facts_match:
+        return (class_match.group(1).strip() if class_match else None, facts_match.group(1) if facts_match else None)
+    compact = _COMPACT_RE.search(body)
+    return (compact.group(1).strip(), compact.group(2)) if compact else (None, None)
+
+
+def _fact_ids(listed: str) -> tuple[int, ...] | None:
+    items = [s.strip() for s in listed.split(",") if s.strip()]
+    return tuple(int(s) for s in items) if all(s.isdigit() for s in items) else None

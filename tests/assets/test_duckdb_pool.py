@@ -18,13 +18,13 @@ from tracekd_assets.runner import prepare_dagster_home
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def step_intervals(instance: DagsterInstance) -> list[tuple[float, float]]:
+def step_intervals(instance: DagsterInstance, step_key: str) -> list[tuple[float, float]]:
     intervals = []
     for run in instance.get_runs():
         starts, ends = {}, {}
         for record in instance.all_logs(run.run_id):
             event = record.dagster_event
-            if event is None or event.step_key is None:
+            if event is None or event.step_key != step_key:
                 continue
             if event.event_type == DagsterEventType.STEP_START:
                 starts[event.step_key] = record.timestamp
@@ -52,7 +52,7 @@ def test_pooled_steps_of_concurrent_runs_never_overlap(tmp_path):
     assert any("blocked by limit for pool duckdb" in log.read_text() for log in logs)
 
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        intervals = step_intervals(instance)
+        intervals = step_intervals(instance, "raw_examples")  # the job's pooled step (teacher_responses is not pooled)
         assert len(intervals) == 3
         for (_, end), (next_start, _) in zip(intervals, intervals[1:]):
             assert end <= next_start, f"two DuckDB-writing steps ran at the same time: {intervals}"

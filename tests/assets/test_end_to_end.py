@@ -5,9 +5,10 @@ from __future__ import annotations
 from dagster import instance_for_test
 
 from tracekd_assets.runner import materialize_everything
-from tracekd_ops.conditions import CONDITIONS
+from tracekd_ops.conditions import CONDITIONS, TEACHER_CONDITIONS
 from tracekd_ops.store import LINEAGE_COLUMNS
 
+WITHOUT_TEACHER = [c for c in CONDITIONS if c not in TEACHER_CONDITIONS]
 LINEAGE_KEYS = [c.split()[0] for c in LINEAGE_COLUMNS.replace("\n", " ").split(",") if c.strip()]
 
 
@@ -15,10 +16,13 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
     with instance_for_test() as instance:
         first = materialize_everything(instance, tiny_home, tiny_experiment, workers=2)
         assert first.failed == [], first.failed
+        assert sorted(first.skipped) == sorted(f"{c}[synthetic]" for c in TEACHER_CONDITIONS)
         store = tiny_home.store()
-        counts = {t: store.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("raw_examples", "traces", "predictions", "metrics")}
+        tables = ("raw_examples", "traces", "trace_sets", "predictions", "metrics")
+        counts = {t: store.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in tables}
         # raw: 3 tasks x (40 train + 8 test); traces: train rows per condition; predictions: test rows per condition
-        assert counts == {"raw_examples": 144, "traces": 120 * len(CONDITIONS), "predictions": 24 * len(CONDITIONS), "metrics": len(CONDITIONS)}
+        n = len(WITHOUT_TEACHER)
+        assert counts == {"raw_examples": 144, "traces": 120 * n, "trace_sets": n, "predictions": 24 * n, "metrics": n}
 
         second = materialize_everything(instance, tiny_home, tiny_experiment)
         assert second.failed == []
@@ -26,7 +30,7 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
         assert again == counts
         # students are never overwritten: each training run is a new registry revision
         revisions = store.rows("SELECT condition, count(DISTINCT revision) AS n FROM registry GROUP BY condition")
-        assert {r["condition"]: r["n"] for r in revisions} == {c: 2 for c in CONDITIONS}
+        assert {r["condition"]: r["n"] for r in revisions} == {c: 2 for c in WITHOUT_TEACHER}
 
         metric_rows = store.rows("SELECT * FROM metrics")
         for row in metric_rows:
@@ -40,7 +44,7 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
 
         report = tiny_home.reports_dir() / "report.html"
         assert report.exists() and "data:image/png;base64," in report.read_text()
-        assert len(store.rows("SELECT * FROM condition_comparison")) == len(CONDITIONS)
+        assert len(store.rows("SELECT * FROM condition_comparison")) == n
 
 
 def test_real_babi_and_cotempqa_samples_run_end_to_end(tmp_path, tiny_home, tiny_experiment):
@@ -61,13 +65,13 @@ def test_real_babi_and_cotempqa_samples_run_end_to_end(tmp_path, tiny_home, tiny
                        {"dataset": "cotempqa", "split": "test", "n": 9}, {"dataset": "cotempqa", "split": "train", "n": 9}]  # fmt: skip
         metrics = store.rows("SELECT dataset, condition, n, model_revision FROM metrics ORDER BY ALL")
         assert [(m["dataset"], m["condition"], m["n"]) for m in metrics] == [
-            (d, c, n) for d, n in (("babi", 33), ("cotempqa", 9)) for c in sorted(CONDITIONS)
+            (d, c, n) for d, n in (("babi", 33), ("cotempqa", 9)) for c in sorted(WITHOUT_TEACHER)
         ]
         sources = store.rows("SELECT DISTINCT split_part(source, ':', 1) AS f FROM raw_examples WHERE dataset = 'cotempqa'")
         assert {s["f"] for s in sources} == {"equal.json", "mix.json", "overlap.json"}
 
 
-def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tiny_experiment):
+def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tiny_experiment, no_teacher):
     from dagster import materialize
 
     from tracekd_assets.definitions import ALL_ASSETS, raw_job
@@ -75,13 +79,13 @@ def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tin
     experiment = tiny_experiment.with_changes(**{"babi_path": None})
     with instance_for_test() as instance:
         result = materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="babi", instance=instance,
-                             resources={"home": tiny_home, "experiment": experiment}, raise_on_error=False)  # fmt: skip
+                             resources={"home": tiny_home, "experiment": experiment, "teacher": no_teacher}, raise_on_error=False)  # fmt: skip
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "TRACEKD_BABI_PATH" in str(failure.step_failure_data.error)
 
 
-def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_path, tiny_home, tiny_experiment):
+def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_path, tiny_home, tiny_experiment, no_teacher):
     from dagster import materialize
 
     from tests.conftest import SHARED_DATA
@@ -93,7 +97,7 @@ def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_pa
     with instance_for_test() as instance:
         def run(experiment):
             return materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="cotempqa", instance=instance,
-                               resources={"home": tiny_home, "experiment": experiment}, raise_on_error=False)  # fmt: skip
+                               resources={"home": tiny_home, "experiment": experiment, "teacher": no_teacher}, raise_on_error=False)  # fmt: skip
 
         assert run(good).success
         before = tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL")
@@ -123,4 +127,4 @@ def test_msmarco_files_run_through_the_same_chain(tmp_path, tiny_home, tiny_expe
         outcome = materialize_everything(instance, tiny_home, experiment, datasets=("msmarco",))
         assert outcome.failed == [], outcome.failed
         metrics = tiny_home.store().rows("SELECT condition, n, eval_split FROM metrics ORDER BY condition")
-        assert metrics == [{"condition": c, "n": 3, "eval_split": "test"} for c in sorted(CONDITIONS)]
+        assert metrics == [{"condition": c, "n": 3, "eval_split": "test"} for c in sorted(WITHOUT_TEACHER)]

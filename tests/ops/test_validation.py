@@ -3,16 +3,21 @@
 import pandas as pd
 import pytest
 
-from tracekd_ops.conditions import CONDITIONS, CORRECT, INCORRECT, SOLUTION_ONLY, build_trace, trace_set_version
+from tracekd_ops.conditions import (
+    CONDITIONS, CORRECT, INCORRECT, SOLUTION_ONLY, SWAPPED, TEACHER, TEACHER_CONDITIONS, TEACHER_SUMMARY,
+    TeacherText, TraceOptions, build_trace_set, trace_set_version,
+)  # fmt: skip
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-from tracekd_ops.traces import render_completion
+from tracekd_ops.traces import COMPACT, render_completion, render_free_trace
 from tracekd_ops.validation import validate_traces
 
 RECORDS = [r for r in generate(SyntheticConfig(train_per_task=10, test_per_task=1)) if r.split == "train"]
+TEACHER_TEXTS = {r.example_id: TeacherText(f"Fact {r.gold_fact_ids[0]} answers it.", r.answers[0], True, {}) for r in RECORDS}
 
 
-def frame_for(condition: str) -> pd.DataFrame:
-    rows = [build_trace(condition, r, list(TASKS)) for r in RECORDS]
+def frame_for(condition: str, style: str = "sentences") -> pd.DataFrame:
+    teacher = TEACHER_TEXTS if condition in TEACHER_CONDITIONS else None
+    rows, _ = build_trace_set(condition, RECORDS, list(TASKS), TraceOptions(style=style), teacher)
     version = trace_set_version(rows)
     return pd.DataFrame([{**r.to_row(), "trace_set_version": version} for r in rows])
 
@@ -23,11 +28,40 @@ def failed_expectations(frame: pd.DataFrame, condition: str) -> set[tuple[str, s
     return {(f["expectation"], str(f["column"])) for f in outcome.failures}
 
 
+@pytest.mark.parametrize("style", ["sentences", COMPACT])
 @pytest.mark.parametrize("condition", CONDITIONS)
-def test_suite_passes_on_traces_as_built(condition):
-    outcome = validate_traces(frame_for(condition), condition, TASKS)
+def test_suite_passes_on_traces_as_built(condition, style):
+    outcome = validate_traces(frame_for(condition, style), condition, TASKS)
     assert outcome.success, outcome.describe()
     assert outcome.evaluated >= 12
+
+
+def test_swapped_trace_paired_with_its_own_problem_fails():
+    frame = frame_for(SWAPPED)
+    record = next(r for r in RECORDS if r.example_id == frame.at[0, "example_id"])
+    frame.at[0, "trace_source_id"] = record.example_id
+    frame.at[0, "rendered_class"] = record.category
+    frame.at[0, "rendered_fact_ids"] = list(record.gold_fact_ids)
+    frame.at[0, "completion"] = render_completion(record.category, record.gold_fact_ids, record.answers[0])
+    failures = failed_expectations(frame, SWAPPED)
+    assert ("expect_column_values_to_be_in_set", "trace_from_other") in failures
+    assert ("expect_column_values_to_be_unique", "trace_source_id") in failures  # its donor now lends twice
+
+
+def test_teacher_trace_with_a_wrong_teacher_answer_or_empty_text_fails():
+    frame = frame_for(TEACHER)
+    frame.at[0, "teacher_answer"] = "nowhere"
+    frame.at[1, "completion"] = f"<think> </think><answer>{frame.at[1, 'rendered_answer']}</answer>"
+    failures = failed_expectations(frame, TEACHER)
+    assert ("expect_column_values_to_be_in_set", "teacher_answer_correct") in failures
+    assert ("expect_column_values_to_be_in_set", "parses_back") in failures
+    assert ("expect_column_values_to_be_between", "trace_words") in failures
+
+
+def test_teacher_summary_over_the_word_limit_fails():
+    frame = frame_for(TEACHER_SUMMARY)
+    frame.at[0, "completion"] = render_free_trace("word " * 120, str(frame.at[0, "rendered_answer"]))
+    assert failed_expectations(frame, TEACHER_SUMMARY) == {("expect_column_values_to_be_between", "trace_words")}
 
 
 def test_correct_trace_with_a_wrong_fact_fails_gold_equality():

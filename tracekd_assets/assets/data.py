@@ -1,4 +1,4 @@
-"""Raw QA examples and the traces rendered from them under each trace condition."""
+"""Raw QA examples, the teacher's replies about them, and the traces rendered under each trace condition."""
 
 from collections import Counter
 
@@ -14,12 +14,14 @@ from dagster import (
 )
 
 from tracekd_assets.partitions import dataset_partitions, run_partitions, split_run_key
-from tracekd_assets.resources import ExperimentSettings, TraceKDHome
-from tracekd_ops.conditions import build_trace_set, trace_set_version
+from tracekd_assets.resources import NO_TEACHER, ExperimentSettings, TeacherSettings, TraceKDHome
+from tracekd_ops.conditions import FAMILIES, TEACHER_CONDITIONS
 from tracekd_ops.datasets import dataset_spec, load_source
 from tracekd_ops.datasets import synthetic
 from tracekd_ops.datasets.protocol import apply_protocol
 from tracekd_ops.tables import read_records
+from tracekd_ops.teacher import PROMPT_VERSION, TeacherCache, TeacherClient, collect, public_url, teacher_texts
+from tracekd_ops.trace_sets import build as build_trace_set
 from tracekd_ops.traces import TRACE_FORMAT_VERSION
 from tracekd_ops.validation import validate_traces
 
@@ -64,47 +66,110 @@ def raw_examples(context: AssetExecutionContext, home: TraceKDHome, experiment: 
 
 
 @asset(
-    partitions_def=run_partitions,
+    partitions_def=dataset_partitions,
     deps=[raw_examples],
+    group_name="teacher",
+    output_required=False,
+    code_version=PROMPT_VERSION,
+    description="The teacher model's answers to a dataset's training questions, and for the ones it got right "
+    "a summary and a post-hoc explanation, from an OpenAI-compatible endpoint (the `teacher` resource). Every "
+    "request is cached in DuckDB table `teacher_requests`: re-materializing asks only what is missing or failed. "
+    "Not in the `duckdb` pool: its work is HTTP, and its writes are short transactions under the store's lock. "
+    "Skipped when no teacher is configured.",
+)
+def teacher_responses(context: AssetExecutionContext, home: TraceKDHome, teacher: TeacherSettings):
+    dataset = context.partition_key
+    if not teacher.configured:
+        context.log.warning(f"teacher_responses[{dataset}] skipped: {NO_TEACHER}")
+        return
+    store = home.store()
+    train = read_records(store, dataset, "train")
+    if not train:
+        raise ValueError(f"raw_examples has no train rows for dataset {dataset!r}: materialize raw_examples first")
+    config = teacher.config()
+    context.log.info(f"asking {config.model} at {public_url(config.base_url)} about {len(train)} {dataset} questions")
+    client = TeacherClient(config)
+    try:
+        outcome = collect(train, client, TeacherCache(store), log=context.log.info)
+    finally:
+        client.close()
+    if outcome.answers.wanted and outcome.answers.failed == outcome.answers.sent == outcome.answers.wanted:
+        raise RuntimeError(
+            f"every one of the {outcome.answers.wanted} teacher requests failed ({outcome.answers.errors}); they are "
+            f"stored as failed rows in teacher_requests and will be retried by the next materialization"
+        )
+    yield MaterializeResult(
+        metadata={
+            "dataset": dataset,
+            "teacher_model": str(config.model),
+            "endpoint": str(public_url(config.base_url)),
+            "kept_rate": outcome.kept_rate,
+            "answers_correct": outcome.answers_correct,
+            "questions": outcome.questions,
+            "requests": MetadataValue.json(outcome.as_dict()),
+            "duckdb_table": "teacher_requests",
+        }
+    )
+
+
+@asset(
+    partitions_def=run_partitions,
+    deps=[raw_examples, teacher_responses],
     pool=DUCKDB_POOL,
     group_name="data",
     code_version=TRACE_FORMAT_VERSION,
-    check_specs=[AssetCheckSpec(GX_CHECK, asset="traces", blocking=True, description="Great Expectations suite of the trace condition")],
+    output_required=False,
+    check_specs=[AssetCheckSpec(GX_CHECK, asset="traces", blocking=True, description="Great Expectations suite of the trace condition's family")],
     description="Training traces of one dataset under one trace condition, validated by Great Expectations "
-    "before they replace the stored partition (DuckDB table `traces`).",
+    "before they replace the stored partition (DuckDB tables `traces` and `trace_sets`). Teacher conditions "
+    "are built from the cached `teacher_responses` (no request is sent here) and skipped without a teacher.",
 )
-def traces(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> MaterializeResult:
+def traces(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, teacher: TeacherSettings):
     dataset, condition = split_run_key(context.partition_key)
+    if condition in TEACHER_CONDITIONS and not teacher.configured:
+        context.log.warning(f"traces[{dataset}|{condition}] skipped: {NO_TEACHER}")
+        yield AssetCheckResult(
+            check_name=GX_CHECK, passed=False, severity=AssetCheckSeverity.WARN, metadata={"skipped": NO_TEACHER}
+        )
+        return
     store = home.store()
     spec = dataset_spec(dataset)
     train = read_records(store, dataset, "train")
     if not train:
         raise ValueError(f"raw_examples has no train rows for dataset {dataset!r}: materialize raw_examples first")
-    rows, skipped = build_trace_set(condition, train, list(spec.labels), experiment.seed, experiment.corruption())
-    if skipped:
-        context.log.warning(f"{sum(skipped.values())} questions left out of the {condition} traces: {skipped}")
-    if not rows:
-        raise ValueError(f"no {condition} trace could be built for {dataset}: {skipped}")
-    version = trace_set_version(rows)
-    frame = pd.DataFrame([{**row.to_row(), "trace_set_version": version} for row in rows])
+    texts, model = None, None
+    if condition in TEACHER_CONDITIONS:
+        config = teacher.config()
+        texts, model = teacher_texts(condition, train, config, TeacherCache(store)), config.model
+        if not texts:
+            raise ValueError(f"the teacher ({model}) has not been asked about {dataset}: materialize teacher_responses[{dataset}] first")
+    trace_set = build_trace_set(dataset, condition, train, spec.labels, experiment.trace_options(), texts, model)
+    if trace_set.left_out:
+        context.log.warning(f"{sum(trace_set.left_out.values())} questions left out of the {condition} traces: {trace_set.left_out}")
+    if not trace_set.rows:
+        raise ValueError(f"no {condition} trace could be built for {dataset}: {trace_set.left_out}")
+    frame, summary = trace_set.frame(), trace_set.summary_row()
     outcome = validate_traces(frame, condition, spec.labels)
+    keys = {"dataset": dataset, "condition": condition}
     if outcome.success:
-        store.replace_partition("traces", {"dataset": dataset, "condition": condition}, frame)
-        context.log.info(f"stored {len(frame)} {condition} traces, trace_set_version {version}")
+        store.replace_partitions([("traces", keys, frame), ("trace_sets", keys, [summary])])
+        context.log.info(f"stored {len(frame)} {condition} traces, trace_set_version {trace_set.version}")
     else:
         context.log.error(f"Great Expectations suite failed, stored traces left as they were: {outcome.describe()}")
-    corrupted = int((frame["class_corrupted"] | frame["facts_corrupted"]).sum())
-    return MaterializeResult(
+    example = trace_set.rows[0]
+    yield MaterializeResult(
         metadata={
-            "dataset": dataset,
-            "condition": condition,
-            "trace_set_version": version,
+            **keys,
+            "trace_set_version": trace_set.version,
             "rows": len(frame),
             "stored": outcome.success,
-            "corrupted_rows": corrupted,
-            "left_out": MetadataValue.json(skipped),
-            "corruption": MetadataValue.json({"steps": experiment.corruption_steps, "rate": experiment.corruption_rate}),
-            "example": MetadataValue.md(f"```\n{rows[0].prompt}{rows[0].completion}\n```"),
+            "style": trace_set.options.style,
+            "corrupted_rows": summary["corrupted_rows"],
+            "mean_trace_words": summary["mean_trace_words"] or 0.0,
+            "left_out": MetadataValue.json(trace_set.left_out),
+            "settings": MetadataValue.json(trace_set.settings()),
+            **({"teacher": MetadataValue.json(trace_set.teacher)} if trace_set.teacher else {}),
+            "example": MetadataValue.md(f"```\n{example.prompt}{example.completion}\n```"),
         },
         check_results=[
             AssetCheckResult(
@@ -112,6 +177,7 @@ def traces(context: AssetExecutionContext, home: TraceKDHome, experiment: Experi
                 passed=outcome.success,
                 severity=AssetCheckSeverity.ERROR,
                 metadata={
+                    "family": FAMILIES[condition],
                     "expectations_evaluated": outcome.evaluated,
                     "failures": MetadataValue.json(outcome.failures),
                     "summary": outcome.describe(),
