@@ -181,6 +181,9 @@ class TeacherSettings(ConfigurableResource):
     top_p: float = TeacherConfig.top_p
     max_tokens: int = TeacherConfig.max_tokens
     seed: int | None = TeacherConfig.seed
+    flush_every_s: float = Field(
+        default=TeacherConfig.flush_every_s, description="replies are written to DuckDB at least this often (a killed run loses at most this much)"
+    )
 
     def config(self) -> TeacherConfig:
         return TeacherConfig(**self.as_config())

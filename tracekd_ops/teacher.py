@@ -16,12 +16,11 @@ import json
 import os
 import random
 import re
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from tracekd_ops.conditions import POSTHOC, SUMMARY_MAX_WORDS, TEACHER, TEACHER_SUMMARY, TeacherText
@@ -72,6 +71,8 @@ class TeacherConfig:
     top_p: float = 0.95
     max_tokens: int = 1024
     seed: int | None = 0
+    flush_every_s: float = 2.0
+    """How often replies are written to the cache: a killed run loses at most this much work."""
 
     @property
     def configured(self) -> bool:
@@ -375,12 +376,12 @@ def ask_all(
     cache: TeacherCache,
     requests: Sequence[TeacherRequest],
     log: Log = print,
-    flush_every_s: float = 2.0,
     progress_every_s: float = 15.0,
 ) -> AskStats:
     """Answer every request, from the cache where it holds a successful reply, else from the
     teacher (up to `max_concurrency` at once). Replies are written to the cache at least every
     `flush_every_s`, and whatever finished is written even when the run is interrupted."""
+    flush_every_s = client.config.flush_every_s
     unique = list({r.key: r for r in requests}.values())
     cached = cache.get(r.key for r in unique)
     todo = [r for r in unique if not (r.key in cached and cached[r.key].ok)]
@@ -389,7 +390,6 @@ def ask_all(
         return stats
     log(f"teacher: {stats.from_cache} of {stats.wanted} {todo[0].purpose} requests cached; asking {len(todo)}")
     pending: list[tuple[TeacherRequest, TeacherReply]] = []
-    lock = threading.Lock()
     started = last_flush = last_progress = time.monotonic()
     done = 0
     pool = ThreadPoolExecutor(max_workers=max(1, client.config.max_concurrency), thread_name_prefix="teacher")
@@ -398,11 +398,10 @@ def ask_all(
         futures = {pool.submit(client.complete, r): r for r in todo}
         remaining = set(futures)
         while remaining:
-            finished, remaining = wait(remaining, timeout=flush_every_s, return_when=FIRST_COMPLETED)
+            finished, remaining = wait(remaining, timeout=max(flush_every_s, 0.05), return_when=FIRST_COMPLETED)
             for future in finished:
                 reply = future.result()
-                with lock:
-                    pending.append((futures[future], reply))
+                pending.append((futures[future], reply))
                 done += 1
                 if reply.ok:
                     stats.ok += 1

@@ -1,8 +1,6 @@
 """Raw QA examples, the teacher's replies about them, and the traces rendered under each trace condition."""
 
 from collections import Counter
-
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,

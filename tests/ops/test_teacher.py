@@ -1,0 +1,241 @@
+"""The teacher client against a real HTTP server on loopback that injects faults (5xx, 429, slow
+replies, bad JSON), and the DuckDB cache that makes asking again free. The server speaks the
+OpenAI chat-completions wire format the `openai` client parses."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
+from tracekd_ops.store import Store
+from tracekd_ops.teacher import (
+    TeacherCache,
+    TeacherClient,
+    TeacherConfig,
+    answer_request,
+    ask_all,
+    collect,
+    extract_answer,
+    public_url,
+    split_reasoning,
+    summary_request,
+    teacher_texts,
+)
+
+SECRET = "sk-test-DO-NOT-LEAK-4242"
+RECORDS = [r for r in generate(SyntheticConfig(train_per_task=2, test_per_task=1)) if r.split == "train"]
+
+
+def chat_reply(content: str, reasoning: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    return {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "fault-teacher",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }  # fmt: skip
+
+
+class FaultServer:
+    """Answers chat completions; `script` decides each reply from (request number, prompt, headers)."""
+
+    def __init__(self, script: Callable[[int, str, dict[str, str]], tuple[int, Any, dict[str, str]]]) -> None:
+        self.script = script
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = body["messages"][-1]["content"]
+                with outer.lock:
+                    outer.requests.append(prompt)
+                    number = len(outer.requests)
+                status, payload, headers = outer.script(number, prompt, self.headers)  # case-insensitive lookup
+                if status == "hang":
+                    time.sleep(payload)
+                    status, payload, headers = 200, chat_reply("<answer>late</answer>"), {}
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting: that is the point of a hang
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> "FaultServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def right_answer(prompt: str) -> str:
+    record = next(r for r in RECORDS if r.question in prompt)
+    return record.answers[0]
+
+
+def config_for(server: FaultServer, **changes: Any) -> TeacherConfig:
+    base = {"base_url": server.base_url, "model": "fault-teacher", "max_attempts": 5, "timeout_s": 1.0,
+            "backoff_s": 0.01, "backoff_max_s": 0.05, "max_concurrency": 1, "flush_every_s": 0.0}  # fmt: skip
+    return TeacherConfig(**{**base, **changes})
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("TRACEKD_TEACHER_API_KEY", SECRET)
+    yield SECRET
+
+
+def test_reasoning_is_read_from_reasoning_content_or_think_tags():
+    assert split_reasoning("<answer>x</answer>", "because y") == ("because y", "<answer>x</answer>")
+    assert split_reasoning("<think>because y</think>\n<answer>x</answer>", None) == ("because y", "<answer>x</answer>")
+    assert split_reasoning("because y</think>The answer is x", None) == ("because y", "The answer is x")
+    assert split_reasoning("x", None) == ("", "x")
+    assert extract_answer("<answer> office </answer>") == "office"
+    assert extract_answer("Let me see.\nAnswer: office") == "office"
+    assert public_url("https://user:pw@api.example.com:8443/v1?key=abc") == "https://api.example.com:8443/v1"
+
+
+def test_cache_key_is_model_prompt_and_sampling_parameters():
+    base = TeacherConfig(base_url="http://a/v1", model="m")
+    key = answer_request(base, RECORDS[0]).key
+    assert answer_request(TeacherConfig(base_url="http://other/v1", model="m"), RECORDS[0]).key == key
+    assert answer_request(TeacherConfig(base_url="http://a/v1", model="m2"), RECORDS[0]).key != key
+    assert answer_request(TeacherConfig(base_url="http://a/v1", model="m", temperature=0.1), RECORDS[0]).key != key
+    assert answer_request(base, RECORDS[1]).key != key
+    assert summary_request(base, "r").key != summary_request(TeacherConfig(model="m", summary_model="s"), "r").key
+
+
+def test_transient_faults_are_retried_with_backoff_until_an_answer(tmp_path, secret_key):
+    faults = {1: (500, {"error": {"message": "boom"}}, {}), 2: (429, {"error": {"message": "slow down"}}, {"Retry-After": "0"}),
+              3: ("hang", 3.0, {}), 4: (200, b"{not json", {}), 5: (200, {"choices": []}, {})}  # fmt: skip
+
+    def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+        assert headers.get("Authorization") == f"Bearer {SECRET}"
+        return faults.get(number, (200, chat_reply(f"<answer>{right_answer(prompt)}</answer>", "facts say so"), {}))
+
+    with FaultServer(script) as server:
+        client = TeacherClient(config_for(server, max_attempts=6))
+        reply = client.complete(answer_request(client.config, RECORDS[0]))
+    assert reply.ok and reply.attempts == 6, reply
+    assert (reply.content, reply.reasoning) == (f"<answer>{RECORDS[0].answers[0]}</answer>", "facts say so")
+    assert (reply.prompt_tokens, reply.completion_tokens) == (10, 5)
+
+
+def test_what_still_fails_is_stored_as_failed_never_lost_and_retried_next_run(tmp_path, secret_key):
+    store = Store(tmp_path / "t.duckdb")
+    broken = {RECORDS[0].question}
+
+    def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+        if any(q in prompt for q in broken):  # the server even echoes the key back in its error
+            return 503, {"error": {"message": f"overloaded, key {headers.get('Authorization')}"}}, {}
+        return 200, chat_reply(f"<think>facts say so</think><answer>{right_answer(prompt)}</answer>"), {}
+
+    with FaultServer(script) as server:
+        client = TeacherClient(config_for(server, max_attempts=3, max_concurrency=3))
+        requests = [answer_request(client.config, r) for r in RECORDS]
+        first = ask_all(client, TeacherCache(store), requests, log=lambda _: None)
+        assert (first.sent, first.ok, first.failed, first.errors) == (len(RECORDS), len(RECORDS) - 1, 1, {"HTTP 503": 1})
+        assert len(server.requests) == len(RECORDS) - 1 + 3  # three tries for the broken one
+
+        rows = store.rows("SELECT * FROM teacher_requests ORDER BY status")
+        assert [r["status"] for r in rows].count("failed") == 1 and len(rows) == len(RECORDS)
+        failed = next(r for r in rows if r["status"] == "failed")
+        assert failed["attempts"] == 3 and "HTTP 503" in failed["error"] and "***" in failed["error"]
+        assert SECRET not in json.dumps(rows, default=str)
+
+        broken.clear()  # the server recovers: only the failed request is asked again
+        second = ask_all(client, TeacherCache(store), requests, log=lambda _: None)
+        assert (second.from_cache, second.sent, second.ok) == (len(RECORDS) - 1, 1, 1)
+        third = ask_all(client, TeacherCache(store), requests, log=lambda _: None)
+        assert (third.from_cache, third.sent) == (len(RECORDS), 0)
+        assert len(server.requests) == len(RECORDS) - 1 + 3 + 1
+    assert store.rows("SELECT count(*) AS n FROM teacher_requests WHERE status = 'ok'") == [{"n": len(RECORDS)}]
+
+
+def test_requests_run_concurrently_up_to_the_limit(tmp_path):
+    in_flight, peak = [0], [0]
+    lock = threading.Lock()
+
+    def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+        return 200, chat_reply(f"<answer>{right_answer(prompt)}</answer>", "r"), {}
+
+    with FaultServer(script) as server:
+        client = TeacherClient(config_for(server, max_concurrency=3))
+        stats = ask_all(client, TeacherCache(Store(tmp_path / "t.duckdb")), [answer_request(client.config, r) for r in RECORDS], log=lambda _: None)
+    assert stats.ok == len(RECORDS) == 6
+    assert peak[0] == 3
+
+
+def test_a_permanent_error_is_not_retried(tmp_path):
+    def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+        return 404, {"error": {"message": "model fault-teacher not found"}}, {}
+
+    with FaultServer(script) as server:
+        client = TeacherClient(config_for(server))
+        reply = client.complete(answer_request(client.config, RECORDS[0]))
+        assert (reply.status, reply.attempts, len(server.requests)) == ("failed", 1, 1)
+        assert "HTTP 404" in (reply.error or "")
+
+
+def test_collect_keeps_right_answers_and_asks_follow_ups_only_for_them(tmp_path):
+    wrong = RECORDS[1].question
+
+    def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+        if prompt.startswith("Summarise"):
+            return 200, chat_reply("Short summary."), {}
+        if "is correct. Explain" in prompt:
+            return 200, chat_reply("<think>hmm</think>Because the fact says so."), {}
+        answer = "nowhere" if wrong in prompt else right_answer(prompt)
+        question = next(r.question for r in RECORDS if r.question in prompt)
+        return 200, chat_reply(f"<think>I read the facts for: {question}</think><answer>{answer}</answer>"), {}
+
+    store = Store(tmp_path / "t.duckdb")
+    with FaultServer(script) as server:
+        client = TeacherClient(config_for(server))
+        outcome = collect(RECORDS, client, TeacherCache(store), log=lambda _: None)
+        assert (outcome.questions, outcome.answers_correct) == (6, 5)
+        assert outcome.summaries.sent == outcome.explanations.sent == 5
+        assert len(server.requests) == 6 + 5 + 5
+        again = collect(RECORDS, client, TeacherCache(store), log=lambda _: None)
+        assert again.answers.sent == again.summaries.sent == again.explanations.sent == 0
+        assert len(server.requests) == 16
+    texts = teacher_texts("teacher", RECORDS, client.config, TeacherCache(store))
+    assert texts[RECORDS[0].example_id].text == f"I read the facts for: {RECORDS[0].question}"
+    assert texts[RECORDS[0].example_id].answer_correct
+    assert not texts[RECORDS[1].example_id].answer_correct
+    summaries = teacher_texts("teacher_summary", RECORDS, client.config, TeacherCache(store))
+    assert summaries[RECORDS[0].example_id].text == "Short summary."
+    explanations = teacher_texts("posthoc", RECORDS, client.config, TeacherCache(store))
+    assert explanations[RECORDS[0].example_id].text == "Because the fact says so."
