@@ -23,10 +23,11 @@ def _demo(args: argparse.Namespace) -> int:
     home = TraceKDHome()
     instance = default_instance(home)
     outcome = materialize_everything(instance, home, ExperimentSettings(), workers=args.workers)
-    rows = home.store().rows("SELECT * FROM condition_comparison") if "sql models + report" in outcome.succeeded else []
+    reported = "sql models + report" in outcome.succeeded
+    rows = home.store().rows("SELECT * FROM condition_comparison") if reported else []
     if rows:
         print()
-        print(markdown_summary(rows))
+        print(markdown_summary(rows, home.store().rows("SELECT * FROM trace_construction")))
     print()
     print(f"report:      {home.reports_dir() / 'report.html'}")
     print(f"duckdb:      {home.store().path}")

@@ -28,6 +28,23 @@ SUMMARY_COLUMNS = (
 )
 
 
+CONSTRUCTION_COLUMNS = (
+    ("dataset", "dataset"),
+    ("condition", "condition"),
+    ("style", "style"),
+    ("questions", "train questions"),
+    ("traces", "traces"),
+    ("left_out_count", "left out"),
+    ("corrupted_rows", "corrupted"),
+    ("teacher_kept_rate", "teacher kept"),
+    ("mean_trace_words", "mean trace words"),
+    ("mean_completion_tokens", "mean completion tokens"),
+    ("settings", "settings"),
+    ("trace_set_version", "trace set"),
+)
+"""How each condition's training traces were built (the `trace_construction` SQL model)."""
+
+
 def _cell(value: Any) -> str:
     """A Markdown table cell: formatted, with pipes escaped so they cannot split the row."""
     return _fmt(value).replace("|", "\\|")
@@ -52,8 +69,19 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, 
     return "\n".join([header, rule, *body])
 
 
-def markdown_summary(rows: Sequence[dict[str, Any]]) -> str:
-    return markdown_table(rows, SUMMARY_COLUMNS)
+def markdown_summary(rows: Sequence[dict[str, Any]], construction: Sequence[dict[str, Any]] = ()) -> str:
+    summary = markdown_table(rows, SUMMARY_COLUMNS)
+    if construction:
+        summary += "\n\n**How the training traces were built**\n\n" + markdown_table(construction, CONSTRUCTION_COLUMNS)
+    return summary
+
+
+def _html_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(key)))}</td>" for key, _ in columns) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def accuracy_plot_png(rows: Sequence[dict[str, Any]]) -> bytes:
@@ -102,13 +130,18 @@ def headline_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render_html(rows: Sequence[dict[str, Any]], title: str = "TraceKD report") -> str:
+def render_html(
+    rows: Sequence[dict[str, Any]], construction: Sequence[dict[str, Any]] = (), title: str = "TraceKD report"
+) -> str:
     png = base64.b64encode(accuracy_plot_png(rows)).decode()
     built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    table_head = "".join(f"<th>{html.escape(label)}</th>" for _, label in SUMMARY_COLUMNS)
-    table_rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(key)))}</td>" for key, _ in SUMMARY_COLUMNS) + "</tr>"
-        for r in rows
+    construction_section = (
+        "<h2>How the training traces were built</h2><p>Per condition: training questions, traces kept, questions "
+        "left out (no gold fact, nothing to corrupt, teacher wrong or failed), corrupted traces, the teacher's kept "
+        "rate (share of questions it answered correctly), and mean trace length in words and in the students' "
+        "tokens (whole completion).</p>" + _html_table(construction, CONSTRUCTION_COLUMNS)
+        if construction
+        else ""
     )
     lineage_rows = "".join(
         "<tr>"
@@ -140,7 +173,8 @@ chi² is Pearson's on the trace-correct × answer-correct table (1 d.f.; 3.841 i
 <ul>{headline}</ul>
 <h2>Answer and trace accuracy per condition</h2>
 <img alt="answer and trace accuracy per condition" src="data:image/png;base64,{png}">
-<table><tr>{table_head}</tr>{table_rows}</table>
+{_html_table(rows, SUMMARY_COLUMNS)}
+{construction_section}
 <h2>Lineage</h2>
 <table><tr><th>dataset</th><th>condition</th><th>base model</th><th>eval split</th><th>trace set versions</th>
 <th>model revisions</th><th>scorer versions</th></tr>{lineage_rows}</table>

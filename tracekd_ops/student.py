@@ -67,6 +67,8 @@ class TrainResult:
     num_parameters: int
     train_tokens: int
     stopped_by_time_budget: bool
+    mean_completion_tokens: float
+    """Mean length of the training completions in the student's own tokens (the trace's cost)."""
 
 
 def train_tokenizer(texts: Sequence[str], vocab_size: int) -> "PreTrainedTokenizerFast":
@@ -206,7 +208,9 @@ def train_student(
     trainer.train()
     output_dir.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(output_dir))
-    trainer.processing_class.save_pretrained(str(output_dir))
+    tokenizer = trainer.processing_class
+    tokenizer.save_pretrained(str(output_dir))
+    completion_tokens = [len(ids) for ids in tokenizer(list(completions), add_special_tokens=False)["input_ids"]]
     return TrainResult(
         output_dir=output_dir,
         steps=trainer.state.global_step,
@@ -216,6 +220,7 @@ def train_student(
         num_parameters=sum(p.numel() for p in trainer.model.parameters()),
         train_tokens=int(trainer.state.num_input_tokens_seen),
         stopped_by_time_budget=progress.budget_hit,
+        mean_completion_tokens=sum(completion_tokens) / max(1, len(completion_tokens)),
     )
 
 

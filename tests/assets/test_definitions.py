@@ -14,14 +14,18 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_definitions_load_with_every_stage_of_the_graph():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert {"raw_examples", "traces", "student", "predictions", "metrics", "condition_comparison", "report"} <= keys
+    assert {"raw_examples", "teacher_responses", "traces", "student", "predictions", "metrics", "condition_comparison",
+            "trace_construction", "report"} <= keys  # fmt: skip
+    assert graph.get(AssetKey("traces")).parent_keys == {AssetKey("raw_examples"), AssetKey("teacher_responses")}
     assert graph.get(AssetKey("student")).parent_keys == {AssetKey("traces")}
-    assert graph.get(AssetKey("report")).parent_keys == {AssetKey("condition_comparison")}
+    assert graph.get(AssetKey("report")).parent_keys == {AssetKey("condition_comparison"), AssetKey("trace_construction")}
 
 
 def test_sql_model_deps_are_read_off_the_sql_file():
     graph = defs.resolve_asset_graph()
     assert graph.get(AssetKey("condition_comparison")).parent_keys == {AssetKey("metrics")}
+    # side tables map to the asset that writes them: trace_sets <- traces, registry <- student
+    assert graph.get(AssetKey("trace_construction")).parent_keys == {AssetKey("traces"), AssetKey("student")}
 
 
 def test_traces_carry_a_blocking_great_expectations_check():

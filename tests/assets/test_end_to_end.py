@@ -44,6 +44,11 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
 
         report = tiny_home.reports_dir() / "report.html"
         assert report.exists() and "data:image/png;base64," in report.read_text()
+        assert "How the training traces were built" in report.read_text()
+        construction = {r["condition"]: r for r in store.rows("SELECT * FROM trace_construction")}
+        assert sorted(construction) == sorted(WITHOUT_TEACHER)
+        assert construction["incorrect"]["corrupted_rows"] == 120 and construction["correct"]["corrupted_rows"] == 0
+        assert all(r["students"] == 2 and r["mean_completion_tokens"] > 0 for r in construction.values())
         assert len(store.rows("SELECT * FROM condition_comparison")) == n
 
 

@@ -28,3 +28,20 @@ def test_html_is_one_offline_file_with_plot_and_lineage():
 def test_markdown_summary_has_one_row_per_condition_and_intact_columns():
     lines = markdown_summary(ROWS).splitlines()
     assert len(lines) == 4 and len({line.count(" | ") for line in lines if not line.startswith("|---")}) == 1
+
+
+CONSTRUCTION = [
+    {"dataset": "synthetic", "condition": "teacher", "style": "sentences", "questions": 120, "traces": 90,
+     "left_out_count": 30, "corrupted_rows": 0, "teacher_kept_rate": 0.75, "mean_trace_words": 41.5,
+     "mean_completion_tokens": 63.2, "settings": '{"seed": 0}', "trace_set_version": "v-teach"},
+]  # fmt: skip
+
+
+def test_report_says_how_each_conditions_traces_were_built():
+    page = render_html(ROWS, CONSTRUCTION)
+    assert "How the training traces were built" in page
+    for value in ("v-teach", "0.750", "41.500", "63.200", "90"):
+        assert value in page
+    summary = markdown_summary(ROWS, CONSTRUCTION)
+    assert "How the training traces were built" in summary and "| teacher | sentences | 120 | 90 | 30 |" in summary
+    assert "How the training traces were built" not in render_html(ROWS)

@@ -1,6 +1,7 @@
 """Raw QA examples, the teacher's replies about them, and the traces rendered under each trace condition."""
 
 from collections import Counter
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,

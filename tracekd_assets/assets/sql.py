@@ -11,6 +11,9 @@ from tracekd_ops.report import markdown_table
 from tracekd_ops.sql_models import SqlModel, discover_models, materialize_model
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+TABLE_PRODUCERS = {"trace_sets": "traces", "registry": "student", "teacher_requests": "teacher_responses"}
+"""DuckDB tables written by an asset of another name (as a side table); every other table is the
+asset of its own name."""
 
 
 def sql_model_asset(model: SqlModel) -> AssetsDefinition:
@@ -18,7 +21,7 @@ def sql_model_asset(model: SqlModel) -> AssetsDefinition:
 
     @asset(
         name=model.name,
-        deps=[AssetKey(table) for table in model.upstream_tables],
+        deps=sorted({AssetKey(TABLE_PRODUCERS.get(table, table)) for table in model.upstream_tables}),
         pool=DUCKDB_POOL,
         group_name="sql_models",
         code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:12],

@@ -51,6 +51,7 @@ def student(context: AssetExecutionContext, home: TraceKDHome, experiment: Exper
             "final_loss": result.final_loss,
             "num_parameters": result.num_parameters,
             "train_tokens": result.train_tokens,
+            "mean_completion_tokens": round(result.mean_completion_tokens, 2),
             "stopped_by_time_budget": result.stopped_by_time_budget,
             "train_examples": len(frame),
         }
