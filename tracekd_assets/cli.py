@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="materialize the full asset graph on the generated default dataset")
     demo.add_argument("--home", help="where the DuckDB file, registry and reports go (default: $TRACEKD_HOME or ./var)")
-    demo.add_argument("--workers", type=int, default=3,
-                      help="condition chains trained and evaluated at once, each in its own process (default: 3)")
+    demo.add_argument("--workers", type=int, default=4,
+                      help="condition chains trained and evaluated at once, each in its own process (default: 4, one per condition without a teacher)")
     demo.set_defaults(handler=_demo)
     datasets = commands.add_parser("datasets", help="work with dataset files").add_subparsers(dest="action", required=True)
     inspect = datasets.add_parser("inspect", help="load a file or folder and print a JSON summary (exit 1 on malformed input)")

@@ -34,6 +34,29 @@ def test_a_failed_write_leaves_the_stored_partition_as_it_was(tmp_path):
     assert store.rows("SELECT n FROM metrics") == [{"n": 1}]
 
 
+def test_several_partitions_land_together_or_not_at_all(tmp_path):
+    store = Store(tmp_path / "t.duckdb")
+    store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 1)])
+    broken = {**metric_row("b", 2), "answer_accuracy": None}
+    with pytest.raises(duckdb.ConstraintException):
+        store.replace_partitions([("metrics", {"condition": "a"}, [metric_row("a", 5)]), ("metrics", {"condition": "b"}, [broken])])
+    assert store.rows("SELECT condition, n FROM metrics") == [{"condition": "a", "n": 1}]
+    store.replace_partitions([("metrics", {"condition": "a"}, [metric_row("a", 5)]), ("metrics", {"condition": "b"}, [metric_row("b", 2)])])
+    assert store.rows("SELECT condition, n FROM metrics ORDER BY 1") == [{"condition": "a", "n": 5}, {"condition": "b", "n": 2}]
+
+
+def test_a_file_from_an_older_schema_gains_the_new_columns_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:  # `traces` as TraceKD wrote it before trace styles existed
+        con.execute("CREATE TABLE traces (dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL, example_id VARCHAR)")
+        con.execute("INSERT INTO traces VALUES ('synthetic', 'correct', 'x-1')")
+    store = Store(path)
+    store.execute("SELECT 1")  # any write connection brings the schema up to date
+    columns = {r["name"] for r in store.rows("SELECT name FROM pragma_table_info('traces')")}
+    assert {"style", "trace_source_id", "construction", "trace_set_version"} <= columns
+    assert store.rows("SELECT example_id, style FROM traces") == [{"example_id": "x-1", "style": None}]
+
+
 def test_rows_outside_the_partition_are_refused(tmp_path):
     store = Store(tmp_path / "t.duckdb")
     with pytest.raises(ValueError, match="outside the partition"):
