@@ -159,7 +159,10 @@ def validate_traces(traces: pd.DataFrame, condition: str, labels: Sequence[str])
     import great_expectations as gx
 
     frame = validation_frame(traces)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # results go to Dagster, not tqdm on stderr
     name = f"traces_{condition}_{uuid.uuid4().hex[:8]}"
     batch = (
         context.data_sources.add_pandas(name)

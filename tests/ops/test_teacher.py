@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
+from tests.chat_server import ScriptedChatServer, chat_reply
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
 from tracekd_ops.store import Store
 from tracekd_ops.teacher import (
@@ -32,74 +32,12 @@ SECRET = "sk-test-DO-NOT-LEAK-4242"
 RECORDS = [r for r in generate(SyntheticConfig(train_per_task=2, test_per_task=1)) if r.split == "train"]
 
 
-def chat_reply(content: str, reasoning: str | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if reasoning is not None:
-        message["reasoning_content"] = reasoning
-    return {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "fault-teacher",
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }  # fmt: skip
-
-
-class FaultServer:
-    """Answers chat completions; `script` decides each reply from (request number, prompt, headers)."""
-
-    def __init__(self, script: Callable[[int, str, dict[str, str]], tuple[int, Any, dict[str, str]]]) -> None:
-        self.script = script
-        self.requests: list[str] = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][-1]["content"]
-                with outer.lock:
-                    outer.requests.append(prompt)
-                    number = len(outer.requests)
-                status, payload, headers = outer.script(number, prompt, self.headers)  # case-insensitive lookup
-                if status == "hang":
-                    time.sleep(payload)
-                    status, payload, headers = 200, chat_reply("<answer>late</answer>"), {}
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting: that is the point of a hang
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> "FaultServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def right_answer(prompt: str) -> str:
     record = next(r for r in RECORDS if r.question in prompt)
     return record.answers[0]
 
 
-def config_for(server: FaultServer, **changes: Any) -> TeacherConfig:
+def config_for(server: ScriptedChatServer, **changes: Any) -> TeacherConfig:
     base = {"base_url": server.base_url, "model": "fault-teacher", "max_attempts": 5, "timeout_s": 1.0,
             "backoff_s": 0.01, "backoff_max_s": 0.05, "max_concurrency": 1, "flush_every_s": 0.0}  # fmt: skip
     return TeacherConfig(**{**base, **changes})
@@ -139,7 +77,7 @@ def test_transient_faults_are_retried_with_backoff_until_an_answer(tmp_path, sec
         assert headers.get("Authorization") == f"Bearer {SECRET}"
         return faults.get(number, (200, chat_reply(f"<answer>{right_answer(prompt)}</answer>", "facts say so"), {}))
 
-    with FaultServer(script) as server:
+    with ScriptedChatServer(script) as server:
         client = TeacherClient(config_for(server, max_attempts=6))
         reply = client.complete(answer_request(client.config, RECORDS[0]))
     assert reply.ok and reply.attempts == 6, reply
@@ -156,7 +94,7 @@ def test_what_still_fails_is_stored_as_failed_never_lost_and_retried_next_run(tm
             return 503, {"error": {"message": f"overloaded, key {headers.get('Authorization')}"}}, {}
         return 200, chat_reply(f"<think>facts say so</think><answer>{right_answer(prompt)}</answer>"), {}
 
-    with FaultServer(script) as server:
+    with ScriptedChatServer(script) as server:
         client = TeacherClient(config_for(server, max_attempts=3, max_concurrency=3))
         requests = [answer_request(client.config, r) for r in RECORDS]
         first = ask_all(client, TeacherCache(store), requests, log=lambda _: None)
@@ -191,7 +129,7 @@ def test_requests_run_concurrently_up_to_the_limit(tmp_path):
             in_flight[0] -= 1
         return 200, chat_reply(f"<answer>{right_answer(prompt)}</answer>", "r"), {}
 
-    with FaultServer(script) as server:
+    with ScriptedChatServer(script) as server:
         client = TeacherClient(config_for(server, max_concurrency=3))
         stats = ask_all(client, TeacherCache(Store(tmp_path / "t.duckdb")), [answer_request(client.config, r) for r in RECORDS], log=lambda _: None)
     assert stats.ok == len(RECORDS) == 6
@@ -202,7 +140,7 @@ def test_a_permanent_error_is_not_retried(tmp_path):
     def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
         return 404, {"error": {"message": "model fault-teacher not found"}}, {}
 
-    with FaultServer(script) as server:
+    with ScriptedChatServer(script) as server:
         client = TeacherClient(config_for(server))
         reply = client.complete(answer_request(client.config, RECORDS[0]))
         assert (reply.status, reply.attempts, len(server.requests)) == ("failed", 1, 1)
@@ -222,7 +160,7 @@ def test_collect_keeps_right_answers_and_asks_follow_ups_only_for_them(tmp_path)
         return 200, chat_reply(f"<think>I read the facts for: {question}</think><answer>{answer}</answer>"), {}
 
     store = Store(tmp_path / "t.duckdb")
-    with FaultServer(script) as server:
+    with ScriptedChatServer(script) as server:
         client = TeacherClient(config_for(server))
         outcome = collect(RECORDS, client, TeacherCache(store), log=lambda _: None)
         assert (outcome.questions, outcome.answers_correct) == (6, 5)
