@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -19,6 +20,19 @@ from tracekd_ops.store import Store
 from tracekd_ops.student import TinyModelConfig, TrainingConfig
 from tracekd_ops.teacher import TeacherConfig
 from tracekd_ops.traces import SENTENCES
+
+
+def env_field(variable: str, description: str) -> Any:
+    """A setting that defaults to an environment variable (read when the resource is built)."""
+    return Field(default_factory=lambda: os.environ.get(variable), description=f"{description} (default: ${variable})")
+
+
+class Settings(ConfigurableResource):
+    """A resource of plain settings."""
+
+    def as_config(self) -> dict[str, object]:
+        """Plain values of every field: what crosses to worker processes (resources do not pickle)."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
 
 
 def default_home() -> str:
@@ -47,22 +61,13 @@ class TraceKDHome(ConfigurableResource):
         return path
 
 
-class ExperimentSettings(ConfigurableResource):
+class ExperimentSettings(Settings):
     """Data size, trace corruption, student shape and training/eval budget of one experiment."""
 
     seed: int = 0
-    babi_path: str | None = Field(
-        default_factory=lambda: os.environ.get("TRACEKD_BABI_PATH"),
-        description="bAbI v1.2 file or folder, or hf:facebook/babi_qa:en-qa1 (default: $TRACEKD_BABI_PATH)",
-    )
-    cotempqa_path: str | None = Field(
-        default_factory=lambda: os.environ.get("TRACEKD_COTEMPQA_PATH"),
-        description="CoTempQA JSON Lines file or folder, or hf:<repo id> (default: $TRACEKD_COTEMPQA_PATH)",
-    )
-    msmarco_path: str | None = Field(
-        default_factory=lambda: os.environ.get("TRACEKD_MSMARCO_PATH"),
-        description="MS MARCO v2.1 JSON / v1.1 JSON Lines file or folder, or hf:microsoft/ms_marco:v2.1 (default: $TRACEKD_MSMARCO_PATH)",
-    )
+    babi_path: str | None = env_field("TRACEKD_BABI_PATH", "bAbI v1.2 file or folder, or hf:facebook/babi_qa:en-qa1")
+    cotempqa_path: str | None = env_field("TRACEKD_COTEMPQA_PATH", "CoTempQA JSON Lines file or folder, or hf:<repo id>")
+    msmarco_path: str | None = env_field("TRACEKD_MSMARCO_PATH", "MS MARCO v2.1 JSON / v1.1 JSON Lines file or folder, or hf:microsoft/ms_marco:v2.1")
     msmarco_gold_rule: str = Field(
         default="is_selected", description="MS MARCO gold passages: is_selected | max_overlap (the reference study's)"
     )
@@ -98,9 +103,6 @@ class ExperimentSettings(ConfigurableResource):
         """A new settings resource with some fields changed. (Dagster builds a resource from the
         config it was constructed with, so pydantic's `model_copy(update=...)` would not stick.)"""
         return ExperimentSettings(**{**self.as_config(), **changes})
-
-    def as_config(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in type(self).model_fields}
 
     def source(self, dataset: str) -> str:
         """Where a dataset is read from (a path or `hf:<repo id>[:<config>]`); an error saying how
@@ -156,22 +158,13 @@ NO_TEACHER = (
 )
 
 
-class TeacherSettings(ConfigurableResource):
+class TeacherSettings(Settings):
     """The teacher model behind an OpenAI-compatible endpoint. Holds the *name* of the environment
     variable with the API key, never the key, so no config, log or metadata can show it."""
 
-    base_url: str | None = Field(
-        default_factory=lambda: os.environ.get("TRACEKD_TEACHER_BASE_URL"),
-        description="OpenAI-compatible base URL, e.g. http://localhost:8000/v1 (default: $TRACEKD_TEACHER_BASE_URL)",
-    )
-    model: str | None = Field(
-        default_factory=lambda: os.environ.get("TRACEKD_TEACHER_MODEL"),
-        description="teacher model name as the server knows it (default: $TRACEKD_TEACHER_MODEL)",
-    )
-    summary_model: str | None = Field(
-        default_factory=lambda: os.environ.get("TRACEKD_TEACHER_SUMMARY_MODEL"),
-        description="model that writes teacher_summary traces (default: the teacher itself)",
-    )
+    base_url: str | None = env_field("TRACEKD_TEACHER_BASE_URL", "OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    model: str | None = env_field("TRACEKD_TEACHER_MODEL", "teacher model name as the server knows it")
+    summary_model: str | None = env_field("TRACEKD_TEACHER_SUMMARY_MODEL", "model that writes teacher_summary traces; unset: the teacher itself")
     api_key_env: str = Field(default=TeacherConfig.api_key_env, description="environment variable holding the API key")
     max_concurrency: int = Field(default=TeacherConfig.max_concurrency, description="requests in flight at once")
     max_attempts: int = Field(default=TeacherConfig.max_attempts, description="tries per request before it is stored as failed")
@@ -187,9 +180,6 @@ class TeacherSettings(ConfigurableResource):
 
     def config(self) -> TeacherConfig:
         return TeacherConfig(**self.as_config())
-
-    def as_config(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in type(self).model_fields}
 
     @property
     def configured(self) -> bool:
