@@ -46,3 +46,11 @@ def no_teacher():
     from tracekd_assets.resources import TeacherSettings
 
     return TeacherSettings(base_url=None, model=None, summary_model=None)
+
+
+@pytest.fixture
+def local_registry():
+    """The local registry backend, whatever the environment says."""
+    from tracekd_assets.resources import RegistrySettings
+
+    return RegistrySettings(backend="local")

@@ -31,7 +31,7 @@ def _demo(args: argparse.Namespace) -> int:
     print()
     print(f"report:      {home.reports_dir() / 'report.html'}")
     print(f"duckdb:      {home.store().path}")
-    print(f"registry:    {home.registry().root}")
+    print(f"registry:    {home.local_registry().root}")
     print(f"dagster UI:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml")
     if outcome.failed:
         print(f"FAILED: {', '.join(outcome.failed)}", file=sys.stderr)

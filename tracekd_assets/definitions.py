@@ -8,7 +8,7 @@ from tracekd_assets.assets.data import raw_examples, teacher_responses, traces
 from tracekd_assets.assets.report import report
 from tracekd_assets.assets.sql import sql_model_assets
 from tracekd_assets.assets.students import metrics, predictions, student
-from tracekd_assets.resources import ExperimentSettings, TeacherSettings, TraceKDHome
+from tracekd_assets.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 
 ALL_ASSETS = [raw_examples, teacher_responses, traces, student, predictions, metrics, *sql_model_assets, report]
 
@@ -28,6 +28,11 @@ report_job = define_asset_job(
     description="Rebuild the SQL models and the report from whatever metrics are stored.",
 )
 
-RESOURCES = {"home": TraceKDHome(), "experiment": ExperimentSettings(), "teacher": TeacherSettings()}
+RESOURCES = {
+    "home": TraceKDHome(),
+    "experiment": ExperimentSettings(),
+    "teacher": TeacherSettings(),
+    "registry": RegistrySettings(),
+}
 
 defs = Definitions(assets=ALL_ASSETS, jobs=[raw_job, condition_job, report_job], resources=RESOURCES)

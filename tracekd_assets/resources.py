@@ -15,7 +15,8 @@ from pydantic import Field
 
 from tracekd_ops.conditions import Corruption, TraceOptions
 from tracekd_ops.datasets.synthetic import SyntheticConfig
-from tracekd_ops.registry import LocalRegistry
+from tracekd_ops.experiment import ExperimentFile, default_experiment, load_experiment_file
+from tracekd_ops.registry import HUB_BACKEND, LOCAL_BACKEND, HubRegistry, LocalRegistry, Registry
 from tracekd_ops.store import Store
 from tracekd_ops.student import TinyModelConfig, TrainingConfig
 from tracekd_ops.teacher import TeacherConfig
@@ -52,7 +53,7 @@ class TraceKDHome(ConfigurableResource):
     def store(self) -> Store:
         return Store(self.root / "tracekd.duckdb")
 
-    def registry(self) -> LocalRegistry:
+    def local_registry(self) -> LocalRegistry:
         return LocalRegistry(self.root / "registry")
 
     def reports_dir(self) -> Path:
@@ -65,6 +66,9 @@ class ExperimentSettings(Settings):
     """Data size, trace corruption, student shape and training/eval budget of one experiment."""
 
     seed: int = 0
+    experiment_file: str | None = env_field(
+        "TRACEKD_EXPERIMENT_FILE", "YAML file listing the students (base models, modes, seeds); unset: one tiny student"
+    )
     babi_path: str | None = env_field("TRACEKD_BABI_PATH", "bAbI v1.2 file or folder, or hf:facebook/babi_qa:en-qa1")
     cotempqa_path: str | None = env_field("TRACEKD_COTEMPQA_PATH", "CoTempQA JSON Lines file or folder, or hf:<repo id>")
     msmarco_path: str | None = env_field("TRACEKD_MSMARCO_PATH", "MS MARCO v2.1 JSON / v1.1 JSON Lines file or folder, or hf:microsoft/ms_marco:v2.1")
@@ -133,6 +137,10 @@ class ExperimentSettings(Settings):
     def trace_options(self) -> TraceOptions:
         return TraceOptions(seed=self.seed, style=self.trace_style, corruption=self.corruption())
 
+    def experiment(self) -> ExperimentFile:
+        """The students to train: from `experiment_file`, else one tiny student on `seed`."""
+        return load_experiment_file(self.experiment_file) if self.experiment_file else default_experiment(self.seed)
+
     def training(self) -> TrainingConfig:
         return TrainingConfig(
             seed=self.seed,
@@ -184,3 +192,34 @@ class TeacherSettings(Settings):
     @property
     def configured(self) -> bool:
         return self.config().configured
+
+
+class RegistrySettings(Settings):
+    """Where student checkpoints are registered: the local folder (default) or the Hugging Face Hub."""
+
+    backend: str = Field(
+        default_factory=lambda: os.environ.get("TRACEKD_REGISTRY", LOCAL_BACKEND),
+        description="local | hub (default: $TRACEKD_REGISTRY, else local)",
+    )
+    hub_namespace: str | None = env_field("TRACEKD_HUB_NAMESPACE", "Hub user or organisation the student repos are created in")
+    hub_endpoint: str | None = env_field("HF_ENDPOINT", "Hub URL; unset: https://huggingface.co")
+    token_env: str = Field(default="HF_TOKEN", description="environment variable holding the Hub token")
+    private: bool = True
+    max_attempts: int = Field(default=4, description="tries per push before the registration is left pending")
+    backoff_s: float = 2.0
+
+    def build(self, home: TraceKDHome) -> Registry:
+        local = home.local_registry()
+        if self.backend == LOCAL_BACKEND:
+            return local
+        if self.backend != HUB_BACKEND:
+            raise ValueError(f"registry.backend must be {LOCAL_BACKEND} or {HUB_BACKEND}; got {self.backend!r}")
+        return HubRegistry(
+            local,
+            namespace=self.hub_namespace or "",
+            endpoint=self.hub_endpoint,
+            token_env=self.token_env,
+            private=self.private,
+            max_attempts=self.max_attempts,
+            backoff_s=self.backoff_s,
+        )

@@ -22,7 +22,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from tracekd_assets.definitions import ALL_ASSETS, condition_job, raw_job, report_job
 from tracekd_assets.partitions import run_key
-from tracekd_assets.resources import NO_TEACHER, ExperimentSettings, TeacherSettings, TraceKDHome
+from tracekd_assets.resources import NO_TEACHER, ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 from tracekd_ops.conditions import CONDITIONS, TEACHER_CONDITIONS
 
 DAGSTER_YAML = """\
@@ -77,6 +77,7 @@ def _run_partition(
                 "home": TraceKDHome(**resources["home"]),
                 "experiment": ExperimentSettings(**resources["experiment"]),
                 "teacher": TeacherSettings(**resources["teacher"]),
+                "registry": RegistrySettings(**resources["registry"]),
             },
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=False,
@@ -89,6 +90,7 @@ def materialize_everything(
     home: TraceKDHome,
     experiment: ExperimentSettings,
     teacher: TeacherSettings | None = None,
+    registry: RegistrySettings | None = None,
     datasets: Sequence[str] = ("synthetic",),
     conditions: Sequence[str] = CONDITIONS,
     workers: int = 1,
@@ -110,6 +112,7 @@ def materialize_everything(
         "home": {"home": home.home},
         "experiment": experiment.as_config(),
         "teacher": teacher.as_config(),
+        "registry": (registry or RegistrySettings()).as_config(),
     }
     outcome = Outcome(skipped=[f"{c}[{d}]" for d in datasets for c in left_out])
 

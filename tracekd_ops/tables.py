@@ -26,15 +26,20 @@ def read_traces(store: Store, dataset: str, condition: str) -> pd.DataFrame:
     )
 
 
-def latest_registered(store: Store, dataset: str, condition: str, base_model: str, seed: int) -> dict[str, Any]:
-    """The newest registry row for a student; an error naming the student if none is registered."""
-    rows = store.rows(
-        """SELECT * FROM registry WHERE dataset = ? AND condition = ? AND base_model = ? AND seed = ?
-           AND status = 'registered' ORDER BY created_at DESC LIMIT 1""",
-        [dataset, condition, base_model, seed],
+def registered_students(store: Store, dataset: str, condition: str) -> list[dict[str, Any]]:
+    """The newest registered revision of every (base model, seed) trained on this trace set."""
+    return store.rows(
+        """SELECT * FROM registry WHERE dataset = ? AND condition = ? AND status = 'registered'
+           QUALIFY row_number() OVER (PARTITION BY base_model, seed ORDER BY created_at DESC) = 1
+           ORDER BY base_model, seed""",
+        [dataset, condition],
     )
+
+
+def registry_row(store: Store, revision: str) -> dict[str, Any]:
+    rows = store.rows("SELECT * FROM registry WHERE revision = ?", [revision])
     if not rows:
-        raise LookupError(
-            f"no registered student for dataset={dataset} condition={condition} base_model={base_model} seed={seed}"
-        )
+        raise LookupError(f"no registry row for revision {revision!r}")
     return rows[0]
+
+

@@ -6,8 +6,8 @@ from tracekd_assets.definitions import ALL_ASSETS, condition_job, raw_job
 from tracekd_assets.partitions import run_key
 
 
-def test_failing_suite_stops_the_student_and_keeps_stored_traces(tiny_home, tiny_experiment, no_teacher):
-    resources = {"home": tiny_home, "experiment": tiny_experiment, "teacher": no_teacher}
+def test_failing_suite_stops_the_student_and_keeps_stored_traces(tiny_home, tiny_experiment, no_teacher, local_registry):
+    resources = {"home": tiny_home, "experiment": tiny_experiment, "teacher": no_teacher, "registry": local_registry}
     key = str(run_key("synthetic", "correct"))
     with instance_for_test() as instance:
         assert materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic",

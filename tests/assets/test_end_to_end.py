@@ -76,7 +76,7 @@ def test_real_babi_and_cotempqa_samples_run_end_to_end(tmp_path, tiny_home, tiny
         assert {s["f"] for s in sources} == {"equal.json", "mix.json", "overlap.json"}
 
 
-def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tiny_experiment, no_teacher):
+def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tiny_experiment, no_teacher, local_registry):
     from dagster import materialize
 
     from tracekd_assets.definitions import ALL_ASSETS, raw_job
@@ -84,13 +84,13 @@ def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tin
     experiment = tiny_experiment.with_changes(**{"babi_path": None})
     with instance_for_test() as instance:
         result = materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="babi", instance=instance,
-                             resources={"home": tiny_home, "experiment": experiment, "teacher": no_teacher}, raise_on_error=False)  # fmt: skip
+                             resources={"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}, raise_on_error=False)  # fmt: skip
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "TRACEKD_BABI_PATH" in str(failure.step_failure_data.error)
 
 
-def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_path, tiny_home, tiny_experiment, no_teacher):
+def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):
     from dagster import materialize
 
     from tests.conftest import SHARED_DATA
@@ -102,7 +102,7 @@ def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_pa
     with instance_for_test() as instance:
         def run(experiment):
             return materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="cotempqa", instance=instance,
-                               resources={"home": tiny_home, "experiment": experiment, "teacher": no_teacher}, raise_on_error=False)  # fmt: skip
+                               resources={"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}, raise_on_error=False)  # fmt: skip
 
         assert run(good).success
         before = tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL")

@@ -56,12 +56,12 @@ def tiny_teacher_experiment(tiny_experiment):
 
 
 def test_teacher_conditions_run_end_to_end_and_the_cache_prevents_repeat_requests(
-    served_teacher, tiny_home, tiny_teacher_experiment, monkeypatch
+    served_teacher, tiny_home, tiny_teacher_experiment, monkeypatch, local_registry
 ):
     server, model, records, wrong = served_teacher
     monkeypatch.setenv("TRACEKD_TEACHER_API_KEY", SECRET)
     teacher = settings_for(server, model)
-    resources = {"home": tiny_home, "experiment": tiny_teacher_experiment, "teacher": teacher}
+    resources = {"home": tiny_home, "experiment": tiny_teacher_experiment, "teacher": teacher, "registry": local_registry}
     served_before = server.requests_served()
     with instance_for_test() as instance:
         raw = materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance, resources=resources)
@@ -119,11 +119,11 @@ def home_rows(home: Path, table: str):
     return Store(home / "tracekd.duckdb").rows(f"SELECT * FROM {table}")
 
 
-def test_a_killed_teacher_run_resumes_where_it_stopped(served_teacher, tmp_path, tiny_home, tiny_teacher_experiment, no_teacher):
+def test_a_killed_teacher_run_resumes_where_it_stopped(served_teacher, tmp_path, tiny_home, tiny_teacher_experiment, no_teacher, local_registry):
     server, model, _, _ = served_teacher
     with instance_for_test() as instance:
         assert materialize(ALL_ASSETS, selection=[AssetKey("raw_examples")], partition_key="synthetic", instance=instance,
-                           resources={"home": tiny_home, "experiment": tiny_teacher_experiment, "teacher": no_teacher}).success  # fmt: skip
+                           resources={"home": tiny_home, "experiment": tiny_teacher_experiment, "teacher": no_teacher, "registry": local_registry}).success  # fmt: skip
     dagster_home = prepare_dagster_home(tmp_path / "dagster")
     run_config = tmp_path / "run.yaml"
     run_config.write_text(json.dumps({"resources": {"teacher": {"config": {
@@ -162,8 +162,8 @@ def test_a_killed_teacher_run_resumes_where_it_stopped(served_teacher, tmp_path,
     assert SECRET not in first_log.read_text() + second_log.read_text()
 
 
-def test_without_a_teacher_the_teacher_conditions_are_skipped_with_a_message(tiny_home, tiny_teacher_experiment, no_teacher):
-    resources = {"home": tiny_home, "experiment": tiny_teacher_experiment, "teacher": no_teacher}
+def test_without_a_teacher_the_teacher_conditions_are_skipped_with_a_message(tiny_home, tiny_teacher_experiment, no_teacher, local_registry):
+    resources = {"home": tiny_home, "experiment": tiny_teacher_experiment, "teacher": no_teacher, "registry": local_registry}
     with instance_for_test() as instance:
         raw = materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance, resources=resources)
         assert raw.success

@@ -8,7 +8,7 @@ LINEAGE = Lineage(dataset="synthetic", condition="correct", base_model="tiny", s
 
 
 def stage(registry: LocalRegistry, payload: bytes):
-    staged = registry.staging_dir(LINEAGE)
+    staged = registry.work_dir(LINEAGE, "f1")
     (staged / "model.safetensors").write_bytes(payload)
     return staged
 
@@ -20,7 +20,7 @@ def test_each_registration_is_a_new_revision_and_earlier_ones_stay(tmp_path):
     assert first.revision != second.revision
     assert (registry.resolve(first.model_name, first.revision) / "model.safetensors").read_bytes() == b"one"
     assert (registry.resolve(second.model_name, second.revision) / "model.safetensors").read_bytes() == b"two"
-    assert not any((tmp_path / "reg" / ".staging").iterdir())
+    assert not any((tmp_path / "reg" / ".work").iterdir())  # registering moves the work folder away
 
 
 def test_model_card_names_the_lineage_and_hyperparameters_but_no_secret(tmp_path, monkeypatch):
@@ -28,9 +28,13 @@ def test_model_card_names_the_lineage_and_hyperparameters_but_no_secret(tmp_path
     registry = LocalRegistry(tmp_path / "reg")
     entry = registry.register(stage(registry, b"w"), LINEAGE, {"learning_rate": 0.002}, {"steps": 3})
     card = (registry.resolve(entry.model_name, entry.revision) / "README.md").read_text()
-    for value in ("synthetic", "correct", "tiny", "abc123", "seed | 7", "learning_rate"):
+    for value in ("synthetic", "correct", "tiny", "abc123", "seed | 7", "learning_rate", "seed:7"):
         assert value in card
     assert "supersecret" not in card
+    from huggingface_hub import ModelCard
+
+    data = ModelCard(card).data  # the front matter is what the Hub reads
+    assert data.datasets == ["synthetic"] and "condition:correct" in data.tags
 
 
 def test_resolve_refuses_an_incomplete_or_unknown_revision(tmp_path):
@@ -42,14 +46,12 @@ def test_resolve_refuses_an_incomplete_or_unknown_revision(tmp_path):
         registry.resolve(LINEAGE.model_name, "half")
 
 
-def test_a_failed_training_leaves_no_staging_folder_behind(tmp_path):
+def test_an_interrupted_training_leaves_its_work_folder_for_the_next_run_with_the_same_settings(tmp_path):
     registry = LocalRegistry(tmp_path / "reg")
-    with pytest.raises(RuntimeError):
-        with registry.staging(LINEAGE) as staged:
-            (staged / "model.safetensors").write_bytes(b"half")
-            raise RuntimeError("training died")
-    assert not any((tmp_path / "reg" / ".staging").iterdir())
-    with registry.staging(LINEAGE) as staged:
-        (staged / "model.safetensors").write_bytes(b"ok")
-        entry = registry.register(staged, LINEAGE, {}, {})
-    assert registry.resolve(entry.model_name, entry.revision).exists()
+    work = registry.work_dir(LINEAGE, "f1")
+    (work / "_trainer" / "checkpoint-5").mkdir(parents=True)  # what a killed run leaves
+    assert registry.work_dir(LINEAGE, "f1") == work and (work / "_trainer" / "checkpoint-5").exists()
+    assert registry.work_dir(LINEAGE, "f2") != work  # other settings never resume it
+    (work / "model.safetensors").write_bytes(b"ok")
+    entry = registry.register(work, LINEAGE, {}, {})
+    assert not work.exists() and not (registry.resolve(entry.model_name, entry.revision) / "_trainer").exists()

@@ -1,94 +1,178 @@
-"""Student training (one registry revision per run) and its step-by-step evaluation."""
+"""Students (one registry revision per base model x seed x training run), their step-by-step
+evaluation, and the metrics of each."""
 
 import json
 from datetime import datetime, timezone
+from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from tracekd_assets.assets.data import DUCKDB_POOL, raw_examples, traces
 from tracekd_assets.partitions import run_partitions, split_run_key
-from tracekd_assets.resources import ExperimentSettings, TraceKDHome
+from tracekd_assets.resources import ExperimentSettings, RegistrySettings, TraceKDHome
 from tracekd_ops.evaluation import chance_accuracy, majority_accuracy, run_metrics, score_prediction
-from tracekd_ops.registry import Lineage
+from tracekd_ops.registry import PENDING, Lineage, Registered, Registry
 from tracekd_ops.scoring import SCORER_VERSION
-from tracekd_ops.student import TINY_BASE_MODEL, generate_completions, train_student
-from tracekd_ops.tables import latest_registered, read_records, read_traces
+from tracekd_ops.store import Store
+from tracekd_ops.student import generate_completions, train_student
+from tracekd_ops.tables import read_records, read_traces, registered_students, registry_row
 from tracekd_ops.traces import render_prompt
 
 EVAL_SPLIT = "test"
-METRICS_VERSION = "1"
+METRICS_VERSION = "2"
+STUDENT_VERSION = "sft-2"
+REVISION_TAG = "tracekd/model_revision"
+"""Run tag that pins evaluation to one registry revision (set by the new-revision sensor)."""
 
 
-def _lineage_keys(context: AssetExecutionContext, experiment: ExperimentSettings) -> dict[str, object]:
-    dataset, condition = split_run_key(context.partition_key)
-    return {"dataset": dataset, "condition": condition, "base_model": TINY_BASE_MODEL, "seed": experiment.seed}
+def _registry_row(registered: Registered, lineage: Lineage, student: str, fingerprint: str, hyperparameters: dict[str, Any],
+                  summary: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    return {
+        "model_name": registered.model_name,
+        "revision": registered.revision,
+        "dataset": lineage.dataset,
+        "condition": lineage.condition,
+        "base_model": lineage.base_model,
+        "seed": lineage.seed,
+        "trace_set_version": lineage.trace_set_version,
+        "backend": registered.backend,
+        "uri": registered.uri,
+        "status": registered.status,
+        "hyperparameters": json.dumps(hyperparameters, sort_keys=True, default=str),
+        "train_summary": json.dumps(summary, sort_keys=True),
+        "created_at": registered.created_at,
+        "student": student,
+        "local_revision": registered.local_revision or registered.revision,
+        "config_fingerprint": fingerprint,
+        "error": registered.error,
+    }
+
+
+def _complete_pending(store: Store, registry: Registry, lineage: Lineage, fingerprint: str, log: Any) -> Registered | None:
+    """Finish the push of an earlier run of this very training whose upload failed; None if none."""
+    rows = store.rows(
+        """SELECT * FROM registry WHERE status = 'pending' AND model_name = ? AND trace_set_version = ?
+           AND config_fingerprint = ? ORDER BY created_at DESC LIMIT 1""",
+        [lineage.model_name, lineage.trace_set_version, fingerprint],
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    log(f"{lineage.model_name}: completing the push of pending revision {row['local_revision']} (no retraining)")
+    done = registry.complete(
+        Registered(row["model_name"], row["revision"], row["backend"], row["uri"], row["created_at"], PENDING, row["local_revision"])
+    )
+    store.execute(
+        "UPDATE registry SET revision = ?, uri = ?, status = ?, error = ? WHERE model_name = ? AND local_revision = ?",
+        [done.revision, done.uri, done.status, done.error, done.model_name, row["local_revision"]],
+    )
+    return done
 
 
 @asset(
     partitions_def=run_partitions,
     deps=[traces],
     group_name="students",
-    code_version="tiny-sft-1",
-    description="A student fine-tuned (TRL SFTTrainer, completion-only loss) on one condition's traces, "
-    "registered as a new revision in the model registry and the DuckDB table `registry`.",
+    code_version=STUDENT_VERSION,
+    description="Students fine-tuned (TRL SFTTrainer, completion-only loss; full, LoRA or QLoRA) on one condition's "
+    "traces: every student of the experiment file on every seed, each registered as a new revision (local "
+    "registry or the Hugging Face Hub) and listed in the DuckDB table `registry`. A killed training resumes "
+    "from its last checkpoint; a failed push is completed by the next materialization.",
 )
-def student(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> MaterializeResult:
-    keys = _lineage_keys(context, experiment)
-    store, registry = home.store(), home.registry()
-    frame = read_traces(store, str(keys["dataset"]), str(keys["condition"]))
+def student(
+    context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings
+) -> MaterializeResult:
+    dataset, condition = split_run_key(context.partition_key)
+    store, backend = home.store(), registry.build(home)
+    frame = read_traces(store, dataset, condition)
     if frame.empty:
-        raise ValueError(f"no stored traces for {keys}: materialize traces first")
+        raise ValueError(f"no stored traces for {dataset}/{condition}: materialize traces first")
     version = str(frame["trace_set_version"].iloc[0])
-    lineage = Lineage(trace_set_version=version, **keys)  # type: ignore[arg-type]
-    config = experiment.training()
-    context.log.info(f"training {lineage.model_name} on {len(frame)} traces (trace_set_version {version})")
-    with registry.staging(lineage) as staged:
-        log = lambda line: context.log.info(f"[{lineage.dataset}/{lineage.condition}] {line}")  # noqa: E731
-        result = train_student(list(frame["prompt"]), list(frame["completion"]), staged, config, log=log)
-        summary = {
-            "steps": result.steps,
-            "train_seconds": round(result.train_seconds, 1),
-            "final_loss": result.final_loss,
-            "num_parameters": result.num_parameters,
-            "train_tokens": result.train_tokens,
-            "mean_completion_tokens": round(result.mean_completion_tokens, 2),
-            "stopped_by_time_budget": result.stopped_by_time_budget,
-            "train_examples": len(frame),
-        }
-        hyperparameters = config.as_dict()
-        registered = registry.register(staged, lineage, hyperparameters, summary)
-    store.append(
-        "registry",
-        [
-            {
-                "model_name": registered.model_name,
-                "revision": registered.revision,
-                **keys,
-                "trace_set_version": version,
-                "backend": registered.backend,
-                "uri": registered.uri,
-                "status": "registered",
-                "hyperparameters": json.dumps(hyperparameters, sort_keys=True),
-                "train_summary": json.dumps(summary, sort_keys=True),
-                "created_at": registered.created_at,
+    plan = experiment.experiment()
+    defaults = experiment.training()
+    outcomes: list[dict[str, Any]] = []
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for spec in plan.students:
+        for seed in spec.seeds:
+            config = spec.training_config(seed, defaults)
+            fingerprint = config.fingerprint()
+            lineage = Lineage(dataset, condition, config.base_model, seed, version)
+            log = lambda line, name=lineage.model_name: context.log.info(f"[{name}] {line}")  # noqa: E731
+            completed = _complete_pending(store, backend, lineage, fingerprint, log)
+            if completed is not None and completed.status != PENDING:
+                outcomes.append({"model_name": completed.model_name, "revision": completed.revision, "status": completed.status,
+                                 "seed": seed, "completed_pending_push": True})  # fmt: skip
+                continue
+            work = backend.work_dir(lineage, fingerprint)
+            log(f"training ({config.mode}) on {len(frame)} traces, trace_set_version {version}, settings {fingerprint}")
+            result = train_student(list(frame["prompt"]), list(frame["completion"]), work, config, log=log)
+            summary = {
+                "steps": result.steps,
+                "train_seconds": round(result.train_seconds, 1),
+                "final_loss": result.final_loss,
+                "num_parameters": result.num_parameters,
+                "trainable_parameters": result.trainable_parameters,
+                "train_tokens": result.train_tokens,
+                "tokens_per_second": round(result.train_tokens / result.train_seconds, 1) if result.train_seconds else None,
+                "mean_completion_tokens": round(result.mean_completion_tokens, 2),
+                "stopped_by_time_budget": result.stopped_by_time_budget,
+                "resumed_from_step": result.resumed_from_step,
+                "mode": result.mode,
+                "train_examples": len(frame),
             }
-        ],
-    )
-    context.log.info(f"registered {registered.model_name}@{registered.revision}")
-    return MaterializeResult(
-        metadata={
-            **keys,
-            "trace_set_version": version,
-            "model_name": registered.model_name,
-            "model_revision": registered.revision,
-            "registry_uri": MetadataValue.url(registered.uri),
-            **{k: v for k, v in summary.items() if v is not None},
-            "loss_curve": MetadataValue.md(
-                "| step | loss |\n|---|---|\n" + "\n".join(f"| {s} | {l:.4f} |" for s, l in result.loss_curve)
-            ),
-            "hyperparameters": MetadataValue.json(hyperparameters),
-        }
-    )
+            hyperparameters = config.as_dict()
+            registered = backend.register(work, lineage, hyperparameters, summary)
+            store.append("registry", [_registry_row(registered, lineage, spec.name, fingerprint, hyperparameters, summary)])
+            if registered.status == PENDING:
+                context.log.error(f"[{lineage.model_name}] push failed, checkpoint kept on disk as pending: {registered.error}")
+            else:
+                log(f"registered {registered.model_name}@{registered.revision} ({registered.backend})")
+            outcomes.append({"model_name": registered.model_name, "revision": registered.revision, "status": registered.status,
+                             "seed": seed, **summary})  # fmt: skip
+            curves[f"{spec.name}/seed{seed}"] = result.loss_curve
+    pending = [o for o in outcomes if o["status"] == PENDING]
+    metadata = {
+        "dataset": dataset,
+        "condition": condition,
+        "trace_set_version": version,
+        "students": MetadataValue.json(outcomes),
+        "experiment": MetadataValue.json(plan.model_dump()),
+        "loss_curves": MetadataValue.md(_loss_table(curves)),
+        "registry_backend": backend.backend,
+    }
+    if pending:
+        raise Failure(
+            f"{len(pending)} of {len(outcomes)} students could not be pushed to the registry; their checkpoints are kept "
+            "and marked pending in the `registry` table; materialize this partition again to complete the push",
+            metadata=metadata,
+        )
+    return MaterializeResult(metadata=metadata)
+
+
+def _loss_table(curves: dict[str, list[tuple[int, float]]]) -> str:
+    steps = sorted({s for curve in curves.values() for s, _ in curve})
+    if not steps:
+        return "(no loss logged)"
+    names = sorted(curves)
+    by_name = {name: dict(curve) for name, curve in curves.items()}
+    header = "| step | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
+    rows = [f"| {s} | " + " | ".join(f"{by_name[n][s]:.4f}" if s in by_name[n] else "" for n in names) + " |" for s in steps]
+    return "\n".join([header, *rows])
+
+
+def _students_to_evaluate(context: AssetExecutionContext, store: Store, dataset: str, condition: str) -> list[dict[str, Any]]:
+    """Exactly the revision a run is pinned to (the new-revision sensor), else the newest
+    registered revision of every student of this trace set."""
+    pinned = context.run.tags.get(REVISION_TAG)
+    if pinned:
+        row = registry_row(store, pinned)
+        if (row["dataset"], row["condition"]) != (dataset, condition) or row["status"] != "registered":
+            raise ValueError(f"revision {pinned} is not a registered student of {dataset}/{condition}")
+        return [row]
+    rows = registered_students(store, dataset, condition)
+    if not rows:
+        raise LookupError(f"no registered student for {dataset}/{condition}: materialize student first")
+    return rows
 
 
 @asset(
@@ -96,37 +180,42 @@ def student(context: AssetExecutionContext, home: TraceKDHome, experiment: Exper
     deps=[student, raw_examples],
     group_name="evaluation",
     code_version=SCORER_VERSION,
-    description="Batched greedy generations of the registered student on the test split, each parsed and "
-    "scored step by step (DuckDB table `predictions`).",
+    description="Batched greedy generations of each registered student (the registered revision, downloaded from "
+    "the Hub when that is the backend) on the test split, each parsed and scored step by step (DuckDB table "
+    "`predictions`).",
 )
-def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> MaterializeResult:
-    keys = _lineage_keys(context, experiment)
-    store, registry = home.store(), home.registry()
-    entry = latest_registered(store, **keys)  # type: ignore[arg-type]
-    model_dir = registry.resolve(entry["model_name"], entry["revision"])
-    test = read_records(store, str(keys["dataset"]), EVAL_SPLIT)
-    context.log.info(f"evaluating {entry['model_name']}@{entry['revision']} on {len(test)} {EVAL_SPLIT} questions")
+def predictions(
+    context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings
+) -> MaterializeResult:
+    dataset, condition = split_run_key(context.partition_key)
+    store, backend = home.store(), registry.build(home)
+    test = read_records(store, dataset, EVAL_SPLIT)
     prompts = [render_prompt(r) for r in test]
-    outputs = generate_completions(model_dir, prompts, experiment.eval_batch_size, experiment.eval_max_new_tokens)
-    lineage_row = {
-        **keys,
-        "trace_set_version": entry["trace_set_version"],
-        "model_revision": entry["revision"],
-        "eval_split": EVAL_SPLIT,
-        "scorer_version": SCORER_VERSION,
-    }
-    rows = [
-        {**lineage_row, "prompt": prompt, **score_prediction(record, str(keys["condition"]), output)}
-        for record, prompt, output in zip(test, prompts, outputs)
-    ]
-    store.replace_partition("predictions", keys, rows)
-    accuracy = sum(r["answer_correct"] for r in rows) / len(rows)
+    evaluated = []
+    for entry in _students_to_evaluate(context, store, dataset, condition):
+        lineage = Lineage(dataset, condition, entry["base_model"], entry["seed"], entry["trace_set_version"])
+        model_dir = backend.resolve(entry["model_name"], entry["revision"], lineage=lineage)
+        context.log.info(f"evaluating {entry['model_name']}@{entry['revision']} on {len(test)} {EVAL_SPLIT} questions")
+        outputs = generate_completions(model_dir, prompts, experiment.eval_batch_size, experiment.eval_max_new_tokens)
+        keys = {"dataset": dataset, "condition": condition, "base_model": entry["base_model"], "seed": entry["seed"]}
+        lineage_row = {**keys, "trace_set_version": entry["trace_set_version"], "model_revision": entry["revision"],
+                       "eval_split": EVAL_SPLIT, "scorer_version": SCORER_VERSION}  # fmt: skip
+        rows = [
+            {**lineage_row, "prompt": prompt, **score_prediction(record, condition, output)}
+            for record, prompt, output in zip(test, prompts, outputs)
+        ]
+        store.replace_partition("predictions", keys, rows)
+        accuracy = sum(r["answer_correct"] for r in rows) / len(rows)
+        evaluated.append({**lineage_row, "rows": len(rows), "answer_accuracy": accuracy})
+        context.log.info(f"{entry['model_name']}@{entry['revision']}: answer accuracy {accuracy:.3f}")
     return MaterializeResult(
         metadata={
-            **lineage_row,
-            "rows": len(rows),
-            "answer_accuracy": accuracy,
-            "sample_outputs": MetadataValue.md("\n".join(f"- `{r['output']}`" for r in rows[:5])),
+            "dataset": dataset,
+            "condition": condition,
+            "evaluated": MetadataValue.json(evaluated),
+            "model_revisions": ",".join(e["model_revision"] for e in evaluated),
+            "scorer_version": SCORER_VERSION,
+            "sample_outputs": MetadataValue.md("\n".join(f"- `{o}`" for o in outputs[:5])) if evaluated else "",
         }
     )
 
@@ -138,33 +227,46 @@ def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: E
     group_name="evaluation",
     code_version=f"{METRICS_VERSION}/{SCORER_VERSION}",
     description="Answer and step accuracies, the trace-correct x answer-correct 2x2 table, chi-square, phi and "
-    "conditional answer accuracies of one student (DuckDB table `metrics`).",
+    "conditional answer accuracies of each evaluated student (DuckDB table `metrics`; also on its `registry` row).",
 )
-def metrics(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> MaterializeResult:
-    keys = _lineage_keys(context, experiment)
+def metrics(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeResult:
+    dataset, condition = split_run_key(context.partition_key)
     store = home.store()
-    where = " AND ".join(f"{k} = ?" for k in keys)
-    predicted = store.rows(f"SELECT * FROM predictions WHERE {where}", list(keys.values()))
+    predicted = store.rows(
+        "SELECT * FROM predictions WHERE dataset = ? AND condition = ? ORDER BY base_model, seed", [dataset, condition]
+    )
     if not predicted:
-        raise ValueError(f"no predictions stored for {keys}: materialize predictions first")
-    lineage_columns = ("trace_set_version", "model_revision", "eval_split", "scorer_version")
-    lineage = {column: predicted[0][column] for column in lineage_columns}
-    dataset = str(keys["dataset"])
+        raise ValueError(f"no predictions stored for {dataset}/{condition}: materialize predictions first")
     train, test = read_records(store, dataset, "train"), read_records(store, dataset, EVAL_SPLIT)
-    values = run_metrics(predicted)
-    row = {
-        **keys,
-        **lineage,
-        **values,
-        "chance_accuracy": chance_accuracy(train, test),
-        "majority_accuracy": majority_accuracy(train, test),
-        "created_at": datetime.now(timezone.utc).replace(tzinfo=None),
-    }
-    store.replace_partition("metrics", keys, [row])
+    baselines = {"chance_accuracy": chance_accuracy(train, test), "majority_accuracy": majority_accuracy(train, test)}
+    by_student: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for row in predicted:
+        by_student.setdefault((row["base_model"], row["seed"]), []).append(row)
+    lineage_columns = ("trace_set_version", "model_revision", "eval_split", "scorer_version")
+    written = []
+    for (base_model, seed), rows in by_student.items():
+        keys = {"dataset": dataset, "condition": condition, "base_model": base_model, "seed": seed}
+        row = {
+            **keys,
+            **{column: rows[0][column] for column in lineage_columns},
+            **run_metrics(rows),
+            **baselines,
+            "created_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        }
+        store.replace_partition("metrics", keys, [row])
+        summary = {k: v for k, v in row.items() if isinstance(v, float) and k not in baselines}
+        store.execute("UPDATE registry SET metrics = ? WHERE revision = ?", [json.dumps(summary, sort_keys=True), row["model_revision"]])
+        written.append(row)
     return MaterializeResult(
         metadata={
-            **keys,
-            **lineage,
-            **{k: v for k, v in row.items() if isinstance(v, (int, float)) and k not in keys},
+            "dataset": dataset,
+            "condition": condition,
+            "students": len(written),
+            "answer_accuracy_mean": sum(r["answer_accuracy"] for r in written) / len(written),
+            "rows": MetadataValue.json(
+                [{k: v for k, v in r.items() if k != "created_at" and not isinstance(v, datetime)} for r in written]
+            ),
+            "model_revisions": ",".join(r["model_revision"] for r in written),
+            "scorer_version": SCORER_VERSION,
         }
     )
