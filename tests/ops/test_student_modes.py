@@ -1,0 +1,97 @@
+"""Pretrained base models (a local folder standing in for a Hub id): chat-template prompts, LoRA
+adapters through PEFT, QLoRA's CPU fallback, and resuming an interrupted training."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.teacher_server import CHAT_TEMPLATE
+from tracekd_ops.conditions import CORRECT, build_trace
+from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
+from tracekd_ops.student import (
+    LORA,
+    QLORA,
+    LoraSettings,
+    TinyModelConfig,
+    TrainingConfig,
+    build_tiny_model,
+    build_trainer,
+    generate_completions,
+    last_checkpoint,
+    train_student,
+    train_tokenizer,
+)
+
+RECORDS = generate(SyntheticConfig(train_per_task=10, test_per_task=2))
+ROWS = [build_trace(CORRECT, r, list(TASKS)) for r in RECORDS if r.split == "train"]
+PROMPTS, COMPLETIONS = [r.prompt for r in ROWS], [r.completion for r in ROWS]
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory):
+    """A small 'pretrained' chat model on disk: weights, tokenizer and chat template."""
+    path = tmp_path_factory.mktemp("base") / "tiny-chat"
+    tokenizer = train_tokenizer(PROMPTS + COMPLETIONS, 400)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    model = build_tiny_model(tokenizer, TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64), seed=0)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def lora_config(base_model: str, **changes) -> TrainingConfig:
+    config = TrainingConfig(base_model=base_model, mode=LORA, max_steps=6, batch_size=4, learning_rate=5e-3, log_every=2,
+                            lora=LoraSettings(r=4, alpha=8, dropout=0.0))  # fmt: skip
+    return dataclasses.replace(config, **changes)
+
+
+def test_prompts_of_a_chat_model_go_through_its_template_and_only_adapters_train(tmp_path, base_model):
+    trainer = build_trainer(PROMPTS, COMPLETIONS, tmp_path, lora_config(base_model))
+    assert trainer.train_dataset is not None
+    first = trainer.processing_class.decode(trainer.train_dataset[0]["input_ids"])
+    assert first.startswith("<|user|>Facts:") and "<|assistant|>" in first
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in trainer.model.parameters())
+    assert 0 < trainable < total / 5  # LoRA: only the adapters learn
+
+
+def test_lora_student_saves_adapters_and_generates_through_its_base(tmp_path, base_model):
+    logged: list[str] = []
+    result = train_student(PROMPTS, COMPLETIONS, tmp_path / "s", lora_config(base_model), log=logged.append)
+    assert result.steps == 6 and result.mode == LORA and result.trainable_parameters < result.num_parameters
+    assert (tmp_path / "s" / "adapter_model.safetensors").exists() and not (tmp_path / "s" / "model.safetensors").exists()
+    outputs = generate_completions(tmp_path / "s", PROMPTS[:3], batch_size=3, max_new_tokens=6)
+    assert len(outputs) == 3 and all(isinstance(o, str) for o in outputs)
+    baseline = generate_completions(base_model, PROMPTS[:3], batch_size=3, max_new_tokens=6)  # the untuned base
+    assert len(baseline) == 3
+
+
+def test_qlora_without_a_gpu_falls_back_to_lora_and_says_so(tmp_path, base_model):
+    logged: list[str] = []
+    result = train_student(PROMPTS, COMPLETIONS, tmp_path / "q", lora_config(base_model, mode=QLORA, max_steps=2), log=logged.append)
+    assert result.mode == LORA
+    assert any("QLoRA needs a CUDA GPU and bitsandbytes" in line for line in logged)
+
+
+def test_an_interrupted_training_resumes_from_its_last_checkpoint(tmp_path, base_model):
+    from transformers import TrainerCallback
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if state.global_step == 5:
+                raise RuntimeError("the machine went away")
+
+    config = lora_config(base_model, max_steps=8, save_every=2)
+    trainer = build_trainer(PROMPTS, COMPLETIONS, tmp_path / "w", config)
+    trainer.add_callback(Crash())
+    with pytest.raises(RuntimeError, match="went away"):
+        trainer.train()
+    assert last_checkpoint(tmp_path / "w").name == "checkpoint-4"
+
+    logged: list[str] = []
+    result = train_student(PROMPTS, COMPLETIONS, tmp_path / "w", config, log=logged.append)
+    assert result.resumed_from_step == 4 and result.steps == 8
+    assert any("resuming from checkpoint-4 (step 4)" in line for line in logged)
+    assert [step for step, _ in result.loss_curve] == [6, 8]  # steps 1-4 were not trained again
