@@ -338,6 +338,11 @@ class HubServer:
                 return self._delete_repo(headers, json.loads(body or b"{}"))
             if rest == ["validate-yaml"] and method == "POST":
                 return self._validate_yaml(json.loads(body or b"{}"))
+            if rest == ["agent-harnesses"] and method == "GET":
+                # Fetched (token-less, from `constants.ENDPOINT`) by the client's AI-agent detection whenever it
+                # formats coloured output, e.g. around progress bars. A 404 on purpose: the client then falls back
+                # to "no agent" and, unlike after a 200, writes no 24-hour cache file into HF_HOME.
+                raise HubError(404, "HubServer does not serve the agent harnesses registry")
             if len(rest) >= 3 and rest[0] in _API_TYPES:
                 repo_type, repo_id = _API_TYPES[rest[0]], f"{unquote(rest[1])}/{unquote(rest[2])}"
                 action, args = (rest[3], [unquote(s) for s in rest[4:]]) if len(rest) > 3 else ("", [])
@@ -488,7 +493,8 @@ class HubServer:
             repo["branches"]["main"] = self._new_commit(repo, None, files, "initial commit", "")
             self._state["repos"][key] = repo
             self._save()
-            return 200, {"url": self._repo_url(repo), "name": repo["id"], "id": hashlib.sha1(key.encode()).hexdigest()[:24]}, {}
+            repo_hash = hashlib.sha1(key.encode()).hexdigest()[:24]
+            return 200, {"url": self._repo_url(repo), "name": repo["id"], "id": repo_hash}, {}
 
     def _delete_repo(self, headers: Headers, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         self._check_auth(headers)
@@ -571,14 +577,12 @@ class HubServer:
     def _refs(self, repo: dict[str, Any]) -> dict[str, Any]:
         """``GET /api/{type}s/{id}/refs``: the client indexes ``branches``, ``converts`` and ``tags``
         unconditionally, and ``pullRequests`` when asked for (``include_prs=1``)."""
+        branches = sorted(repo["branches"].items())
+        tags = sorted((n, t["oid"]) for n, t in repo["tags"].items())
         return {
-            "branches": [
-                {"name": n, "ref": f"refs/heads/{n}", "targetCommit": oid} for n, oid in sorted(repo["branches"].items())
-            ],
+            "branches": [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": oid} for n, oid in branches],
             "converts": [],
-            "tags": [
-                {"name": n, "ref": f"refs/tags/{n}", "targetCommit": t["oid"]} for n, t in sorted(repo["tags"].items())
-            ],
+            "tags": [{"name": n, "ref": f"refs/tags/{n}", "targetCommit": oid} for n, oid in tags],
             "pullRequests": [],
         }
 

@@ -20,7 +20,8 @@ from typing import Any, Callable, Sequence
 from dagster import DagsterInstance, materialize
 from dagster._core.instance.ref import InstanceRef
 
-from tracekd_assets.definitions import ALL_ASSETS, condition_job, raw_job, report_job
+from tracekd_assets.definitions import ALL_ASSETS
+from tracekd_assets.jobs import condition_job, raw_job, report_job
 from tracekd_assets.partitions import run_key
 from tracekd_assets.resources import NO_TEACHER, ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 from tracekd_ops.conditions import CONDITIONS, TEACHER_CONDITIONS

@@ -58,7 +58,7 @@ SCHEMA: dict[str, str] = {
         trace_set_version VARCHAR NOT NULL, backend VARCHAR NOT NULL, uri VARCHAR NOT NULL,
         status VARCHAR NOT NULL, hyperparameters VARCHAR NOT NULL, train_summary VARCHAR NOT NULL,
         created_at TIMESTAMP NOT NULL, student VARCHAR, local_revision VARCHAR, config_fingerprint VARCHAR,
-        error VARCHAR, metrics VARCHAR
+        error VARCHAR, metrics VARCHAR, registered_at TIMESTAMP
     """,
     "predictions": LINEAGE_COLUMNS
     + """,

@@ -2,7 +2,8 @@
 
 from dagster import AssetKey, instance_for_test, materialize
 
-from tracekd_assets.definitions import ALL_ASSETS, condition_job, raw_job
+from tracekd_assets.definitions import ALL_ASSETS
+from tracekd_assets.jobs import condition_job, raw_job
 from tracekd_assets.partitions import run_key
 
 

@@ -79,7 +79,8 @@ def test_real_babi_and_cotempqa_samples_run_end_to_end(tmp_path, tiny_home, tiny
 def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tiny_experiment, no_teacher, local_registry):
     from dagster import materialize
 
-    from tracekd_assets.definitions import ALL_ASSETS, raw_job
+    from tracekd_assets.definitions import ALL_ASSETS
+    from tracekd_assets.jobs import raw_job
 
     experiment = tiny_experiment.with_changes(**{"babi_path": None})
     with instance_for_test() as instance:
@@ -94,7 +95,8 @@ def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_pa
     from dagster import materialize
 
     from tests.conftest import SHARED_DATA
-    from tracekd_assets.definitions import ALL_ASSETS, raw_job
+    from tracekd_assets.definitions import ALL_ASSETS
+    from tracekd_assets.jobs import raw_job
 
     good = tiny_experiment.with_changes(**{"cotempqa_path": str(SHARED_DATA / "cotempqa"), "per_category_limit": 2})
     broken = tmp_path / "equal.json"

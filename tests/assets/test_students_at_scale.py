@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from dagster import instance_for_test, materialize
 
-from tracekd_assets.definitions import ALL_ASSETS, condition_job, raw_job, report_job
+from tracekd_assets.definitions import ALL_ASSETS
+from tracekd_assets.jobs import condition_job, raw_job, report_job
 from tracekd_assets.partitions import run_key
 from tracekd_ops.student import TINY_BASE_MODEL
 

@@ -16,7 +16,8 @@ import pytest
 from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 
 from tests.teacher_server import build_teacher_model, serve
-from tracekd_assets.definitions import ALL_ASSETS, condition_job, raw_job
+from tracekd_assets.definitions import ALL_ASSETS
+from tracekd_assets.jobs import condition_job, raw_job
 from tracekd_assets.partitions import run_key
 from tracekd_assets.resources import TeacherSettings
 from tracekd_assets.runner import prepare_dagster_home

@@ -45,6 +45,7 @@ def _registry_row(registered: Registered, lineage: Lineage, student: str, finger
         "local_revision": registered.local_revision or registered.revision,
         "config_fingerprint": fingerprint,
         "error": registered.error,
+        "registered_at": None if registered.status == PENDING else datetime.now(timezone.utc).replace(tzinfo=None),
     }
 
 
@@ -62,9 +63,11 @@ def _complete_pending(store: Store, registry: Registry, lineage: Lineage, finger
     done = registry.complete(
         Registered(row["model_name"], row["revision"], row["backend"], row["uri"], row["created_at"], PENDING, row["local_revision"])
     )
+    registered_at = None if done.status == PENDING else datetime.now(timezone.utc).replace(tzinfo=None)
     store.execute(
-        "UPDATE registry SET revision = ?, uri = ?, status = ?, error = ? WHERE model_name = ? AND local_revision = ?",
-        [done.revision, done.uri, done.status, done.error, done.model_name, row["local_revision"]],
+        """UPDATE registry SET revision = ?, uri = ?, status = ?, error = ?, registered_at = ?
+           WHERE model_name = ? AND local_revision = ?""",
+        [done.revision, done.uri, done.status, done.error, registered_at, done.model_name, row["local_revision"]],
     )
     return done
 

@@ -1,0 +1,60 @@
+"""Re-evaluation: the new-revision sensor asks for exactly the new student, the evaluation run
+uses that revision, and the nightly schedule covers every registered student."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from dagster import (
+    AssetKey, SkipReason, build_run_status_sensor_context, build_schedule_context, build_sensor_context, instance_for_test,
+    materialize,
+)  # fmt: skip
+
+from tracekd_assets.assets.students import REVISION_TAG
+from tracekd_assets.automation import new_student_revision, nightly_reevaluation, report_after_evaluation
+from tracekd_assets.definitions import ALL_ASSETS
+from tracekd_assets.jobs import condition_job, evaluation_job, raw_job, report_job
+from tracekd_assets.partitions import run_key
+
+
+def test_a_new_revision_is_evaluated_exactly_and_the_schedule_covers_every_student(tiny_home, tiny_experiment, no_teacher, local_registry):
+    resources = {"home": tiny_home, "experiment": tiny_experiment, "teacher": no_teacher, "registry": local_registry}
+    correct = str(run_key("synthetic", "correct"))
+    store = tiny_home.store()
+    with instance_for_test() as instance:
+        assert materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance, resources=resources).success
+        assert materialize(ALL_ASSETS, selection=condition_job.selection, partition_key=correct, instance=instance, resources=resources).success
+        first = store.rows("SELECT revision FROM registry")[0]["revision"]
+
+        context = build_sensor_context(instance=instance, resources={"home": tiny_home})
+        assert isinstance(new_student_revision(context), SkipReason)  # first tick: only sets the cursor
+        cursor = context.cursor
+        assert isinstance(new_student_revision(build_sensor_context(instance=instance, cursor=cursor, resources={"home": tiny_home})), SkipReason)
+
+        # a new training run of the same student: a new revision for the sensor to find
+        assert materialize(ALL_ASSETS, selection=[AssetKey("student")], partition_key=correct, instance=instance, resources=resources).success
+        second = store.rows("SELECT revision FROM registry WHERE revision != ?", [first])[0]["revision"]
+        context = build_sensor_context(instance=instance, cursor=cursor, resources={"home": tiny_home})
+        requests = new_student_revision(context)
+        assert [(r.partition_key, r.tags[REVISION_TAG]) for r in requests] == [(correct, second)]
+
+        request = requests[0]
+        evaluated = materialize(ALL_ASSETS, selection=evaluation_job.selection, partition_key=request.partition_key,
+                                tags=request.tags, instance=instance, resources=resources)  # fmt: skip
+        assert evaluated.success
+        assert store.rows("SELECT DISTINCT model_revision FROM predictions") == [{"model_revision": second}]
+        assert store.rows("SELECT model_revision FROM metrics") == [{"model_revision": second}]
+        assert isinstance(new_student_revision(context), SkipReason)  # the cursor moved past it
+
+        # and the report follows every successful evaluation run
+        run = instance.get_run_by_id(evaluated.run_id)
+        success = next(r.dagster_event for r in instance.all_logs(run.run_id) if r.dagster_event and r.dagster_event.event_type_value == "PIPELINE_SUCCESS")
+        follow = report_after_evaluation(build_run_status_sensor_context(
+            sensor_name="report_after_evaluation", dagster_instance=instance, dagster_run=run, dagster_event=success))  # fmt: skip
+        assert follow.run_key == f"report-after-{run.run_id}"
+
+        when = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+        nightly = nightly_reevaluation(build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"home": tiny_home}))
+        assert [(r.partition_key, r.tags.get(REVISION_TAG)) for r in nightly] == [(correct, None)]  # newest of every student
+
+    assert report_after_evaluation.job_name == report_job.name
