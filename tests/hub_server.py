@@ -16,9 +16,10 @@ Scope and deliberate simplifications (each one is where the real Hub is richer t
   empty files to "regular"; it never overrides the server towards LFS), so no LFS batch / S3 / Xet upload route
   is needed. Consequently files never look LFS-backed: tree entries carry no ``lfs`` field and
   `HEAD /resolve` answers 200 with a git-blob ETag rather than a 302 to a CDN with ``X-Linked-Etag``.
-* Xet must be off on the client (``HF_HUB_DISABLE_XET=1`` *before* import, or `patch_client`): with Xet on,
-  `upload_folder` goes through the pipelined Xet uploader, which works here too since every file is "regular",
-  but it changes the retry semantics (see `fail_next`).
+* Xet should be off on the client (``HF_HUB_DISABLE_XET=1`` *before* import, or `patch_client`) so that
+  `upload_folder` takes the plain `create_commit` path. With Xet on it takes the pipelined Xet uploader instead,
+  which also works here (every file being "regular", no Xet storage is contacted) but retries the commit POST
+  (see `fail_next`).
 * Repo ids must be ``namespace/name``; pull requests (``create_pr``) are not supported (answered 400).
 * Pagination: listings are returned in one page (no ``Link`` header), which the client accepts.
 
@@ -118,6 +119,8 @@ class HubServer:
             which retries 408/429/500/502/503/504 up to 5 times sleeping 1, 2, 4, 8, 8 s; the commit POST of
             `create_commit`/`upload_folder` (Xet disabled) and `create_repo`/`create_branch`/`create_tag` are
             *not* retried and raise `HfHubHTTPError`. With Xet enabled, `upload_folder` retries the commit too.
+            To aim at the commit POST of a `create_commit`, call `HfApi.preupload_lfs_files` on the operations
+            first: the client then knows their upload mode and skips preupload.
         unhandled: ``(method, path)`` of requests no route matched (answered 404); a test can assert it is empty
             to catch a client upgrade that starts calling routes this double does not know.
         server_errors: tracebacks of bugs in this double (answered 500).
@@ -190,6 +193,9 @@ class HubServer:
         (hence `push_to_hub`) posts to ``constants.ENDPOINT``, and the module-level helpers
         (`huggingface_hub.upload_file`, `create_repo`, ...) are bound to an `HfApi` built at import. Passing
         ``endpoint=hub.endpoint`` explicitly is still the clearer style; this makes forgetting it harmless.
+        It also keeps the client's AI-agent detection on loopback: when not offline, the first
+        `build_hf_headers` fetches ``{constants.ENDPOINT}/api/agent-harnesses`` (token-less), which would
+        otherwise try huggingface.co.
         Not thread-safe: it patches process-wide module attributes.
         """
         from huggingface_hub import constants, hf_api
@@ -339,9 +345,9 @@ class HubServer:
             if rest == ["validate-yaml"] and method == "POST":
                 return self._validate_yaml(json.loads(body or b"{}"))
             if rest == ["agent-harnesses"] and method == "GET":
-                # Fetched (token-less, from `constants.ENDPOINT`) by the client's AI-agent detection whenever it
-                # formats coloured output, e.g. around progress bars. A 404 on purpose: the client then falls back
-                # to "no agent" and, unlike after a 200, writes no 24-hour cache file into HF_HOME.
+                # Fetched once per process (token-less, from `constants.ENDPOINT`) by the client's AI-agent
+                # detection when `build_hf_headers` composes the user-agent. A 404 on purpose: the client then
+                # falls back to "no agent" and, unlike after a 200, writes no 24-hour cache file into HF_HOME.
                 raise HubError(404, "HubServer does not serve the agent harnesses registry")
             if len(rest) >= 3 and rest[0] in _API_TYPES:
                 repo_type, repo_id = _API_TYPES[rest[0]], f"{unquote(rest[1])}/{unquote(rest[2])}"

@@ -4,12 +4,13 @@ from dagster import AssetSelection, define_asset_job
 
 from tracekd_assets.assets.data import raw_examples, teacher_responses, traces
 from tracekd_assets.assets.report import report
-from tracekd_assets.assets.students import REVISION_TAG, metrics, predictions, student
+from tracekd_assets.assets.students import REVISION_TAG, base_model_baseline, metrics, predictions, student
 
 raw_job = define_asset_job(
     "raw_examples_job",
-    selection=AssetSelection.assets(raw_examples, teacher_responses),
-    description="Load (or generate) one dataset's canonical records, and ask the teacher about them when one is configured.",
+    selection=AssetSelection.assets(raw_examples, teacher_responses, base_model_baseline),
+    description="Load (or generate) one dataset's canonical records; ask the teacher about them when one is configured; "
+    "evaluate the untuned pretrained base models.",
 )
 condition_job = define_asset_job(
     "condition_job",

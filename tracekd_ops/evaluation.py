@@ -40,6 +40,24 @@ def score_prediction(record: QARecord, condition: str, output: str) -> dict[str,
     }
 
 
+BASELINE_CONDITION = "untuned_base"
+"""The `condition` of an untuned base model's rows: the baseline every trace condition is set against."""
+BASELINE_INSTRUCTION = "Answer the question using the facts. Give only the answer, inside <answer></answer>.\n\n"
+"""Told to the untuned base model, which has not learned the students' output format."""
+
+
+def score_baseline(record: QARecord, output: str) -> dict[str, Any]:
+    """A scored row for an untuned base model's output: its answer is read from <answer></answer>
+    or, failing that, its last line (a base model follows the format loosely); no steps scored."""
+    from tracekd_ops.teacher import extract_answer, split_reasoning
+
+    row = score_prediction(record, BASELINE_CONDITION, output)
+    answer = extract_answer(split_reasoning(output, None)[1])
+    row["parsed_answer"] = answer
+    row["answer_correct"] = dataset_spec(record.dataset).answer_correct(answer, record.answers, record.category)
+    return row
+
+
 def _mean(values: Sequence[Any]) -> float | None:
     present = [float(v) for v in values if v is not None]
     return sum(present) / len(present) if present else None

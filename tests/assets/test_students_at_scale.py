@@ -59,10 +59,15 @@ def test_every_student_of_the_file_on_every_seed_is_a_revision_with_its_own_metr
         {"student": "tiny", "base_model": TINY_BASE_MODEL, "seed": 1, "status": "registered", "mode": "full", "evaluated": True},
         {"student": "chat-lora", "base_model": str(chat_base), "seed": 3, "status": "registered", "mode": "lora", "evaluated": True},
     ]
-    metrics = store.rows("SELECT base_model, seed, n FROM metrics ORDER BY seed")
+    metrics = store.rows("SELECT base_model, seed, n FROM metrics WHERE condition = 'correct' ORDER BY seed")
     assert [(m["base_model"], m["seed"]) for m in metrics] == [(TINY_BASE_MODEL, 0), (TINY_BASE_MODEL, 1), (str(chat_base), 3)]
-    comparison = store.rows("SELECT base_model, runs FROM condition_comparison ORDER BY base_model")
-    assert sorted((c["base_model"], c["runs"]) for c in comparison) == sorted([(TINY_BASE_MODEL, 2), (str(chat_base), 1)])
+    # the untuned pretrained base is its own baseline row (the from-config tiny model has none)
+    baseline = store.rows("SELECT base_model, model_revision, n FROM metrics WHERE condition = 'untuned_base'")
+    assert baseline == [{"base_model": str(chat_base), "model_revision": "untuned", "n": 24}]
+    comparison = store.rows("SELECT condition, base_model, runs FROM condition_comparison ORDER BY ALL")
+    assert sorted((c["condition"], c["base_model"], c["runs"]) for c in comparison) == sorted(
+        [("correct", TINY_BASE_MODEL, 2), ("correct", str(chat_base), 1), ("untuned_base", str(chat_base), 1)]
+    )
 
 
 def test_an_invalid_experiment_file_fails_before_training_naming_file_and_field(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):
@@ -71,11 +76,13 @@ def test_an_invalid_experiment_file_fails_before_training_naming_file_and_field(
     experiment = tiny_experiment.with_changes(experiment_file=str(bad))
     resources = {"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}
     with instance_for_test() as instance:
-        assert materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance, resources=resources).success
+        raw = materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance,
+                          resources=resources, raise_on_error=False)  # fmt: skip
         result = materialize(ALL_ASSETS, selection=condition_job.selection, partition_key=str(run_key("synthetic", "correct")),
                              instance=instance, resources=resources, raise_on_error=False)  # fmt: skip
-        assert not result.success
-        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-        message = str(failure.event_specific_data.error)
-        assert str(bad) in message and "students.0.seeds" in message
+        for run in (raw, result):  # the baseline (in raw_examples_job) and the student both read the file first
+            assert not run.success
+            failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+            message = str(failure.event_specific_data.error)
+            assert str(bad) in message and "students.0.seeds" in message
     assert tiny_home.store().rows("SELECT count(*) AS n FROM registry") == [{"n": 0}]

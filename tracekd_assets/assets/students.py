@@ -8,9 +8,17 @@ from typing import Any
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from tracekd_assets.assets.data import DUCKDB_POOL, raw_examples, traces
-from tracekd_assets.partitions import run_partitions, split_run_key
+from tracekd_assets.partitions import dataset_partitions, run_partitions, split_run_key
 from tracekd_assets.resources import ExperimentSettings, RegistrySettings, TraceKDHome
-from tracekd_ops.evaluation import chance_accuracy, majority_accuracy, run_metrics, score_prediction
+from tracekd_ops.evaluation import (
+    BASELINE_CONDITION,
+    BASELINE_INSTRUCTION,
+    chance_accuracy,
+    majority_accuracy,
+    run_metrics,
+    score_baseline,
+    score_prediction,
+)
 from tracekd_ops.registry import PENDING, Lineage, Registered, Registry
 from tracekd_ops.scoring import SCORER_VERSION
 from tracekd_ops.store import Store
@@ -240,8 +248,7 @@ def metrics(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeRes
     )
     if not predicted:
         raise ValueError(f"no predictions stored for {dataset}/{condition}: materialize predictions first")
-    train, test = read_records(store, dataset, "train"), read_records(store, dataset, EVAL_SPLIT)
-    baselines = {"chance_accuracy": chance_accuracy(train, test), "majority_accuracy": majority_accuracy(train, test)}
+    baselines = _reference_accuracies(store, dataset)
     by_student: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for row in predicted:
         by_student.setdefault((row["base_model"], row["seed"]), []).append(row)
@@ -273,3 +280,42 @@ def metrics(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeRes
             "scorer_version": SCORER_VERSION,
         }
     )
+
+
+def _reference_accuracies(store: Store, dataset: str) -> dict[str, float]:
+    train, test = read_records(store, dataset, "train"), read_records(store, dataset, EVAL_SPLIT)
+    return {"chance_accuracy": chance_accuracy(train, test), "majority_accuracy": majority_accuracy(train, test)}
+
+
+@asset(
+    partitions_def=dataset_partitions,
+    deps=[raw_examples],
+    group_name="evaluation",
+    code_version=f"{METRICS_VERSION}/{SCORER_VERSION}",
+    description=f"Each pretrained base model of the experiment file, untuned, on the test split: its own baseline row "
+    f"(condition `{BASELINE_CONDITION}`) in `predictions` and `metrics`. The from-config tiny student has no "
+    "pretrained weights, so it has no such row.",
+)
+def base_model_baseline(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> MaterializeResult:
+    dataset = context.partition_key
+    plan = experiment.experiment()
+    bases = sorted({s.base_model for s in plan.students if not s.from_config}) if plan.evaluate_base_models else []
+    if not bases:
+        context.log.info("no pretrained base model in the experiment file: no untuned baseline to evaluate")
+        return MaterializeResult(metadata={"dataset": dataset, "base_models": 0})
+    store = home.store()
+    test = read_records(store, dataset, EVAL_SPLIT)
+    prompts = [BASELINE_INSTRUCTION + render_prompt(r) for r in test]
+    results = []
+    for base in bases:
+        context.log.info(f"evaluating the untuned base model {base} on {len(test)} {EVAL_SPLIT} questions")
+        outputs = generate_completions(base, prompts, experiment.eval_batch_size, experiment.eval_max_new_tokens)
+        keys = {"dataset": dataset, "condition": BASELINE_CONDITION, "base_model": base, "seed": 0}
+        lineage_row = {**keys, "trace_set_version": "none", "model_revision": "untuned", "eval_split": EVAL_SPLIT,
+                       "scorer_version": SCORER_VERSION}  # fmt: skip
+        rows = [{**lineage_row, "prompt": p, **score_baseline(r, o)} for r, p, o in zip(test, prompts, outputs)]
+        row = {**lineage_row, **run_metrics(rows), **_reference_accuracies(store, dataset),
+               "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}  # fmt: skip
+        store.replace_partitions([("predictions", keys, rows), ("metrics", keys, [row])])
+        results.append({"base_model": base, "answer_accuracy": row["answer_accuracy"]})
+    return MaterializeResult(metadata={"dataset": dataset, "base_models": len(bases), "results": MetadataValue.json(results)})
