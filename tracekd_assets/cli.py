@@ -13,7 +13,8 @@ from tracekd_ops.datasets import loadable_datasets
 
 
 def _demo(args: argparse.Namespace) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if os.environ.get("TRACEKD_REGISTRY", "local") == "local":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the embedded default needs no network
     if args.home:
         os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
     from tracekd_assets.resources import ExperimentSettings, TraceKDHome

@@ -84,7 +84,7 @@ def render_model_card(
         for name, value in sorted((eval_results or {}).items())
     ]
     data = ModelCardData(
-        library_name="transformers" if lineage.base_model.startswith("tiny-") else "peft",
+        library_name="peft" if hyperparameters.get("mode") in ("lora", "qlora") else "transformers",
         base_model=None if lineage.base_model.startswith("tiny-") else lineage.base_model,
         datasets=[lineage.dataset],
         tags=["tracekd", f"condition:{lineage.condition}", f"seed:{lineage.seed}", "trl", "sft"],

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 
+from tests.leaks import assert_secret_absent
 from tests.teacher_server import build_teacher_model, serve
 from tracekd_assets.definitions import ALL_ASSETS
 from tracekd_assets.jobs import condition_job, raw_job
@@ -100,24 +101,7 @@ def test_teacher_conditions_run_end_to_end_and_the_cache_prevents_repeat_request
         assert server.requests_served() == served
 
         # the key was sent (the server needs it) but is nowhere TraceKD writes
-        assert_secret_absent(instance, tiny_home.root)
-
-
-def assert_secret_absent(instance, home: Path, extra_logs=()) -> None:
-    from tracekd_ops.store import SCHEMA
-
-    assert SECRET not in json.dumps({table: home_rows(home, table) for table in SCHEMA}, default=str)
-    events = [str(record) for run in instance.get_runs() for record in instance.all_logs(run.run_id)]
-    assert events and not any(SECRET in e for e in events)
-    for path in [*home.rglob("*"), *extra_logs]:
-        if path.is_file() and path.suffix not in (".safetensors", ".duckdb"):
-            assert SECRET.encode() not in path.read_bytes(), path
-
-
-def home_rows(home: Path, table: str):
-    from tracekd_ops.store import Store
-
-    return Store(home / "tracekd.duckdb").rows(f"SELECT * FROM {table}")
+        assert_secret_absent(SECRET, instance, tiny_home.root)
 
 
 def test_a_killed_teacher_run_resumes_where_it_stopped(served_teacher, tmp_path, tiny_home, tiny_teacher_experiment, no_teacher, local_registry):
