@@ -334,7 +334,11 @@ def build_trainer(
 def last_checkpoint(output_dir: Path) -> Path | None:
     """The newest `checkpoint-N` a previous (killed) run of this training left behind."""
     folder = output_dir / "_trainer"
-    checkpoints = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()] if folder.exists() else []
+    checkpoints = [
+        p
+        for p in (folder.glob("checkpoint-*") if folder.exists() else [])
+        if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()  # complete ones only
+    ]
     return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 

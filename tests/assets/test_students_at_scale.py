@@ -86,3 +86,55 @@ def test_an_invalid_experiment_file_fails_before_training_naming_file_and_field(
             message = str(failure.event_specific_data.error)
             assert str(bad) in message and "students.0.seeds" in message
     assert tiny_home.store().rows("SELECT count(*) AS n FROM registry") == [{"n": 0}]
+
+
+def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_again(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from dagster import AssetKey
+
+    from tracekd_assets.runner import prepare_dagster_home
+
+    experiment = tiny_experiment.with_changes(max_steps=400, max_train_seconds=None)
+    resources = {"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}
+    key = str(run_key("synthetic", "correct"))
+    with instance_for_test() as instance:
+        assert materialize(ALL_ASSETS, selection=[AssetKey("raw_examples")], partition_key="synthetic", instance=instance, resources=resources).success
+        assert materialize(ALL_ASSETS, selection=[AssetKey("traces")], partition_key=key, instance=instance, resources=resources).success
+
+    # the same settings through `dagster asset materialize`, killed once a checkpoint is on disk
+    config = tmp_path / "run.yaml"
+    settings = {**experiment.as_config(), "experiment_file": None}
+    config.write_text(json.dumps({"resources": {"experiment": {"config": settings}, "registry": {"config": {"backend": "local"}}}}))
+    env = {**os.environ, "DAGSTER_HOME": str(prepare_dagster_home(tmp_path / "dagster")), "TRACEKD_HOME": str(tiny_home.root)}
+    command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "tracekd_assets.definitions",
+               "--select", "student", "--partition", key, "-c", str(config)]  # fmt: skip
+    work = tiny_home.local_registry().root / ".work"
+    log = tmp_path / "killed.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not list(work.glob("*/_trainer/checkpoint-*/trainer_state.json")):
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the checkpoint finish writing
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    saved = max(int(p.parent.name.split("-")[1]) for p in work.glob("*/_trainer/checkpoint-*/trainer_state.json"))
+    assert 0 < saved < 400 and tiny_home.store().rows("SELECT count(*) AS n FROM registry") == [{"n": 0}]
+
+    with instance_for_test() as instance:
+        resumed = materialize(ALL_ASSETS, selection=[AssetKey("student")], partition_key=key, instance=instance, resources=resources)
+        assert resumed.success
+        messages = [r.user_message for r in instance.all_logs(resumed.run_id)]
+    assert any(f"resuming from checkpoint-{saved} (step {saved})" in m for m in messages), [m for m in messages if "resum" in m]
+    summary = json.loads(tiny_home.store().rows("SELECT train_summary FROM registry")[0]["train_summary"])
+    assert summary["resumed_from_step"] == saved and summary["steps"] == 400
+    assert not any(work.iterdir())  # registered: the work folder moved into the registry
