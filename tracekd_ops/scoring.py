@@ -120,6 +120,37 @@ def bleu_1(predicted: str, references: Sequence[str]) -> float:
     return penalty * clipped / len(candidate)
 
 
+def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str], max_n: int = 4) -> float | None:
+    """Corpus BLEU-4 (Papineni et al.): clipped n-gram precisions pooled over the corpus, their
+    geometric mean, times the brevity penalty; one reference per hypothesis, whitespace tokens
+    (traces are markup-free text by then). None for an empty corpus; 0 if an order has no match."""
+    if not hypotheses:
+        return None
+    matches, totals = [0] * max_n, [0] * max_n
+    hyp_len = ref_len = 0
+    for hypothesis, reference in zip(hypotheses, references, strict=True):
+        hyp, ref = hypothesis.split(), reference.split()
+        hyp_len, ref_len = hyp_len + len(hyp), ref_len + len(ref)
+        for n in range(1, max_n + 1):
+            hyp_grams = _ngrams(hyp, n)
+            ref_grams = _ngrams(ref, n)
+            matches[n - 1] += sum(min(count, ref_grams.get(gram, 0)) for gram, count in hyp_grams.items())
+            totals[n - 1] += max(0, len(hyp) - n + 1)
+    if not hyp_len or any(m == 0 for m in matches):
+        return 0.0
+    log_precision = sum(math.log(m / t) for m, t in zip(matches, totals)) / max_n
+    penalty = 1.0 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len)
+    return penalty * math.exp(log_precision)
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> dict[tuple[str, ...], int]:
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i : i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
 @dataclass(frozen=True)
 class StepScores:
     """Per-step correctness; None where the completion has no trace to score."""
