@@ -1,6 +1,10 @@
--- One row per dataset x condition x base model: answer and trace accuracy averaged over seeds,
--- the answer-accuracy delta against the solution-only student of the same dataset and base model,
--- and the pooled trace x answer association. Lineage: the trace set versions and revisions it covers.
+-- The leaderboard: one row per dataset x condition x base model. Answer and trace accuracy as the
+-- mean over seeds with their sample sd (`runs` seeds), the mean of the per-run bootstrap 95%
+-- interval bounds, the answer-accuracy delta against the solution-only student of the same dataset
+-- and base model, and the trace x answer association. Lineage: trace sets, revisions, scorers.
+-- test: not_null dataset, condition, base_model, answer_accuracy
+-- test: unique dataset, condition, base_model, eval_split
+-- test: accepted_range answer_accuracy 0 1
 WITH per_condition AS (
     SELECT
         dataset,
@@ -10,11 +14,24 @@ WITH per_condition AS (
         count(*) AS runs,
         sum(n) AS n,
         avg(answer_accuracy) AS answer_accuracy,
+        stddev_samp(answer_accuracy) AS answer_accuracy_sd,
+        avg(answer_accuracy_ci_low) AS answer_accuracy_ci_low,
+        avg(answer_accuracy_ci_high) AS answer_accuracy_ci_high,
         avg(trace_accuracy) AS trace_accuracy,
+        stddev_samp(trace_accuracy) AS trace_accuracy_sd,
+        avg(trace_accuracy_ci_low) AS trace_accuracy_ci_low,
+        avg(trace_accuracy_ci_high) AS trace_accuracy_ci_high,
         avg(class_accuracy) AS class_accuracy,
         avg(ir_exact_accuracy) AS ir_exact_accuracy,
+        avg(ir_f1) AS ir_f1,
+        avg(trace_bleu) AS trace_bleu,
+        avg(mean_trace_words) AS mean_trace_words,
         avg(phi) AS phi,
+        avg(phi_ci_low) AS phi_ci_low,
+        avg(phi_ci_high) AS phi_ci_high,
         avg(chi2) AS chi2,
+        avg(fisher_p) AS fisher_p,
+        avg(share_both_correct) AS share_both_correct,
         avg(p_answer_given_trace_correct) AS p_answer_given_trace_correct,
         avg(p_answer_given_trace_wrong) AS p_answer_given_trace_wrong,
         max(chance_accuracy) AS chance_accuracy,

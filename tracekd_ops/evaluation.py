@@ -1,7 +1,8 @@
 """Evaluation: score generated completions step by step, and aggregate a run's metrics.
 
-One function per concept: `score_prediction` for a row, `run_metrics` for a run, and the two
-baselines (`chance_accuracy`, `majority_accuracy`) the report sets the students against.
+One function per concept: `score_prediction` for a row, `run_metrics` for a run, `step_tables`
+for its three step x answer tables, and the two baselines (`chance_accuracy`,
+`majority_accuracy`) the report sets the students against.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any, Sequence
 from tracekd_ops.conditions import STEPWISE_CONDITIONS
 from tracekd_ops.records import QARecord
 from tracekd_ops.datasets import dataset_spec
-from tracekd_ops.scoring import score_steps
-from tracekd_ops.stats import TwoByTwo
+from tracekd_ops.scoring import corpus_bleu, score_steps
+from tracekd_ops.stats import TwoByTwo, bootstrap_ci, f1, mean_accuracy, phi_of_pairs
 from tracekd_ops.traces import parse_completion
 
 
@@ -84,32 +85,70 @@ def majority_accuracy(train: Sequence[QARecord], test: Sequence[QARecord]) -> fl
     return hits / len(test)
 
 
-def run_metrics(predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracies, the trace x answer 2x2 table and its statistics for one evaluated run."""
+STEP_COLUMNS = {"class": "class_correct", "ir": "ir_exact", "trace": "trace_correct"}
+"""The three 2x2 tables of a run: answer correctness against each step's (and the whole trace's)."""
+
+
+def step_tables(predictions: Sequence[dict[str, Any]]) -> dict[str, TwoByTwo]:
+    """Step x answer tables, for the steps this run's completions state (none for solution-only)."""
+    tables = {}
+    for step, column in STEP_COLUMNS.items():
+        scored = [(bool(p[column]), bool(p["answer_correct"])) for p in predictions if p[column] is not None]
+        if scored:
+            tables[step] = TwoByTwo.from_pairs([s for s, _ in scored], [a for _, a in scored])
+    return tables
+
+
+def run_metrics(
+    predictions: Sequence[dict[str, Any]], gold_traces: Sequence[str] | None = None, n_resamples: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Accuracies (with bootstrap 95% intervals), IR precision/recall/F1, BLEU and length of the
+    generated traces against `gold_traces` (the gold steps written in the training style, one
+    per prediction), and the trace x answer table with its statistics, for one evaluated run."""
     if not predictions:
         raise ValueError("no predictions to aggregate")
     answers = [bool(p["answer_correct"]) for p in predictions]
+    traced = [bool(p["trace_correct"]) for p in predictions if p["trace_correct"] is not None]
+    pairs = [(bool(p["trace_correct"]), bool(p["answer_correct"])) for p in predictions if p["trace_correct"] is not None]
+    thinks = [parse_completion(p["output"]).think for p in predictions]
+    answer_ci = bootstrap_ci(answers, mean_accuracy, n_resamples, seed=seed)
+    trace_ci = bootstrap_ci(traced, mean_accuracy, n_resamples, seed=seed) if traced else None
+    phi_ci = bootstrap_ci(pairs, phi_of_pairs, n_resamples, seed=seed) if pairs else None
+    written = [t for t in thinks if t is not None]
+    bleu = None
+    if gold_traces is not None and written:
+        bleu = corpus_bleu([t or "" for t in thinks], list(gold_traces))
     metrics: dict[str, Any] = {
         "n": len(predictions),
         "answer_accuracy": sum(answers) / len(answers),
+        "answer_accuracy_ci_low": answer_ci[0] if answer_ci else None,
+        "answer_accuracy_ci_high": answer_ci[1] if answer_ci else None,
         "class_accuracy": _mean([p["class_correct"] for p in predictions]),
         "ir_exact_accuracy": _mean([p["ir_exact"] for p in predictions]),
         "ir_precision": _mean([p["ir_precision"] for p in predictions]),
         "ir_recall": _mean([p["ir_recall"] for p in predictions]),
+        "ir_f1": _mean([f1(p["ir_precision"], p["ir_recall"]) for p in predictions]),
         "trace_accuracy": _mean([p["trace_correct"] for p in predictions]),
+        "trace_accuracy_ci_low": trace_ci[0] if trace_ci else None,
+        "trace_accuracy_ci_high": trace_ci[1] if trace_ci else None,
+        "trace_bleu": bleu,
+        "mean_trace_words": sum(len(t.split()) for t in written) / len(written) if written else None,
     }
-    scored = [(bool(p["trace_correct"]), bool(p["answer_correct"])) for p in predictions if p["trace_correct"] is not None]
-    table = TwoByTwo.from_pairs([s for s, _ in scored], [a for _, a in scored]) if scored else None
-    chi = table.chi_square() if table else None
+    table = step_tables(predictions).get("trace")
+    summary = table.summary() if table else {}
     metrics.update(
-        n_trace_ok_answer_ok=table.ok_ok if table else None,
-        n_trace_ok_answer_wrong=table.ok_wrong if table else None,
-        n_trace_wrong_answer_ok=table.wrong_ok if table else None,
-        n_trace_wrong_answer_wrong=table.wrong_wrong if table else None,
-        chi2=chi[0] if chi else None,
-        chi2_p=chi[1] if chi else None,
-        phi=table.phi() if table else None,
-        p_answer_given_trace_correct=table.p_answer_given_step_correct() if table else None,
-        p_answer_given_trace_wrong=table.p_answer_given_step_wrong() if table else None,
+        n_trace_ok_answer_ok=summary.get("n_step_ok_answer_ok"),
+        n_trace_ok_answer_wrong=summary.get("n_step_ok_answer_wrong"),
+        n_trace_wrong_answer_ok=summary.get("n_step_wrong_answer_ok"),
+        n_trace_wrong_answer_wrong=summary.get("n_step_wrong_answer_wrong"),
+        chi2=summary.get("chi2"),
+        chi2_p=summary.get("chi2_p"),
+        fisher_p=summary.get("fisher_p"),
+        phi=summary.get("phi"),
+        phi_ci_low=phi_ci[0] if phi_ci else None,
+        phi_ci_high=phi_ci[1] if phi_ci else None,
+        p_answer_given_trace_correct=summary.get("p_answer_given_step_correct"),
+        p_answer_given_trace_wrong=summary.get("p_answer_given_step_wrong"),
+        share_both_correct=summary.get("share_both_correct"),
     )
     return metrics

@@ -77,7 +77,17 @@ SCHEMA: dict[str, str] = {
         chi2 DOUBLE, chi2_p DOUBLE, phi DOUBLE,
         p_answer_given_trace_correct DOUBLE, p_answer_given_trace_wrong DOUBLE,
         chance_accuracy DOUBLE NOT NULL, majority_accuracy DOUBLE NOT NULL,
-        created_at TIMESTAMP NOT NULL
+        created_at TIMESTAMP NOT NULL, answer_accuracy_ci_low DOUBLE, answer_accuracy_ci_high DOUBLE,
+        ir_f1 DOUBLE, trace_accuracy_ci_low DOUBLE, trace_accuracy_ci_high DOUBLE, trace_bleu DOUBLE,
+        mean_trace_words DOUBLE, fisher_p DOUBLE, phi_ci_low DOUBLE, phi_ci_high DOUBLE, share_both_correct DOUBLE
+    """,
+    "contingency": LINEAGE_COLUMNS
+    + """,
+        step VARCHAR NOT NULL, n INTEGER NOT NULL,
+        n_step_ok_answer_ok INTEGER NOT NULL, n_step_ok_answer_wrong INTEGER NOT NULL,
+        n_step_wrong_answer_ok INTEGER NOT NULL, n_step_wrong_answer_wrong INTEGER NOT NULL,
+        chi2 DOUBLE, chi2_p DOUBLE, fisher_p DOUBLE, small_cells BOOLEAN NOT NULL, phi DOUBLE,
+        p_answer_given_step_correct DOUBLE, p_answer_given_step_wrong DOUBLE, share_both_correct DOUBLE
     """,
 }
 

@@ -65,14 +65,17 @@ def render_completion(
         return _answer_part(answer)
     if category is None or fact_ids is None:
         raise ValueError("a trace renders both steps or neither")
+    return f"{THINK_OPEN}{render_steps(category, fact_ids, style)}{THINK_CLOSE}{_answer_part(answer)}"
+
+
+def render_steps(category: str, fact_ids: Sequence[int], style: str = SENTENCES) -> str:
+    """The two steps as written inside `<think>` (also the gold trace a generated one is compared with)."""
     ids = ", ".join(str(i) for i in fact_ids)
     if style == SENTENCES:
-        think = f"{_CLASS_SENTENCE.format(category)} {_FACTS_SENTENCE.format(ids)}"
-    elif style == COMPACT:
-        think = _COMPACT.format(category, ids)
-    else:
-        raise ValueError(f"unknown trace style {style!r}; known: {', '.join(TRACE_STYLES)}")
-    return f"{THINK_OPEN}{think}{THINK_CLOSE}{_answer_part(answer)}"
+        return f"{_CLASS_SENTENCE.format(category)} {_FACTS_SENTENCE.format(ids)}"
+    if style == COMPACT:
+        return _COMPACT.format(category, ids)
+    raise ValueError(f"unknown trace style {style!r}; known: {', '.join(TRACE_STYLES)}")
 
 
 def render_free_trace(text: str, answer: str) -> str:

@@ -18,13 +18,14 @@ from tracekd_ops.evaluation import (
     run_metrics,
     score_baseline,
     score_prediction,
+    step_tables,
 )
 from tracekd_ops.registry import PENDING, Lineage, Registered, Registry
 from tracekd_ops.scoring import SCORER_VERSION
 from tracekd_ops.store import Store
 from tracekd_ops.student import generate_completions, train_student
 from tracekd_ops.tables import read_records, read_traces, registered_students, registry_row
-from tracekd_ops.traces import render_prompt
+from tracekd_ops.traces import SENTENCES, render_prompt, render_steps
 
 EVAL_SPLIT = "test"
 METRICS_VERSION = "2"
@@ -249,21 +250,15 @@ def metrics(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeRes
     if not predicted:
         raise ValueError(f"no predictions stored for {dataset}/{condition}: materialize predictions first")
     baselines = _reference_accuracies(store, dataset)
+    style = _training_style(store, dataset, condition)
     by_student: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for row in predicted:
         by_student.setdefault((row["base_model"], row["seed"]), []).append(row)
-    lineage_columns = ("trace_set_version", "model_revision", "eval_split", "scorer_version")
     written = []
     for (base_model, seed), rows in by_student.items():
         keys = {"dataset": dataset, "condition": condition, "base_model": base_model, "seed": seed}
-        row = {
-            **keys,
-            **{column: rows[0][column] for column in lineage_columns},
-            **run_metrics(rows),
-            **baselines,
-            "created_at": datetime.now(timezone.utc).replace(tzinfo=None),
-        }
-        store.replace_partition("metrics", keys, [row])
+        row, tables = _evaluate_run(rows, keys, style, baselines)
+        store.replace_partitions([("metrics", keys, [row]), ("contingency", keys, tables)])
         summary = {k: v for k, v in row.items() if isinstance(v, float) and k not in baselines}
         store.execute("UPDATE registry SET metrics = ? WHERE revision = ?", [json.dumps(summary, sort_keys=True), row["model_revision"]])
         written.append(row)
@@ -280,6 +275,31 @@ def metrics(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeRes
             "scorer_version": SCORER_VERSION,
         }
     )
+
+
+LINEAGE_FIELDS = ("trace_set_version", "model_revision", "eval_split", "scorer_version")
+
+
+def _training_style(store: Store, dataset: str, condition: str) -> str:
+    """The style the trace set was written in: generated traces are compared with gold in it."""
+    rows = store.rows("SELECT style FROM trace_sets WHERE dataset = ? AND condition = ?", [dataset, condition])
+    return rows[0]["style"] if rows else SENTENCES
+
+
+def _evaluate_run(
+    rows: list[dict[str, Any]], keys: dict[str, Any], style: str, baselines: dict[str, float]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The metrics row and the three step x answer table rows of one evaluated student."""
+    lineage = {**keys, **{column: rows[0][column] for column in LINEAGE_FIELDS}}
+    gold = [render_steps(r["gold_class"], r["gold_fact_ids"], style) for r in rows]
+    metrics_row = {
+        **lineage,
+        **run_metrics(rows, gold),
+        **baselines,
+        "created_at": datetime.now(timezone.utc).replace(tzinfo=None),
+    }
+    tables = [{**lineage, "step": step, "n": t.n, **t.summary()} for step, t in step_tables(rows).items()]
+    return metrics_row, tables
 
 
 def _reference_accuracies(store: Store, dataset: str) -> dict[str, float]:
@@ -314,8 +334,7 @@ def base_model_baseline(context: AssetExecutionContext, home: TraceKDHome, exper
         lineage_row = {**keys, "trace_set_version": "none", "model_revision": "untuned", "eval_split": EVAL_SPLIT,
                        "scorer_version": SCORER_VERSION}  # fmt: skip
         rows = [{**lineage_row, "prompt": p, **score_baseline(r, o)} for r, p, o in zip(test, prompts, outputs)]
-        row = {**lineage_row, **run_metrics(rows), **_reference_accuracies(store, dataset),
-               "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}  # fmt: skip
-        store.replace_partitions([("predictions", keys, rows), ("metrics", keys, [row])])
+        row, tables = _evaluate_run(rows, keys, SENTENCES, _reference_accuracies(store, dataset))
+        store.replace_partitions([("predictions", keys, rows), ("metrics", keys, [row]), ("contingency", keys, tables)])
         results.append({"base_model": base, "answer_accuracy": row["answer_accuracy"]})
     return MaterializeResult(metadata={"dataset": dataset, "base_models": len(bases), "results": MetadataValue.json(results)})

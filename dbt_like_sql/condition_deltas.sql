@@ -1,0 +1,49 @@
+-- Each condition's student against the solution-only student of the same dataset, base model and
+-- seed, on the same test questions: the answer-accuracy delta and McNemar's test on the paired
+-- answers (b: only this condition right, c: only solution-only right; exact binomial below 25
+-- discordant pairs, else chi-square with continuity correction).
+-- test: not_null dataset, condition, base_model, seed, n, mcnemar_p
+-- test: unique dataset, condition, base_model, seed
+-- test: accepted_range mcnemar_p 0 1
+WITH paired AS (
+    SELECT
+        p.dataset,
+        p.condition,
+        p.base_model,
+        p.seed,
+        p.model_revision,
+        s.model_revision AS solution_only_revision,
+        p.answer_correct AS answer_ok,
+        s.answer_correct AS solution_only_ok
+    FROM predictions AS p
+    JOIN predictions AS s
+        ON s.dataset = p.dataset
+        AND s.base_model = p.base_model
+        AND s.seed = p.seed
+        AND s.eval_split = p.eval_split
+        AND s.example_id = p.example_id
+        AND s.condition = 'solution_only'
+    WHERE p.condition <> 'solution_only'
+),
+counted AS (
+    SELECT
+        dataset,
+        condition,
+        base_model,
+        seed,
+        any_value(model_revision) AS model_revision,
+        any_value(solution_only_revision) AS solution_only_revision,
+        count(*) AS n,
+        avg(answer_ok::INTEGER) AS answer_accuracy,
+        avg(solution_only_ok::INTEGER) AS solution_only_accuracy,
+        count(*) FILTER (WHERE answer_ok AND NOT solution_only_ok) AS b,
+        count(*) FILTER (WHERE solution_only_ok AND NOT answer_ok) AS c
+    FROM paired
+    GROUP BY dataset, condition, base_model, seed
+)
+SELECT
+    *,
+    answer_accuracy - solution_only_accuracy AS answer_delta,
+    mcnemar_p(b, c) AS mcnemar_p
+FROM counted
+ORDER BY dataset, base_model, seed, condition

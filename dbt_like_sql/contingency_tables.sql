@@ -1,0 +1,27 @@
+-- The three step x answer 2x2 tables of every run (answer x class step, answer x IR step, answer x
+-- full trace), pooled over seeds per dataset x condition x base model: cell counts, the share of
+-- problems with step and answer both right, and the conditional answer accuracies. Per-run chi-square,
+-- Fisher and phi are in the `contingency` table.
+-- test: not_null dataset, condition, base_model, step, n
+-- test: unique dataset, condition, base_model, step
+SELECT
+    dataset,
+    condition,
+    base_model,
+    step,
+    count(*) AS runs,
+    sum(n) AS n,
+    sum(n_step_ok_answer_ok) AS step_ok_answer_ok,
+    sum(n_step_ok_answer_wrong) AS step_ok_answer_wrong,
+    sum(n_step_wrong_answer_ok) AS step_wrong_answer_ok,
+    sum(n_step_wrong_answer_wrong) AS step_wrong_answer_wrong,
+    sum(n_step_ok_answer_ok) / sum(n) AS share_both_correct,
+    sum(n_step_ok_answer_ok) / nullif(sum(n_step_ok_answer_ok + n_step_ok_answer_wrong), 0) AS p_answer_given_step_correct,
+    sum(n_step_wrong_answer_ok) / nullif(sum(n_step_wrong_answer_ok + n_step_wrong_answer_wrong), 0) AS p_answer_given_step_wrong,
+    avg(chi2) AS mean_chi2,
+    avg(phi) AS mean_phi,
+    min(fisher_p) AS min_fisher_p,
+    bool_or(small_cells) AS any_small_cells
+FROM contingency
+GROUP BY dataset, condition, base_model, step
+ORDER BY dataset, base_model, condition, step

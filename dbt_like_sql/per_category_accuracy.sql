@@ -1,0 +1,19 @@
+-- Accuracy by question category (bAbI task, CoTempQA relation, MS MARCO query type) for every
+-- dataset x condition x base model, pooled over seeds: answer, class-step, IR-step and trace.
+-- test: not_null dataset, condition, base_model, category, n
+-- test: unique dataset, condition, base_model, category
+-- test: accepted_range answer_accuracy 0 1
+SELECT
+    dataset,
+    condition,
+    base_model,
+    category,
+    count(*) AS n,
+    count(DISTINCT seed) AS seeds,
+    avg(answer_correct::INTEGER) AS answer_accuracy,
+    avg(class_correct::INTEGER) AS class_accuracy,
+    avg(ir_exact::INTEGER) AS ir_exact_accuracy,
+    avg(trace_correct::INTEGER) AS trace_accuracy
+FROM predictions
+GROUP BY dataset, condition, base_model, category
+ORDER BY dataset, base_model, condition, category
