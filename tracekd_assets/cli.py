@@ -19,7 +19,7 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
     from tracekd_assets.resources import ExperimentSettings, TraceKDHome
     from tracekd_assets.runner import default_instance, materialize_everything
-    from tracekd_ops.report import markdown_summary
+    from tracekd_ops.report import ReportData, markdown_summary
 
     home = TraceKDHome()
     instance = default_instance(home)
@@ -28,7 +28,8 @@ def _demo(args: argparse.Namespace) -> int:
     rows = home.store().rows("SELECT * FROM condition_comparison") if reported else []
     if rows:
         print()
-        print(markdown_summary(rows, home.store().rows("SELECT * FROM trace_construction")))
+        construction = home.store().rows("SELECT * FROM trace_construction")
+        print(markdown_summary(ReportData(rows, construction)))
     print()
     print(f"report:      {home.reports_dir() / 'report.html'}")
     print(f"duckdb:      {home.store().path}")

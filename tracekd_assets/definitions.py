@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from tracekd_assets.assets.data import raw_examples, teacher_responses, traces
-from tracekd_assets.assets.report import report
+from tracekd_assets.assets.report import reference_results, report
 from tracekd_assets.assets.sql import sql_model_assets
 from tracekd_assets.assets.students import base_model_baseline, metrics, predictions, student
 from tracekd_assets.automation import new_student_revision, nightly_reevaluation, report_after_evaluation
@@ -13,7 +13,8 @@ from tracekd_assets.jobs import condition_job, evaluation_job, raw_job, report_j
 from tracekd_assets.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 
 ALL_ASSETS = [
-    raw_examples, teacher_responses, traces, student, predictions, metrics, base_model_baseline, *sql_model_assets, report,
+    raw_examples, teacher_responses, traces, student, predictions, metrics, base_model_baseline, *sql_model_assets,
+    reference_results, report,
 ]  # fmt: skip
 
 RESOURCES = {

@@ -3,7 +3,7 @@
 from dagster import AssetSelection, define_asset_job
 
 from tracekd_assets.assets.data import raw_examples, teacher_responses, traces
-from tracekd_assets.assets.report import report
+from tracekd_assets.assets.report import reference_results, report
 from tracekd_assets.assets.students import REVISION_TAG, base_model_baseline, metrics, predictions, student
 
 raw_job = define_asset_job(
@@ -25,6 +25,6 @@ evaluation_job = define_asset_job(
 )
 report_job = define_asset_job(
     "report_job",
-    selection=AssetSelection.groups("sql_models") | AssetSelection.assets(report),
+    selection=AssetSelection.groups("sql_models") | AssetSelection.assets(reference_results, report),
     description="Rebuild the SQL models and the report from whatever metrics are stored.",
 )

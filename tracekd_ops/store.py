@@ -46,6 +46,10 @@ SCHEMA: dict[str, str] = {
         left_out VARCHAR NOT NULL, corrupted_rows INTEGER NOT NULL, settings VARCHAR NOT NULL,
         teacher VARCHAR, mean_trace_words DOUBLE, created_at TIMESTAMP NOT NULL
     """,
+    "reference_results": """
+        dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL, base_model VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL, value DOUBLE NOT NULL, source VARCHAR NOT NULL
+    """,
     "teacher_requests": """
         request_hash VARCHAR NOT NULL, purpose VARCHAR NOT NULL, model VARCHAR NOT NULL, endpoint VARCHAR,
         request VARCHAR NOT NULL, status VARCHAR NOT NULL, content VARCHAR, reasoning VARCHAR,

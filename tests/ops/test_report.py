@@ -1,15 +1,41 @@
-from tracekd_ops.report import headline_lines, markdown_summary, render_html
+from tracekd_ops.report import ReportData, headline_lines, markdown_summary, render_html
 
 ROWS = [
-    {"dataset": "synthetic", "condition": "correct", "n": 300, "answer_accuracy": 0.6, "trace_accuracy": 0.9,
-     "chance_accuracy": 0.28, "majority_accuracy": 0.29, "answer_delta_vs_solution_only": 0.01, "phi": 0.2,
-     "chi2": 12.0, "p_answer_given_trace_correct": 0.62, "p_answer_given_trace_wrong": 0.4, "base_model": "tiny",
-     "eval_split": "test", "trace_set_versions": "abc", "model_revisions": "r1", "scorer_versions": "s1"},
-    {"dataset": "synthetic", "condition": "solution_only", "n": 300, "answer_accuracy": 0.55, "trace_accuracy": None,
-     "chance_accuracy": 0.28, "majority_accuracy": 0.29, "answer_delta_vs_solution_only": 0.0, "phi": None,
-     "chi2": None, "p_answer_given_trace_correct": None, "p_answer_given_trace_wrong": None, "base_model": "tiny",
-     "eval_split": "test", "trace_set_versions": "def", "model_revisions": "r2", "scorer_versions": "s1"},
+    {"dataset": "synthetic", "condition": "correct", "base_model": "tiny", "runs": 2, "n": 300, "answer_accuracy": 0.6,
+     "answer_accuracy_ci_low": 0.55, "answer_accuracy_ci_high": 0.65, "answer_accuracy_sd": 0.01, "trace_accuracy": 0.9,
+     "trace_bleu": 0.8, "chance_accuracy": 0.28, "majority_accuracy": 0.29, "answer_delta_vs_solution_only": 0.01,
+     "phi": 0.2, "chi2": 12.0, "fisher_p": 0.001, "share_both_correct": 0.55, "p_answer_given_trace_correct": 0.62,
+     "p_answer_given_trace_wrong": 0.4, "eval_split": "test", "trace_set_versions": "abc", "model_revisions": "r1",
+     "scorer_versions": "s1"},
+    {"dataset": "synthetic", "condition": "solution_only", "base_model": "tiny", "runs": 2, "n": 300, "answer_accuracy": 0.55,
+     "answer_accuracy_ci_low": None, "answer_accuracy_ci_high": None, "trace_accuracy": None, "chance_accuracy": 0.28,
+     "majority_accuracy": 0.29, "answer_delta_vs_solution_only": 0.0, "phi": None, "chi2": None,
+     "p_answer_given_trace_correct": None, "p_answer_given_trace_wrong": None, "eval_split": "test",
+     "trace_set_versions": "def", "model_revisions": "r2", "scorer_versions": "s1"},
 ]  # fmt: skip
+CONSTRUCTION = [
+    {"dataset": "synthetic", "condition": "teacher", "style": "sentences", "questions": 120, "traces": 90,
+     "left_out_count": 30, "corrupted_rows": 0, "teacher_kept_rate": 0.75, "mean_trace_words": 41.5,
+     "mean_completion_tokens": 63.2, "settings": '{"seed": 0}', "trace_set_version": "v-teach"},
+]  # fmt: skip
+CONTINGENCY = [
+    {"dataset": "synthetic", "condition": "correct", "base_model": "tiny", "step": step, "step_ok_answer_ok": 150,
+     "step_ok_answer_wrong": 120, "step_wrong_answer_ok": 30, "step_wrong_answer_wrong": 300 - 300 + 0}
+    for step in ("class", "ir", "trace")
+]  # fmt: skip
+RUNS = [{"dataset": "synthetic", "condition": "correct", "trace_accuracy": 0.9, "answer_accuracy": 0.6},
+        {"dataset": "synthetic", "condition": "correct", "trace_accuracy": 0.88, "answer_accuracy": 0.61}]  # fmt: skip
+CATEGORIES = [{"dataset": "synthetic", "condition": c, "category": k, "answer_accuracy": 0.5}
+              for c in ("correct", "solution_only") for k in ("single-supporting-fact", "yes-no-questions")]  # fmt: skip
+DELTAS = [{"dataset": "synthetic", "condition": "correct", "base_model": "tiny", "seed": 0, "n": 300, "answer_accuracy": 0.6,
+           "solution_only_accuracy": 0.55, "answer_delta": 0.05, "b": 30, "c": 15, "mcnemar_p": 0.0374}]  # fmt: skip
+REFERENCE = [{"dataset": "babi", "condition": "correct", "reference_model": "meta-llama/Llama-3.2-1B-Instruct",
+              "reference_value": 0.944, "measured_model": None, "measured_value": None,
+              "source": "Reference study (QLoRA students, bAbI exact match)"}]  # fmt: skip
+
+
+def full_report() -> ReportData:
+    return ReportData(ROWS, CONSTRUCTION, CONTINGENCY, RUNS, CATEGORIES, DELTAS, REFERENCE, {"scorer": "s1"})
 
 
 def test_headline_states_accuracy_against_chance_and_the_association():
@@ -18,30 +44,27 @@ def test_headline_states_accuracy_against_chance_and_the_association():
     assert "not significant" not in correct and "chi²" not in solution
 
 
-def test_html_is_one_offline_file_with_plot_and_lineage():
-    page = render_html(ROWS)
-    assert page.count("data:image/png;base64,") == 1 and "http" not in page
-    for value in ("abc", "r1", "s1", "solution_only", "0.280"):
+def test_html_is_one_offline_file_with_every_figure_and_section():
+    page = render_html(full_report())
+    assert page.count("data:image/png;base64,") == 4  # accuracy bars, heatmaps, scatter, category bars
+    assert "http" not in page
+    for section in ("How the training traces were built", "Step × answer tables", "Trace accuracy against answer accuracy",
+                    "Answer accuracy per category", "Against solution-only", "Reference study, side by side", "Lineage"):  # fmt: skip
+        assert section in page
+    for value in ("abc", "r1", "s1", "solution_only", "0.280", "0.550–0.650", "0.037", "0.944", "v-teach", "QLoRA students"):
         assert value in page
 
 
-def test_markdown_summary_has_one_row_per_condition_and_intact_columns():
-    lines = markdown_summary(ROWS).splitlines()
+def test_sections_without_rows_say_so_instead_of_breaking():
+    page = render_html(ReportData(ROWS))
+    assert page.count("data:image/png;base64,") == 1 and page.count("(nothing to plot yet)") == 3
+    assert "How the training traces were built" not in page and "Reference study" not in page
+
+
+def test_markdown_summary_carries_the_tables():
+    summary = markdown_summary(full_report())
+    lines = summary.split("\n\n")[0].splitlines()
     assert len(lines) == 4 and len({line.count(" | ") for line in lines if not line.startswith("|---")}) == 1
-
-
-CONSTRUCTION = [
-    {"dataset": "synthetic", "condition": "teacher", "style": "sentences", "questions": 120, "traces": 90,
-     "left_out_count": 30, "corrupted_rows": 0, "teacher_kept_rate": 0.75, "mean_trace_words": 41.5,
-     "mean_completion_tokens": 63.2, "settings": '{"seed": 0}', "trace_set_version": "v-teach"},
-]  # fmt: skip
-
-
-def test_report_says_how_each_conditions_traces_were_built():
-    page = render_html(ROWS, CONSTRUCTION)
-    assert "How the training traces were built" in page
-    for value in ("v-teach", "0.750", "41.500", "63.200", "90"):
-        assert value in page
-    summary = markdown_summary(ROWS, CONSTRUCTION)
-    assert "How the training traces were built" in summary and "| teacher | sentences | 120 | 90 | 30 |" in summary
-    assert "How the training traces were built" not in render_html(ROWS)
+    assert "| synthetic | correct | tiny | 2 | 300 | 0.600 | 0.550–0.650 |" in summary
+    for heading in ("How the training traces were built", "McNemar", "Reference study"):
+        assert heading in summary

@@ -1,0 +1,19 @@
+-- The reference study's published numbers next to what TraceKD measured for the same dataset,
+-- condition and metric (every base model measured here; none when the dataset or condition was
+-- not run). The reference rows come from tracekd_ops/data/reference_results.csv, with their source.
+-- test: not_null dataset, condition, reference_model, reference_value, source
+SELECT
+    r.dataset,
+    r.condition,
+    r.metric,
+    r.base_model AS reference_model,
+    r.value AS reference_value,
+    c.base_model AS measured_model,
+    CASE r.metric WHEN 'answer_accuracy' THEN c.answer_accuracy END AS measured_value,
+    c.runs AS measured_runs,
+    r.source
+FROM reference_results AS r
+LEFT JOIN condition_comparison AS c
+    ON c.dataset = r.dataset
+    AND c.condition = r.condition
+ORDER BY r.dataset, r.condition, r.base_model, c.base_model
