@@ -1,5 +1,6 @@
 """`tracekd` command line: `tracekd demo` runs the whole graph on the embedded default;
-`tracekd datasets inspect DATASET PATH` checks dataset files before they are materialized."""
+`tracekd datasets inspect DATASET PATH` checks dataset files before they are materialized;
+`tracekd query SQL` and `tracekd snapshot PATH` read results safely while Dagster is writing."""
 
 from __future__ import annotations
 
@@ -55,6 +56,33 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(home: str | None):  # noqa: ANN202 - keeps the import lazy
+    from tracekd_ops.store import Store
+
+    root = Path(home or os.environ.get("TRACEKD_HOME", "var")).resolve()
+    if not (root / "tracekd.duckdb").exists():
+        raise SystemExit(f"no TraceKD database at {root / 'tracekd.duckdb'}: run `tracekd demo` or materialize something")
+    return Store(root / "tracekd.duckdb")
+
+
+def _query(args: argparse.Namespace) -> int:
+    """One read-only query under TraceKD's shared lock: safe while Dagster materializes."""
+    frame = _store(args.home).frame(args.sql)
+    if args.format == "csv":
+        print(frame.to_csv(index=False), end="")
+    elif args.format == "json":
+        print(frame.to_json(orient="records", date_format="iso"))
+    else:
+        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    target = _store(args.home).snapshot(args.path)
+    print(f"snapshot written to {target}: open it with `duckdb {target}` for as long as you like")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracekd", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("path", help="a file, a folder, or hf:<repo id>[:<config>]")
     inspect.add_argument("--gold-rule", choices=("is_selected", "max_overlap"), help="MS MARCO gold passages")
     inspect.set_defaults(handler=_inspect)
+    query = commands.add_parser("query", help="run a read-only SQL query on the results (safe during materialization)")
+    query.add_argument("sql")
+    query.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.set_defaults(handler=_query)
+    snapshot = commands.add_parser("snapshot", help="copy the database consistently, for the duckdb CLI or a notebook")
+    snapshot.add_argument("path")
+    snapshot.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+    snapshot.set_defaults(handler=_snapshot)
     args = parser.parse_args(argv)
     return args.handler(args)
 

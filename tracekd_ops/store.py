@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -96,12 +98,33 @@ SCHEMA: dict[str, str] = {
 }
 
 
+class StoreBusy(RuntimeError):
+    """Another process holds the DuckDB file outside TraceKD's lock (e.g. an open `duckdb` CLI)."""
+
+
 class Store:
     """The project's DuckDB file. Cheap to construct; holds no open connection."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, busy_timeout_s: float = 120.0) -> None:
         self.path = Path(path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self.busy_timeout_s = busy_timeout_s
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting while a process outside TraceKD's lock holds it (DuckDB's own
+        file lock: an external reader blocks writers, an external writer blocks everyone)."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise StoreBusy(
+                        f"{self.path} is held by another process outside TraceKD (an open duckdb CLI or notebook?) "
+                        f"for over {self.busy_timeout_s:g} s; close it, and query through `tracekd query`, "
+                        f"`Store(...).frame()` or a `tracekd snapshot` copy instead: {error}"
+                    ) from error
+                time.sleep(0.1)
 
     @contextmanager
     def connect(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -110,7 +133,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX if write or not self.path.exists() else fcntl.LOCK_SH)
-            con = duckdb.connect(str(self.path), read_only=not write and self.path.exists())
+            con = self._open(read_only=not write and self.path.exists())
             try:
                 if write:
                     con.execute("BEGIN TRANSACTION")
@@ -177,6 +200,25 @@ class Store:
             cursor = con.execute(sql, list(params))
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, values)) for values in cursor.fetchall()]
+
+    def snapshot(self, target: Path | str) -> Path:
+        """A consistent copy of the database, taken under the shared lock (no TraceKD write is
+        mid-transaction), that any tool may open and hold as long as it likes."""
+        target = Path(target)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path} does not exist yet: materialize something first")
+        staged = target.with_name(target.name + ".tmp")
+        with open(self._lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            shutil.copyfile(self.path, staged)
+            wal = self.path.with_name(self.path.name + ".wal")
+            if wal.exists():
+                shutil.copyfile(wal, staged.with_name(staged.name + ".wal"))
+        staged.replace(target)
+        wal_copy = staged.with_name(staged.name + ".wal")
+        if wal_copy.exists():
+            wal_copy.replace(target.with_name(target.name + ".wal"))
+        return target
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self.connect(write=True) as con:

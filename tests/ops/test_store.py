@@ -1,6 +1,7 @@
 """DuckDB store: atomic partition replacement and cross-process writer serialization, for real."""
 
 import multiprocessing as mp
+import time
 
 import duckdb
 import pytest
@@ -100,3 +101,39 @@ def _try_open(path: str) -> str | None:
     except duckdb.Error as e:
         return str(e)
     return None
+
+
+def _hold(path: str, seconds: float, marker: str) -> None:
+    con = duckdb.connect(path, read_only=True)
+    open(marker, "w").close()  # tell the test the file is held now
+    time.sleep(seconds)
+    con.close()
+
+
+def _held_by_outsider(pool, path, seconds, marker):  # noqa: ANN001, ANN202
+    result = pool.apply_async(_hold, (path, seconds, str(marker)))
+    while not marker.exists():
+        time.sleep(0.02)
+    marker.unlink()
+    return result
+
+
+def test_a_writer_waits_for_an_outside_reader_holding_the_file_then_writes(tmp_path):
+    from tracekd_ops.store import StoreBusy
+
+    store = Store(tmp_path / "t.duckdb")
+    store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 1)])
+    with mp.get_context("spawn").Pool(1) as pool:
+        held = _held_by_outsider(pool, str(store.path), 1.0, tmp_path / "held")  # think: an open duckdb CLI
+        started = time.monotonic()
+        store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 2)])
+        waited = time.monotonic() - started
+        held.get(timeout=30)
+    assert waited > 0.2 and store.rows("SELECT n FROM metrics") == [{"n": 2}]
+    impatient = Store(tmp_path / "t.duckdb", busy_timeout_s=0.3)
+    with mp.get_context("spawn").Pool(1) as pool:
+        held = _held_by_outsider(pool, str(store.path), 2.0, tmp_path / "held")
+        with pytest.raises(StoreBusy, match="held by another process outside TraceKD"):
+            impatient.execute("DELETE FROM metrics")
+        held.get(timeout=30)
+    assert store.rows("SELECT n FROM metrics") == [{"n": 2}]
