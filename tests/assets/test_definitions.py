@@ -18,7 +18,9 @@ def test_definitions_load_with_every_stage_of_the_graph():
             "trace_construction", "report"} <= keys  # fmt: skip
     assert graph.get(AssetKey("traces")).parent_keys == {AssetKey("raw_examples"), AssetKey("teacher_responses")}
     assert graph.get(AssetKey("student")).parent_keys == {AssetKey("traces")}
-    assert graph.get(AssetKey("report")).parent_keys == {AssetKey("condition_comparison"), AssetKey("trace_construction")}
+    report_inputs = {"condition_comparison", "trace_construction", "contingency_tables", "run_metrics",
+                     "per_category_accuracy", "condition_deltas", "reference_comparison"}  # fmt: skip
+    assert graph.get(AssetKey("report")).parent_keys == {AssetKey(name) for name in report_inputs}
 
 
 def test_sql_model_deps_are_read_off_the_sql_file():
@@ -26,6 +28,14 @@ def test_sql_model_deps_are_read_off_the_sql_file():
     assert graph.get(AssetKey("condition_comparison")).parent_keys == {AssetKey("metrics")}
     # side tables map to the asset that writes them: trace_sets <- traces, registry <- student
     assert graph.get(AssetKey("trace_construction")).parent_keys == {AssetKey("traces"), AssetKey("student")}
+    assert graph.get(AssetKey("reference_comparison")).parent_keys == {AssetKey("reference_results"), AssetKey("condition_comparison")}
+
+
+def test_sql_model_tests_are_asset_checks():
+    graph = defs.resolve_asset_graph()
+    checks = {key.name for key in graph.get(AssetKey("condition_deltas")).check_keys}
+    assert checks == {"not_null__dataset__condition__base_model__seed__n__mcnemar_p", "unique__dataset__condition__base_model__seed",
+                      "accepted_range__mcnemar_p"}  # fmt: skip
 
 
 def test_traces_carry_a_blocking_great_expectations_check():

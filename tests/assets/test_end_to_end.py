@@ -49,6 +49,21 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
         assert sorted(construction) == sorted(WITHOUT_TEACHER)
         assert construction["incorrect"]["corrupted_rows"] == 120 and construction["correct"]["corrupted_rows"] == 0
         assert all(r["students"] == 2 and r["mean_completion_tokens"] > 0 for r in construction.values())
+
+        # every SQL model built, and its tests (the asset checks) pass on real results
+        from tests.conftest import SQL_DIR
+        from tracekd_ops.sql_models import discover_models, run_tests
+
+        for model in discover_models(SQL_DIR):
+            assert set(run_tests(store, model).values()) <= {0}, model.name
+        assert len(store.rows("SELECT * FROM condition_deltas")) == n - 1  # each condition against solution-only
+        steps = store.rows("SELECT condition, count(*) AS k FROM contingency_tables GROUP BY condition ORDER BY condition")
+        assert steps == [{"condition": c, "k": 3} for c in ("correct", "incorrect", "swapped")]
+        assert {r["category"] for r in store.rows("SELECT category FROM per_category_accuracy")} == {
+            "single-supporting-fact", "two-supporting-facts", "yes-no-questions"}  # fmt: skip
+        assert len(store.rows("SELECT * FROM reference_comparison")) == 6
+        assert all(0 <= r["answer_accuracy_ci_low"] <= r["answer_accuracy"] <= r["answer_accuracy_ci_high"] <= 1
+                   for r in store.rows("SELECT * FROM metrics"))  # fmt: skip
         assert len(store.rows("SELECT * FROM condition_comparison")) == n
 
 
