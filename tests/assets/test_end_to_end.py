@@ -62,6 +62,11 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
         assert {r["category"] for r in store.rows("SELECT category FROM per_category_accuracy")} == {
             "single-supporting-fact", "two-supporting-facts", "yes-no-questions"}  # fmt: skip
         assert len(store.rows("SELECT * FROM reference_comparison")) == 6
+        from dagster import AssetKey, TableColumnDep
+
+        event = instance.get_latest_materialization_event(AssetKey("condition_comparison"))
+        lineage = event.asset_materialization.metadata["dagster/column_lineage"]
+        assert lineage.value.deps_by_column["answer_accuracy"] == [TableColumnDep(AssetKey("metrics"), "answer_accuracy")]
         assert all(0 <= r["answer_accuracy_ci_low"] <= r["answer_accuracy"] <= r["answer_accuracy_ci_high"] <= 1
                    for r in store.rows("SELECT * FROM metrics"))  # fmt: skip
         assert len(store.rows("SELECT * FROM condition_comparison")) == n
