@@ -217,10 +217,12 @@ def heatmaps_png(tables: Rows) -> str | None:
                 ax.imshow([[0, 0], [0, 0]], cmap="Greys", vmin=0, vmax=1)
                 continue
             cells = [[t["step_ok_answer_ok"], t["step_ok_answer_wrong"]], [t["step_wrong_answer_ok"], t["step_wrong_answer_wrong"]]]
-            ax.imshow(cells, cmap="Blues", vmin=0, vmax=max(1, max(max(row) for row in cells)))
+            top = max(1, max(max(row) for row in cells))
+            ax.imshow(cells, cmap="Blues", vmin=0, vmax=top)
             for y in range(2):
                 for x in range(2):
-                    ax.text(x, y, str(cells[y][x]), ha="center", va="center", fontsize=8)
+                    colour = "white" if cells[y][x] > top / 2 else "black"  # readable on dark and light cells
+                    ax.text(x, y, str(cells[y][x]), ha="center", va="center", fontsize=8, color=colour)
             ax.set_title(f"{group[0]}/{group[1]} · {step}", fontsize=7)
     return _png(fig)
 
