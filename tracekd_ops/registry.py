@@ -168,6 +168,10 @@ class LocalRegistry:
     def complete(self, registered: Registered) -> Registered:
         return registered  # a local registration is complete when it exists
 
+    def publish_eval_results(self, lineage: Lineage, card_inputs: dict[str, Any], results: dict[str, float]) -> str | None:
+        """Local revisions are immutable and their metrics live in the `registry` table: nothing to publish."""
+        return None
+
 
 WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors")
 
@@ -258,6 +262,23 @@ class HubRegistry:
         api.create_tag(repo_id, tag=tag, revision=commit, tag_message=f"training run {local_revision}", exist_ok=True)
         base = (self.endpoint or "https://huggingface.co").rstrip("/")
         return commit, f"{base}/{repo_id}/tree/{commit}"
+
+    def publish_eval_results(self, lineage: Lineage, card_inputs: dict[str, Any], results: dict[str, float]) -> str | None:
+        """Commit the model card, now with its evaluation results (`ModelCardData.eval_results`), to
+        the student's branch; returns the card commit. The evaluated revision stays the training
+        commit: only README.md changes."""
+        card = render_model_card(lineage, card_inputs["hyperparameters"], card_inputs["summary"], results)
+        try:
+            info = self._api().upload_file(
+                path_or_fileobj=card.encode(),
+                path_in_repo="README.md",
+                repo_id=self.repo_id(lineage),
+                revision=self.branch(lineage),
+                commit_message=f"Evaluation results of {lineage.model_name} (seed {lineage.seed})",
+            )
+        except Exception as fault:  # noqa: BLE001 - re-raised with the token scrubbed
+            raise RuntimeError(_redact(f"{type(fault).__name__}: {fault}", os.environ.get(self.token_env))) from None
+        return info.oid
 
     def resolve(self, model_name: str, revision: str, lineage: Lineage | None = None) -> Path:
         """The registered commit, downloaded from the Hub into the registry's cache."""

@@ -50,7 +50,8 @@ def test_students_are_pushed_as_commits_on_a_branch_tagged_per_run_and_evaluated
         api = HfApi(endpoint=hub.endpoint, token=TOKEN)
         repo = "test-user/tracekd-tiny-llama-from-config"
         refs = api.list_repo_refs(repo)
-        assert {b.name: b.target_commit for b in refs.branches}["synthetic--correct"] == commit
+        history = [c.commit_id for c in api.list_repo_commits(repo, revision="synthetic--correct")]
+        assert history[1] == commit  # the training commit, then the card update once evaluated
         assert [t.target_commit for t in refs.tags if t.name.startswith("synthetic--correct--seed0--")] == [commit]
         files = {f.path for f in api.list_repo_tree(repo, revision=commit)}
         assert {"model.safetensors", "config.json", "tokenizer.json", "README.md", "tracekd_lineage.json"} <= files
@@ -62,6 +63,17 @@ def test_students_are_pushed_as_commits_on_a_branch_tagged_per_run_and_evaluated
         assert any(m == "GET" and f"/resolve/{commit}/model.safetensors" in p for m, p, _ in hub.requests)
         metrics = json.loads(store.rows("SELECT metrics FROM registry")[0]["metrics"])
         assert 0.0 <= metrics["answer_accuracy"] <= 1.0
+
+        # once evaluated, the card on the student's branch carries the results; the revision stays the training commit
+        from huggingface_hub import ModelCard
+
+        branch_head = {b.name: b.target_commit for b in api.list_repo_refs(repo).branches}["synthetic--correct"]
+        assert branch_head != commit  # a card-only commit on top of the training commit
+        card_path = api.hf_hub_download(repo, "README.md", revision=branch_head, cache_dir=str(tiny_home.root / "cards"))
+        card = ModelCard.load(card_path)
+        results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+        assert results["answer_accuracy"] == pytest.approx(metrics["answer_accuracy"])
+        assert store.rows("SELECT DISTINCT model_revision FROM metrics") == [{"model_revision": commit}]
 
         # a fresh download of the commit loads as a model
         from huggingface_hub import snapshot_download

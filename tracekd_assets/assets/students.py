@@ -241,9 +241,9 @@ def predictions(
     description="Answer and step accuracies, the trace-correct x answer-correct 2x2 table, chi-square, phi and "
     "conditional answer accuracies of each evaluated student (DuckDB table `metrics`; also on its `registry` row).",
 )
-def metrics(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeResult:
+def metrics(context: AssetExecutionContext, home: TraceKDHome, registry: RegistrySettings) -> MaterializeResult:
     dataset, condition = split_run_key(context.partition_key)
-    store = home.store()
+    store, backend = home.store(), registry.build(home)
     predicted = store.rows(
         "SELECT * FROM predictions WHERE dataset = ? AND condition = ? ORDER BY base_model, seed", [dataset, condition]
     )
@@ -261,6 +261,7 @@ def metrics(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeRes
         store.replace_partitions([("metrics", keys, [row]), ("contingency", keys, tables)])
         summary = {k: v for k, v in row.items() if isinstance(v, float) and k not in baselines}
         store.execute("UPDATE registry SET metrics = ? WHERE revision = ?", [json.dumps(summary, sort_keys=True), row["model_revision"]])
+        _publish_eval_results(context, store, backend, row)
         written.append(row)
     return MaterializeResult(
         metadata={
@@ -278,6 +279,26 @@ def metrics(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeRes
 
 
 LINEAGE_FIELDS = ("trace_set_version", "model_revision", "eval_split", "scorer_version")
+CARD_RESULTS = ("answer_accuracy", "class_accuracy", "ir_exact_accuracy", "trace_accuracy")
+
+
+def _publish_eval_results(context: AssetExecutionContext, store: Store, backend: Registry, row: dict[str, Any]) -> None:
+    """Put the student's results on its model card where the registry shows cards (the Hub).
+    Best effort: the numbers are in DuckDB already, so a failed card update only warns."""
+    entries = store.rows("SELECT * FROM registry WHERE revision = ?", [row["model_revision"]])
+    if not entries:
+        return
+    entry = entries[0]
+    lineage = Lineage(entry["dataset"], entry["condition"], entry["base_model"], entry["seed"], entry["trace_set_version"])
+    results = {k: row[k] for k in CARD_RESULTS if row.get(k) is not None}
+    inputs = {"hyperparameters": json.loads(entry["hyperparameters"]), "summary": json.loads(entry["train_summary"])}
+    try:
+        commit = backend.publish_eval_results(lineage, inputs, results)
+    except Exception as error:  # noqa: BLE001 - the card is a convenience copy of stored results
+        context.log.warning(f"could not put the evaluation results on the model card of {lineage.model_name}: {error}")
+        return
+    if commit:
+        context.log.info(f"model card of {lineage.model_name} updated with its evaluation results (commit {commit})")
 
 
 def _training_style(store: Store, dataset: str, condition: str) -> str:
