@@ -202,6 +202,10 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
+class _Permanent(Exception):
+    """A failure another try cannot fix (bad request, unknown model, wrong key)."""
+
+
 class TeacherClient:
     """Sends chat requests with retries; never raises for a failed request (returns a failed reply)."""
 
@@ -283,10 +287,6 @@ class TeacherClient:
             getattr(usage, "prompt_tokens", None),
             getattr(usage, "completion_tokens", None),
         )
-
-
-class _Permanent(Exception):
-    """A failure another try cannot fix (bad request, unknown model, wrong key)."""
 
 
 def _kind(error: str | None) -> str:
