@@ -316,7 +316,7 @@ def build_trainer(
         include_num_input_tokens_seen=True,
         disable_tqdm=True,
         dataloader_num_workers=0,
-        gradient_checkpointing=mode != FULL and cuda,  # TRL's default is on; a small model has memory to spare
+        activation_checkpointing=mode != FULL and cuda,  # TRL turns it on by default; a small model has memory to spare
     )
     trainer = SFTTrainer(
         model=model,
