@@ -133,6 +133,8 @@ def markdown_summary(data: ReportData) -> str:
         parts += ["**Against solution-only on the same questions (McNemar)**", markdown_table(data.deltas, DELTA_COLUMNS)]
     if data.reference:
         parts += ["**Reference study, side by side**", markdown_table(data.reference, REFERENCE_COLUMNS)]
+    versions = ", ".join(f"{k} `{v}`" for k, v in sorted(data.code_versions.items()))
+    parts += [f"**Lineage** (code versions: {versions or '–'})", markdown_table(data.leaderboard, [(c, c) for c in LINEAGE_COLUMNS])]
     return "\n\n".join(parts)
 
 

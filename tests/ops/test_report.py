@@ -66,5 +66,6 @@ def test_markdown_summary_carries_the_tables():
     lines = summary.split("\n\n")[0].splitlines()
     assert len(lines) == 4 and len({line.count(" | ") for line in lines if not line.startswith("|---")}) == 1
     assert "| synthetic | correct | tiny | 2 | 300 | 0.600 | 0.550–0.650 |" in summary
-    for heading in ("How the training traces were built", "McNemar", "Reference study"):
+    for heading in ("How the training traces were built", "McNemar", "Reference study", "**Lineage** (code versions: scorer `s1`)"):
         assert heading in summary
+    assert "| synthetic | correct | tiny | test | abc | r1 | s1 |" in summary
