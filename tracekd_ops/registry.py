@@ -28,6 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tracekd_ops.secrets import redact
+
 LOCAL_BACKEND = "local"
 HUB_BACKEND = "hub"
 REGISTERED, PENDING = "registered", "pending"
@@ -241,7 +243,7 @@ class HubRegistry:
                 commit, url = self._push(folder, lineage, local_revision)
                 return Registered(registered.model_name, commit, HUB_BACKEND, url, registered.created_at, REGISTERED, local_revision)
             except Exception as fault:  # noqa: BLE001 - every failure is retried, then recorded
-                error = _redact(f"{type(fault).__name__}: {fault}", os.environ.get(self.token_env))
+                error = redact(f"{type(fault).__name__}: {fault}", os.environ.get(self.token_env))
                 if attempt < self.max_attempts:
                     time.sleep(self.backoff_s * 2 ** (attempt - 1))
         return Registered(registered.model_name, local_revision, HUB_BACKEND, registered.uri, registered.created_at, PENDING, local_revision, error)
@@ -277,7 +279,7 @@ class HubRegistry:
                 commit_message=f"Evaluation results of {lineage.model_name} (seed {lineage.seed})",
             )
         except Exception as fault:  # noqa: BLE001 - re-raised with the token scrubbed
-            raise RuntimeError(_redact(f"{type(fault).__name__}: {fault}", os.environ.get(self.token_env))) from None
+            raise RuntimeError(redact(f"{type(fault).__name__}: {fault}", os.environ.get(self.token_env))) from None
         return info.oid
 
     def resolve(self, model_name: str, revision: str, lineage: Lineage | None = None) -> Path:
@@ -299,10 +301,6 @@ class HubRegistry:
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text.replace("/", "--"))[:80]
-
-
-def _redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
 
 
 def _lineage_from_card(folder: Path) -> Lineage:

@@ -1,6 +1,7 @@
 """Statistics of the study, one function each: the step x answer 2x2 table (chi-square, Fisher's
 exact test, phi, conditional accuracies), bootstrap confidence intervals, McNemar's test between
-two students on the same items, and mean +/- sd across seeds.
+two students on the same items. (Mean +/- sd across seeds is DuckDB's avg/stddev_samp in the
+`condition_comparison` SQL model.)
 
 Chi-square is Pearson's without continuity correction (the reference study compares it with the
 3.841 line, the 5% critical value at one degree of freedom). It is undefined when a row or
@@ -181,14 +182,6 @@ def mcnemar(first_correct: Sequence[bool], second_correct: Sequence[bool], exact
 
     statistic = (abs(b - c) - 1) ** 2 / (b + c)
     return McNemar(b, c, statistic, float(chi2.sf(statistic, 1)), False)
-
-
-def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
-    """Mean and sample standard deviation (None for a single value) across seeds."""
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def f1(precision: float | None, recall: float | None) -> float | None:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from tracekd_ops.conditions import POSTHOC, SUMMARY_MAX_WORDS, TEACHER, TEACHER_SUMMARY, TeacherText
 from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.records import QARecord
+from tracekd_ops.secrets import redact
 from tracekd_ops.store import Store
 from tracekd_ops.traces import render_prompt
 
@@ -177,10 +178,6 @@ def reasoning_trace(reply: TeacherReply) -> str:
     final text before the answer tag."""
     reasoning, final = split_reasoning(reply.content, reply.reasoning)
     return reasoning or final.split("<answer>")[0].strip()
-
-
-def redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
 
 
 def public_url(url: str | None) -> str | None:

@@ -64,6 +64,14 @@ def test_every_student_of_the_file_on_every_seed_is_a_revision_with_its_own_metr
     # the untuned pretrained base is its own baseline row (the from-config tiny model has none)
     baseline = store.rows("SELECT base_model, model_revision, n FROM metrics WHERE condition = 'untuned_base'")
     assert baseline == [{"base_model": str(chat_base), "model_revision": "untuned", "n": 24}]
+    # across seeds: the leaderboard's mean and sample sd equal the per-seed rows' (Python's statistics)
+    import statistics
+
+    tiny = [r["answer_accuracy"] for r in store.rows("SELECT answer_accuracy FROM metrics WHERE condition = 'correct' AND seed IN (0, 1)")]
+    board = store.rows("SELECT answer_accuracy, answer_accuracy_sd FROM condition_comparison WHERE base_model = ? AND condition = 'correct'",
+                       [TINY_BASE_MODEL])[0]  # fmt: skip
+    assert board["answer_accuracy"] == pytest.approx(statistics.mean(tiny))
+    assert board["answer_accuracy_sd"] == pytest.approx(statistics.stdev(tiny))
     comparison = store.rows("SELECT condition, base_model, runs FROM condition_comparison ORDER BY ALL")
     assert sorted((c["condition"], c["base_model"], c["runs"]) for c in comparison) == sorted(
         [("correct", TINY_BASE_MODEL, 2), ("correct", str(chat_base), 1), ("untuned_base", str(chat_base), 1)]
