@@ -14,10 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from tracekd_ops.conditions import CORRECT, build_trace
+from tracekd_ops.traces.conditions import CORRECT, build_trace
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-from tracekd_ops.student import TinyModelConfig, build_tiny_model, generate_completions, train_tokenizer
-from tracekd_ops.traces import render_prompt
+from tracekd_ops.evaluate.generate import generate_completions
+from tracekd_ops.train.models import build_tiny_model, train_tokenizer
+from tracekd_ops.train.settings import TinyModelConfig
+from tracekd_ops.traces.render import render_prompt
 
 
 def main() -> None:

@@ -17,10 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.chat_server import ScriptedChatServer, chat_reply  # noqa: E402
+from tracekd_ops.teacher.loopback import ScriptedChatServer, chat_reply  # noqa: E402
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate  # noqa: E402
-from tracekd_ops.store import Store  # noqa: E402
-from tracekd_ops.teacher import TeacherCache, TeacherClient, TeacherConfig, answer_request, ask_all  # noqa: E402
+from tracekd_ops.store.store import Store  # noqa: E402
+from tracekd_ops.teacher.cache import TeacherCache  # noqa: E402
+from tracekd_ops.teacher.client import TeacherClient  # noqa: E402
+from tracekd_ops.teacher.collect import ask_all  # noqa: E402
+from tracekd_ops.teacher.config import TeacherConfig  # noqa: E402
+from tracekd_ops.teacher.requests import answer_request  # noqa: E402
 
 
 def main() -> None:

@@ -23,9 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tracekd_ops.conditions import CORRECT, build_trace  # noqa: E402
+from tracekd_ops.traces.conditions import CORRECT, build_trace  # noqa: E402
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate  # noqa: E402
-from tracekd_ops.student import LORA, TinyModelConfig, TrainingConfig, train_student, train_tokenizer  # noqa: E402
+from tracekd_ops.train.models import train_tokenizer  # noqa: E402
+from tracekd_ops.train.settings import LORA, TinyModelConfig, TrainingConfig  # noqa: E402
+from tracekd_ops.train.trainer import train_student  # noqa: E402
 
 
 def measured_peak_flops(dtype_name: str, device: str, size: int = 2048, repeats: int = 10) -> float:

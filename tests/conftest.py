@@ -17,17 +17,17 @@ SQL_DIR = PROJECT_ROOT / "dbt_like_sql"
 
 @pytest.fixture
 def tiny_experiment():
-    from tracekd_assets.resources import ExperimentSettings
+    from tracekd_assets.defs.resources import ExperimentSettings
 
     return ExperimentSettings(
         synthetic_train_per_task=40,
         synthetic_test_per_task=8,
-        max_steps=4,
-        batch_size=8,
-        hidden_size=32,
-        num_layers=1,
-        num_heads=2,
-        intermediate_size=64,
+        training={
+            "max_steps": 4,
+            "batch_size": 8,
+            "max_seconds": 420.0,
+            "model": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64},
+        },
         eval_batch_size=16,
         eval_max_new_tokens=40,
     )
@@ -35,7 +35,7 @@ def tiny_experiment():
 
 @pytest.fixture
 def tiny_home(tmp_path: Path):
-    from tracekd_assets.resources import TraceKDHome
+    from tracekd_assets.defs.resources import TraceKDHome
 
     return TraceKDHome(home=str(tmp_path / "home"))
 
@@ -43,7 +43,7 @@ def tiny_home(tmp_path: Path):
 @pytest.fixture
 def no_teacher():
     """An unconfigured teacher, whatever the environment says."""
-    from tracekd_assets.resources import TeacherSettings
+    from tracekd_assets.defs.resources import TeacherSettings
 
     return TeacherSettings(base_url=None, model=None, summary_model=None)
 
@@ -51,6 +51,6 @@ def no_teacher():
 @pytest.fixture
 def local_registry():
     """The local registry backend, whatever the environment says."""
-    from tracekd_assets.resources import RegistrySettings
+    from tracekd_assets.defs.resources import RegistrySettings
 
     return RegistrySettings(backend="local")

@@ -12,7 +12,7 @@ from dagster import DagsterInstance
 def assert_secret_absent(secret: str, instance: DagsterInstance, home: Path, extra_files: Iterable[Path] = ()) -> None:
     """Not in any DuckDB table, Dagster event (logs, metadata), or file under the TraceKD home
     (model cards, configs, reports; weights are skipped as binary)."""
-    from tracekd_ops.store import SCHEMA, Store
+    from tracekd_ops.store.store import SCHEMA, Store
 
     store = Store(home / "tracekd.duckdb")
     assert secret not in json.dumps({table: store.rows(f"SELECT * FROM {table}") for table in SCHEMA}, default=str)

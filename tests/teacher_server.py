@@ -23,15 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from tracekd_ops.records import QARecord
-from tracekd_ops.student import EOS, TinyModelConfig, TrainingConfig, train_student
-from tracekd_ops.teacher import (
-    TeacherConfig,
-    TeacherReply,
-    answer_request,
-    posthoc_request,
-    summary_request,
-)
+from tracekd_ops.core.records import QARecord
+from tracekd_ops.train.models import EOS
+from tracekd_ops.train.settings import TinyModelConfig, TrainingConfig
+from tracekd_ops.train.trainer import train_student
+from tracekd_ops.teacher.config import TeacherConfig
+from tracekd_ops.teacher.requests import TeacherReply, answer_request, posthoc_request, summary_request
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{{ eos_token }}{% endfor %}"

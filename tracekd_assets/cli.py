@@ -18,9 +18,9 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the embedded default needs no network
     if args.home:
         os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
-    from tracekd_assets.resources import ExperimentSettings, TraceKDHome
-    from tracekd_assets.runner import default_instance, materialize_everything
-    from tracekd_ops.report import ReportData, markdown_summary
+    from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
+    from tracekd_assets.demo import default_instance, materialize_everything
+    from tracekd_ops.report.render import ReportData, markdown_summary
 
     home = TraceKDHome()
     instance = default_instance(home)
@@ -57,7 +57,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _store(home: str | None):  # noqa: ANN202 - keeps the import lazy
-    from tracekd_ops.store import Store
+    from tracekd_ops.store.store import Store
 
     root = Path(home or os.environ.get("TRACEKD_HOME", "var")).resolve()
     if not (root / "tracekd.duckdb").exists():

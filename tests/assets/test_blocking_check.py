@@ -3,8 +3,8 @@
 from dagster import AssetKey, instance_for_test, materialize
 
 from tracekd_assets.definitions import ALL_ASSETS
-from tracekd_assets.jobs import condition_job, raw_job
-from tracekd_assets.partitions import run_key
+from tracekd_assets.defs.jobs import condition_job, raw_job
+from tracekd_assets.defs.partitions import run_key
 
 
 def test_failing_suite_stops_the_student_and_keeps_stored_traces(tiny_home, tiny_experiment, no_teacher, local_registry):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dagster import DagsterEventType, DagsterInstance
 
-from tracekd_assets.runner import prepare_dagster_home
+from tracekd_assets.demo import prepare_dagster_home
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dagster import instance_for_test
 
-from tracekd_assets.runner import materialize_everything
-from tracekd_ops.conditions import CONDITIONS, TEACHER_CONDITIONS
-from tracekd_ops.store import LINEAGE_COLUMNS
+from tracekd_assets.demo import materialize_everything
+from tracekd_ops.traces.conditions import CONDITIONS, TEACHER_CONDITIONS
+from tracekd_ops.store.store import LINEAGE_COLUMNS
 
 WITHOUT_TEACHER = [c for c in CONDITIONS if c not in TEACHER_CONDITIONS]
 LINEAGE_KEYS = [c.split()[0] for c in LINEAGE_COLUMNS.replace("\n", " ").split(",") if c.strip()]
@@ -52,7 +52,7 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
 
         # every SQL model built, and its tests (the asset checks) pass on real results
         from tests.conftest import SQL_DIR
-        from tracekd_ops.sql_models import discover_models, run_tests
+        from tracekd_ops.report.sql_models import discover_models, run_tests
 
         for model in discover_models(SQL_DIR):
             assert set(run_tests(store, model).values()) <= {0}, model.name
@@ -76,8 +76,7 @@ def test_real_babi_and_cotempqa_samples_run_end_to_end(tmp_path, tiny_home, tiny
     from tests.conftest import SHARED_DATA
 
     experiment = tiny_experiment.with_changes(**{
-        "babi_path": str(SHARED_DATA / "babi" / "tasks_1-20_v1-2" / "en"),
-        "cotempqa_path": str(SHARED_DATA / "cotempqa"),
+        "sources": {"babi": str(SHARED_DATA / "babi" / "tasks_1-20_v1-2" / "en"), "cotempqa": str(SHARED_DATA / "cotempqa")},
         "per_category_limit": 3,
     })  # fmt: skip
     with instance_for_test() as instance:
@@ -96,13 +95,14 @@ def test_real_babi_and_cotempqa_samples_run_end_to_end(tmp_path, tiny_home, tiny
         assert {s["f"] for s in sources} == {"equal.json", "mix.json", "overlap.json"}
 
 
-def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tiny_experiment, no_teacher, local_registry):
+def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tiny_experiment, no_teacher, local_registry, monkeypatch):
     from dagster import materialize
 
     from tracekd_assets.definitions import ALL_ASSETS
-    from tracekd_assets.jobs import raw_job
+    from tracekd_assets.defs.jobs import raw_job
 
-    experiment = tiny_experiment.with_changes(**{"babi_path": None})
+    monkeypatch.delenv("TRACEKD_BABI_PATH", raising=False)
+    experiment = tiny_experiment.with_changes(sources={})
     with instance_for_test() as instance:
         result = materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="babi", instance=instance,
                              resources={"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}, raise_on_error=False)  # fmt: skip
@@ -116,9 +116,9 @@ def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_pa
 
     from tests.conftest import SHARED_DATA
     from tracekd_assets.definitions import ALL_ASSETS
-    from tracekd_assets.jobs import raw_job
+    from tracekd_assets.defs.jobs import raw_job
 
-    good = tiny_experiment.with_changes(**{"cotempqa_path": str(SHARED_DATA / "cotempqa"), "per_category_limit": 2})
+    good = tiny_experiment.with_changes(**{"sources": {"cotempqa": str(SHARED_DATA / "cotempqa")}, "per_category_limit": 2})
     broken = tmp_path / "equal.json"
     broken.write_text('{"index": 0, "question": "q", "facts": ["x a"], "answer": ["a"]}\n{"index": 1, "question": \n')
     with instance_for_test() as instance:
@@ -128,7 +128,7 @@ def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_pa
 
         assert run(good).success
         before = tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL")
-        result = run(good.with_changes(cotempqa_path=str(broken)))
+        result = run(good.with_changes(sources={"cotempqa": str(broken)}))
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "equal.json line 2 (json)" in str(failure.step_failure_data.error)
@@ -149,7 +149,7 @@ def test_msmarco_files_run_through_the_same_chain(tmp_path, tiny_home, tiny_expe
             for i in range(count)
         ]  # fmt: skip
         (folder / split).write_text("\n".join(json.dumps(r) for r in rows))
-    experiment = tiny_experiment.with_changes(msmarco_path=str(folder))
+    experiment = tiny_experiment.with_changes(sources={"msmarco": str(folder)})
     with instance_for_test() as instance:
         outcome = materialize_everything(instance, tiny_home, experiment, datasets=("msmarco",))
         assert outcome.failed == [], outcome.failed

@@ -13,9 +13,9 @@ from dagster import AssetKey, instance_for_test, materialize
 from tests.hub_server import HubServer
 from tests.leaks import assert_secret_absent
 from tracekd_assets.definitions import ALL_ASSETS
-from tracekd_assets.jobs import condition_job, raw_job
-from tracekd_assets.partitions import run_key
-from tracekd_assets.resources import RegistrySettings
+from tracekd_assets.defs.jobs import condition_job, raw_job
+from tracekd_assets.defs.partitions import run_key
+from tracekd_assets.defs.resources import RegistrySettings
 
 TOKEN = "hf_test_SECRET_token_5150"
 CORRECT = str(run_key("synthetic", "correct"))
@@ -102,7 +102,7 @@ def test_a_failed_push_leaves_the_checkpoint_pending_and_the_next_run_completes_
         pending = store.rows("SELECT * FROM registry")
         assert [(r["status"], r["backend"]) for r in pending] == [("pending", "hub")]
         assert "503" in pending[0]["error"] and TOKEN not in pending[0]["error"]
-        local = tiny_home.local_registry().resolve(pending[0]["model_name"], pending[0]["local_revision"])
+        local = tiny_home.local_registry().folder(pending[0]["model_name"], pending[0]["local_revision"])
         assert (local / "model.safetensors").exists()  # the checkpoint is kept on disk
 
         done = materialize(ALL_ASSETS, selection=[AssetKey("student")], partition_key=CORRECT, instance=instance, resources=resources)

@@ -16,8 +16,8 @@ import duckdb
 from dagster import AssetKey, instance_for_test, materialize
 
 from tracekd_assets.definitions import ALL_ASSETS
-from tracekd_assets.partitions import run_key
-from tracekd_assets.runner import prepare_dagster_home
+from tracekd_assets.defs.partitions import run_key
+from tracekd_assets.demo import prepare_dagster_home
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,7 +44,7 @@ def hold_live_file(path: str, seconds: float) -> int:
 
 
 def test_reads_during_a_materialization_never_fail_and_never_break_it(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):
-    experiment = tiny_experiment.with_changes(max_steps=60)
+    experiment = tiny_experiment.with_changes(training={"max_steps": 60})
     resources = {"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}
     with instance_for_test() as instance:
         assert materialize(ALL_ASSETS, selection=[AssetKey("raw_examples")], partition_key="synthetic", instance=instance,

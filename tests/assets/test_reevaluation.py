@@ -10,11 +10,13 @@ from dagster import (
     materialize,
 )  # fmt: skip
 
-from tracekd_assets.assets.students import REVISION_TAG
-from tracekd_assets.automation import new_student_revision, nightly_reevaluation, report_after_evaluation
+from tracekd_assets.defs.evaluation.assets import REVISION_TAG
+from tracekd_assets.defs.evaluation.schedules import nightly_reevaluation
+from tracekd_assets.defs.evaluation.sensors import new_student_revision
+from tracekd_assets.defs.reports.sensors import report_after_evaluation
 from tracekd_assets.definitions import ALL_ASSETS
-from tracekd_assets.jobs import condition_job, evaluation_job, raw_job, report_job
-from tracekd_assets.partitions import run_key
+from tracekd_assets.defs.jobs import condition_job, evaluation_job, raw_job, report_job
+from tracekd_assets.defs.partitions import run_key
 
 
 def test_a_new_revision_is_evaluated_exactly_and_the_schedule_covers_every_student(tiny_home, tiny_experiment, no_teacher, local_registry):

@@ -7,16 +7,17 @@ import pytest
 from dagster import instance_for_test, materialize
 
 from tracekd_assets.definitions import ALL_ASSETS
-from tracekd_assets.jobs import condition_job, raw_job, report_job
-from tracekd_assets.partitions import run_key
-from tracekd_ops.student import TINY_BASE_MODEL
+from tracekd_assets.defs.jobs import condition_job, raw_job, report_job
+from tracekd_assets.defs.partitions import run_key
+from tracekd_ops.train.settings import TINY_BASE_MODEL
 
 
 @pytest.fixture
 def chat_base(tmp_path):
     """A small 'pretrained' chat model on disk standing in for a Hub id."""
     from tests.teacher_server import CHAT_TEMPLATE
-    from tracekd_ops.student import TinyModelConfig, build_tiny_model, train_tokenizer
+    from tracekd_ops.train.models import build_tiny_model, train_tokenizer
+    from tracekd_ops.train.settings import TinyModelConfig
 
     path = tmp_path / "tiny-chat"
     tokenizer = train_tokenizer(["Facts: [1] Mary went to the office. Question: Where is Mary? <answer>office</answer>"] * 4, 300)
@@ -107,9 +108,9 @@ def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_ag
 
     from dagster import AssetKey
 
-    from tracekd_assets.runner import prepare_dagster_home
+    from tracekd_assets.demo import prepare_dagster_home
 
-    experiment = tiny_experiment.with_changes(max_steps=400, max_train_seconds=None)
+    experiment = tiny_experiment.with_changes(training={"max_steps": 400, "max_seconds": None})
     resources = {"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}
     key = str(run_key("synthetic", "correct"))
     with instance_for_test() as instance:

@@ -18,13 +18,13 @@ from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 from tests.leaks import assert_secret_absent
 from tests.teacher_server import build_teacher_model, serve
 from tracekd_assets.definitions import ALL_ASSETS
-from tracekd_assets.jobs import condition_job, raw_job
-from tracekd_assets.partitions import run_key
-from tracekd_assets.resources import TeacherSettings
-from tracekd_assets.runner import prepare_dagster_home
-from tracekd_ops.conditions import TEACHER_CONDITIONS
+from tracekd_assets.defs.jobs import condition_job, raw_job
+from tracekd_assets.defs.partitions import run_key
+from tracekd_assets.defs.resources import TeacherSettings
+from tracekd_assets.demo import prepare_dagster_home
+from tracekd_ops.traces.conditions import TEACHER_CONDITIONS
 from tracekd_ops.datasets.synthetic import generate
-from tracekd_ops.teacher import TeacherConfig
+from tracekd_ops.teacher.config import TeacherConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-test-NEVER-SHOWN-7731"
@@ -34,7 +34,7 @@ TEACHER_SETTINGS = {"max_tokens": 96, "max_concurrency": 2, "flush_every_s": 0.0
 @pytest.fixture(scope="module")
 def served_teacher(tmp_path_factory):
     """The tiny teacher, trained on the tiny experiment's synthetic training questions, served."""
-    from tracekd_assets.resources import ExperimentSettings
+    from tracekd_assets.defs.resources import ExperimentSettings
 
     experiment = ExperimentSettings(synthetic_train_per_task=3, synthetic_test_per_task=2)
     records = [r for r in generate(experiment.synthetic()) if r.split == "train"]

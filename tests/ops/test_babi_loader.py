@@ -5,7 +5,7 @@ import pytest
 from tests.conftest import SHARED_DATA
 from tracekd_ops.datasets.babi import TASK_NAMES, from_hf_rows, load_babi, parse_babi_file
 from tracekd_ops.datasets.errors import DatasetFormatError
-from tracekd_ops.scoring import babi_answer_correct
+from tracekd_ops.datasets.answers import babi_answer_correct
 
 BABI = SHARED_DATA / "babi" / "tasks_1-20_v1-2" / "en"
 

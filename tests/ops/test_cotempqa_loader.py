@@ -5,7 +5,7 @@ import pytest
 from tests.conftest import SHARED_DATA
 from tracekd_ops.datasets.cotempqa import from_rows, load_cotempqa
 from tracekd_ops.datasets.errors import DatasetFormatError
-from tracekd_ops.scoring import cotempqa_answer_correct
+from tracekd_ops.datasets.answers import cotempqa_answer_correct
 
 COTEMPQA = SHARED_DATA / "cotempqa"
 

@@ -1,10 +1,10 @@
 import pytest
 
-from tracekd_ops.conditions import CORRECT, SOLUTION_ONLY
+from tracekd_ops.traces.conditions import CORRECT, SOLUTION_ONLY
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
-from tracekd_ops.evaluation import chance_accuracy, majority_accuracy, run_metrics, score_prediction
-from tracekd_ops.scoring import babi_answer_correct
-from tracekd_ops.traces import render_completion
+from tracekd_ops.evaluate.metrics import chance_accuracy, majority_accuracy, run_metrics, score_prediction
+from tracekd_ops.datasets.answers import babi_answer_correct
+from tracekd_ops.traces.render import render_completion
 
 RECORDS = generate(SyntheticConfig(train_per_task=50, test_per_task=10))
 TRAIN = [r for r in RECORDS if r.split == "train"]

@@ -8,7 +8,8 @@ import pytest
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.msmarco import NO_ANSWER, from_rows, load_msmarco
 from tracekd_ops.datasets.protocol import apply_protocol
-from tracekd_ops.scoring import bleu_1, msmarco_answer_correct, rouge_l
+from tracekd_ops.datasets.answers import msmarco_answer_correct
+from tracekd_ops.evaluate.scoring import bleu_1, rouge_l
 
 ROWS = [
     {"query_id": 10, "query": "what is the capital of france", "query_type": "location", "answers": ["Paris"],

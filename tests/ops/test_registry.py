@@ -2,9 +2,10 @@ import os
 
 import pytest
 
-from tracekd_ops.registry import Lineage, LocalRegistry
+from tracekd_ops.core.lineage import Lineage
+from tracekd_ops.registry.local import LocalRegistry
 
-LINEAGE = Lineage(dataset="synthetic", condition="correct", base_model="tiny", seed=7, trace_set_version="abc123")
+LINEAGE = Lineage(dataset="synthetic", condition="correct", student="tiny", base_model="tiny", seed=7, trace_set_version="abc123")
 
 
 def stage(registry: LocalRegistry, payload: bytes):
@@ -18,8 +19,8 @@ def test_each_registration_is_a_new_revision_and_earlier_ones_stay(tmp_path):
     first = registry.register(stage(registry, b"one"), LINEAGE, {"lr": 1}, {"steps": 3})
     second = registry.register(stage(registry, b"two"), LINEAGE, {"lr": 1}, {"steps": 3})
     assert first.revision != second.revision
-    assert (registry.resolve(first.model_name, first.revision) / "model.safetensors").read_bytes() == b"one"
-    assert (registry.resolve(second.model_name, second.revision) / "model.safetensors").read_bytes() == b"two"
+    assert (registry.folder(first.model_name, first.revision) / "model.safetensors").read_bytes() == b"one"
+    assert (registry.folder(second.model_name, second.revision) / "model.safetensors").read_bytes() == b"two"
     assert not any((tmp_path / "reg" / ".work").iterdir())  # registering moves the work folder away
 
 
@@ -27,7 +28,7 @@ def test_model_card_names_the_lineage_and_hyperparameters_but_no_secret(tmp_path
     monkeypatch.setenv("HF_TOKEN", "hf_supersecretvalue123")
     registry = LocalRegistry(tmp_path / "reg")
     entry = registry.register(stage(registry, b"w"), LINEAGE, {"learning_rate": 0.002}, {"steps": 3})
-    card = (registry.resolve(entry.model_name, entry.revision) / "README.md").read_text()
+    card = (registry.folder(entry.model_name, entry.revision) / "README.md").read_text()
     for value in ("synthetic", "correct", "tiny", "abc123", "seed | 7", "learning_rate", "seed:7"):
         assert value in card
     assert "supersecret" not in card
@@ -40,10 +41,10 @@ def test_model_card_names_the_lineage_and_hyperparameters_but_no_secret(tmp_path
 def test_resolve_refuses_an_incomplete_or_unknown_revision(tmp_path):
     registry = LocalRegistry(tmp_path / "reg")
     with pytest.raises(FileNotFoundError, match="no complete revision"):
-        registry.resolve(LINEAGE.model_name, "nope")
+        registry.folder(LINEAGE.model_name, "nope")
     os.makedirs(tmp_path / "reg" / LINEAGE.model_name / "half")
     with pytest.raises(FileNotFoundError):
-        registry.resolve(LINEAGE.model_name, "half")
+        registry.folder(LINEAGE.model_name, "half")
 
 
 def test_an_interrupted_training_leaves_its_work_folder_for_the_next_run_with_the_same_settings(tmp_path):
@@ -54,4 +55,4 @@ def test_an_interrupted_training_leaves_its_work_folder_for_the_next_run_with_th
     assert registry.work_dir(LINEAGE, "f2") != work  # other settings never resume it
     (work / "model.safetensors").write_bytes(b"ok")
     entry = registry.register(work, LINEAGE, {}, {})
-    assert not work.exists() and not (registry.resolve(entry.model_name, entry.revision) / "_trainer").exists()
+    assert not work.exists() and not (registry.folder(entry.model_name, entry.revision) / "_trainer").exists()

@@ -1,4 +1,4 @@
-from tracekd_ops.report import ReportData, headline_lines, markdown_summary, render_html
+from tracekd_ops.report.render import ReportData, headline_lines, markdown_summary, render_html
 
 ROWS = [
     {"dataset": "synthetic", "condition": "correct", "base_model": "tiny", "runs": 2, "n": 300, "answer_accuracy": 0.6,

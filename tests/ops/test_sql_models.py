@@ -1,7 +1,7 @@
 import pytest
 
-from tracekd_ops.sql_models import discover_models, materialize_model, parse_model
-from tracekd_ops.store import Store
+from tracekd_ops.report.sql_models import discover_models, materialize_model, parse_model
+from tracekd_ops.store.store import Store
 from tests.conftest import SQL_DIR
 
 
@@ -36,7 +36,7 @@ def test_project_models_parse_and_build_on_an_empty_schema(tmp_path):
 
 
 def test_model_tests_are_read_from_the_header_and_count_failing_rows(tmp_path):
-    from tracekd_ops.sql_models import run_tests
+    from tracekd_ops.report.sql_models import run_tests
 
     store = Store(tmp_path / "t.duckdb")
     store.execute("CREATE TABLE scores (name VARCHAR, score DOUBLE)")
@@ -55,7 +55,7 @@ def test_model_tests_are_read_from_the_header_and_count_failing_rows(tmp_path):
 
 
 def test_statistics_are_sql_functions_and_columns_trace_back_to_their_sources(tmp_path):
-    from tracekd_ops.sql_models import column_lineage
+    from tracekd_ops.report.sql_models import column_lineage
 
     store = Store(tmp_path / "t.duckdb")
     store.execute("CREATE TABLE pairs (run VARCHAR, b BIGINT, c BIGINT)")

@@ -3,7 +3,7 @@ import math
 import pytest
 from scipy.stats import chi2_contingency
 
-from tracekd_ops.stats import TwoByTwo, bootstrap_ci, f1, mcnemar, mean_accuracy, phi_of_pairs
+from tracekd_ops.evaluate.stats import TwoByTwo, bootstrap_ci, f1, mcnemar, mean_accuracy, phi_of_pairs
 
 
 def test_hand_computed_chi_square_phi_and_conditionals():
@@ -91,7 +91,7 @@ def test_bootstrap_interval_is_deterministic_covers_the_estimate_and_matches_sci
 
 def test_f1_and_corpus_bleu_by_hand():
     assert f1(0.5, 1.0) == pytest.approx(2 / 3) and f1(0.0, 0.0) == 0.0 and f1(None, 1.0) is None
-    from tracekd_ops.scoring import corpus_bleu
+    from tracekd_ops.evaluate.scoring import corpus_bleu
 
     assert corpus_bleu(["a b c d"], ["a b c d"]) == pytest.approx(1.0)
     # p1..p4 = 4/5, 3/4, 2/3, 1/2; equal lengths: no brevity penalty

@@ -6,12 +6,12 @@ import time
 import duckdb
 import pytest
 
-from tracekd_ops.store import Store
+from tracekd_ops.store.store import Store
 
 
 def metric_row(condition: str, n: int) -> dict:
     return {
-        "dataset": "synthetic", "condition": condition, "base_model": "m", "seed": 0, "trace_set_version": "v",
+        "dataset": "synthetic", "condition": condition, "student": "s", "base_model": "m", "seed": 0, "trace_set_version": "v",
         "model_revision": "r", "eval_split": "test", "scorer_version": "s", "n": n, "answer_accuracy": 0.5,
         "chance_accuracy": 0.1, "majority_accuracy": 0.2, "created_at": "2026-01-01 00:00:00",
     }  # fmt: skip
@@ -119,7 +119,7 @@ def _held_by_outsider(pool, path, seconds, marker):  # noqa: ANN001, ANN202
 
 
 def test_a_writer_waits_for_an_outside_reader_holding_the_file_then_writes(tmp_path):
-    from tracekd_ops.store import StoreBusy
+    from tracekd_ops.store.store import StoreBusy
 
     store = Store(tmp_path / "t.duckdb")
     store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 1)])

@@ -2,10 +2,13 @@
 
 import json
 
-from tracekd_ops.conditions import CORRECT, build_trace
+from tracekd_ops.traces.conditions import CORRECT, build_trace
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-from tracekd_ops.student import TinyModelConfig, TrainingConfig, build_trainer, generate_completions, train_student, train_tokenizer
-from tracekd_ops.traces import MARKUP_TOKENS, render_prompt
+from tracekd_ops.evaluate.generate import generate_completions
+from tracekd_ops.train.models import train_tokenizer
+from tracekd_ops.train.settings import TinyModelConfig, TrainingConfig
+from tracekd_ops.train.trainer import build_trainer, train_student
+from tracekd_ops.traces.render import MARKUP_TOKENS, render_prompt
 
 RECORDS = generate(SyntheticConfig(train_per_task=30, test_per_task=4))
 ROWS = [build_trace(CORRECT, r, list(TASKS)) for r in RECORDS if r.split == "train"]

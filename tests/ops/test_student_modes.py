@@ -3,26 +3,15 @@ adapters through PEFT, QLoRA's CPU fallback, and resuming an interrupted trainin
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from tests.teacher_server import CHAT_TEMPLATE
-from tracekd_ops.conditions import CORRECT, build_trace
+from tracekd_ops.traces.conditions import CORRECT, build_trace
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-from tracekd_ops.student import (
-    LORA,
-    QLORA,
-    LoraSettings,
-    TinyModelConfig,
-    TrainingConfig,
-    build_tiny_model,
-    build_trainer,
-    generate_completions,
-    last_checkpoint,
-    train_student,
-    train_tokenizer,
-)
+from tracekd_ops.evaluate.generate import generate_completions
+from tracekd_ops.train.models import build_tiny_model, train_tokenizer
+from tracekd_ops.train.settings import LORA, QLORA, LoraSettings, TinyModelConfig, TrainingConfig
+from tracekd_ops.train.trainer import build_trainer, last_checkpoint, train_student
 
 RECORDS = generate(SyntheticConfig(train_per_task=10, test_per_task=2))
 ROWS = [build_trace(CORRECT, r, list(TASKS)) for r in RECORDS if r.split == "train"]
@@ -44,7 +33,7 @@ def base_model(tmp_path_factory):
 def lora_config(base_model: str, **changes) -> TrainingConfig:
     config = TrainingConfig(base_model=base_model, mode=LORA, max_steps=6, batch_size=4, learning_rate=5e-3, log_every=2,
                             lora=LoraSettings(r=4, alpha=8, dropout=0.0))  # fmt: skip
-    return dataclasses.replace(config, **changes)
+    return config.with_changes(**changes)
 
 
 def test_prompts_of_a_chat_model_go_through_its_template_and_only_adapters_train(tmp_path, base_model):

@@ -11,22 +11,15 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.chat_server import ScriptedChatServer, chat_reply
+from tracekd_ops.teacher.loopback import ScriptedChatServer, chat_reply
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
-from tracekd_ops.store import Store
-from tracekd_ops.teacher import (
-    TeacherCache,
-    TeacherClient,
-    TeacherConfig,
-    answer_request,
-    ask_all,
-    collect,
-    extract_answer,
-    public_url,
-    split_reasoning,
-    summary_request,
-    teacher_texts,
-)
+from tracekd_ops.store.store import Store
+from tracekd_ops.teacher.cache import TeacherCache
+from tracekd_ops.teacher.client import TeacherClient
+from tracekd_ops.teacher.collect import ask_all, collect, teacher_texts
+from tracekd_ops.teacher.config import TeacherConfig, public_url
+from tracekd_ops.teacher.requests import answer_request, summary_request
+from tracekd_ops.traces.render import extract_answer, split_reasoning
 
 SECRET = "sk-test-DO-NOT-LEAK-4242"
 RECORDS = [r for r in generate(SyntheticConfig(train_per_task=2, test_per_task=1)) if r.split == "train"]

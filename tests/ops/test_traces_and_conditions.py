@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tracekd_ops.conditions import (
+from tracekd_ops.traces.conditions import (
     CONDITIONS,
     CORRECT,
     INCORRECT,
@@ -23,8 +23,8 @@ from tracekd_ops.conditions import (
     trace_set_version,
 )
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-from tracekd_ops.records import Fact, QARecord
-from tracekd_ops.traces import COMPACT, SENTENCES, TRACE_STYLES, parse_completion, render_completion
+from tracekd_ops.core.records import Fact, QARecord
+from tracekd_ops.traces.render import COMPACT, SENTENCES, TRACE_STYLES, parse_completion, render_completion
 
 RECORDS = [r for r in generate(SyntheticConfig(train_per_task=60, test_per_task=1)) if r.split == "train"]
 LABELS = list(TASKS)

@@ -3,13 +3,13 @@
 import pandas as pd
 import pytest
 
-from tracekd_ops.conditions import (
+from tracekd_ops.traces.conditions import (
     CONDITIONS, CORRECT, INCORRECT, SOLUTION_ONLY, SWAPPED, TEACHER, TEACHER_CONDITIONS, TEACHER_SUMMARY,
     TeacherText, TraceOptions, build_trace_set, trace_set_version,
 )  # fmt: skip
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-from tracekd_ops.traces import COMPACT, render_completion, render_free_trace
-from tracekd_ops.validation import validate_traces
+from tracekd_ops.traces.render import COMPACT, render_completion, render_free_trace
+from tracekd_ops.traces.validation import validate_traces
 
 RECORDS = [r for r in generate(SyntheticConfig(train_per_task=10, test_per_task=1)) if r.split == "train"]
 TEACHER_TEXTS = {r.example_id: TeacherText(f"Fact {r.gold_fact_ids[0]} answers it.", r.answers[0], True, {}) for r in RECORDS}

@@ -5,7 +5,7 @@ Format: numbered lines, numbering restarts at 1 for each story; a question line 
 accumulate through a story and keep their line number as their id; earlier question lines are not
 facts. Decomposition rule: the class is the task name (`qa2_two-supporting-facts` ->
 `two-supporting-facts`), the gold facts are the shipped supporting ids. Comma answers stay one
-answer string; `scoring.babi_answer_correct` compares them as a set, except path-finding (qa19),
+answer string; `answers.babi_answer_correct` compares them as a set, except path-finding (qa19),
 whose direction list is ordered.
 """
 
@@ -15,9 +15,12 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tracekd_ops.core.records import Fact, QARecord
+from tracekd_ops.datasets.answers import BABI_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.datasets.hub import HubSource
 from tracekd_ops.datasets.lines import dataset_files, decoded_lines
-from tracekd_ops.records import Fact, QARecord
+from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules
 
 DATASET = "babi"
 TASK_NAMES: dict[int, str] = {
@@ -30,6 +33,9 @@ TASK_NAMES: dict[int, str] = {
 }  # fmt: skip
 LABELS: tuple[str, ...] = tuple(TASK_NAMES.values())
 _FILE_RE = re.compile(r"^qa(\d+)_([a-z-]+)_(train|test|valid)\.txt$")
+_HUB_CONFIG_RE = re.compile(r"en(?:-10k)?-qa(\d+)")
+REFERENCE_TASKS = frozenset({1, 2, 4, 7, 8, 12, 14, 15, 16, 17, 18})
+"""The reference study's bAbI tasks; it used the first question of each story."""
 
 
 def babi_files(path: Path) -> list[Path]:
@@ -129,3 +135,27 @@ def from_hf_rows(rows: Iterable[dict[str, Any]], task: int, split: str, source: 
                 category=TASK_NAMES[task], question=text, facts=tuple(facts), answers=(answer,),
                 gold_fact_ids=gold, source=f"{source}#{where}", extra={"task": task, "story": row_no + 1},
             )  # fmt: skip
+
+
+def from_hub(source: HubSource) -> Iterator[QARecord]:
+    """`facebook/babi_qa` by task config, e.g. `hf:facebook/babi_qa:en-qa1`."""
+    match = _HUB_CONFIG_RE.fullmatch(source.config or "")
+    if not match:
+        raise ValueError(f"{source.repo_id}: a bAbI Hub source names its task config, e.g. hf:facebook/babi_qa:en-qa1")
+    for hub_split, split in source.train_and_test():
+        yield from from_hf_rows(source.rows(hub_split), int(match.group(1)), split, source.where(hub_split))
+
+
+def _reference_question(record: QARecord) -> bool:
+    return record.extra.get("task") in REFERENCE_TASKS and record.extra.get("question_in_story") == 0
+
+
+SPEC = DatasetSpec(
+    name=DATASET,
+    labels=LABELS,
+    answer=BABI_EXACT_MATCH,
+    env_var="TRACEKD_BABI_PATH",
+    load=load_babi,
+    from_hub=from_hub,
+    protocol=ProtocolRules(reference_keep=_reference_question, reference_test_share=0.10),
+)

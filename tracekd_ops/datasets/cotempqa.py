@@ -21,9 +21,12 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tracekd_ops.core.records import Fact, QARecord
+from tracekd_ops.datasets.answers import COTEMPQA_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.datasets.hub import HubSource
 from tracekd_ops.datasets.lines import dataset_files, json_lines
-from tracekd_ops.records import Fact, QARecord
+from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules, WrongFacts
 
 DATASET = "cotempqa"
 LABELS: tuple[str, ...] = ("equal", "overlap", "during", "mix")
@@ -79,3 +82,30 @@ def from_rows(rows: Iterable[tuple[str, Any]] | Iterable[Any], relation: str | N
             facts=tuple(facts), answers=joined, gold_fact_ids=gold_fact_ids(facts, answers),
             source=f"{source}:{where}", extra={"triple_element": row.get("triple_element"), "answer_items": answers},
         )  # fmt: skip
+
+
+def from_hub(source: HubSource) -> Iterator[QARecord]:
+    """Each Hub split is read as one relation when it is named after one; otherwise every row
+    must carry its `relation`. The protocol makes the train/test split."""
+    for hub_split in source.split_names():
+        relation = hub_split if hub_split in LABELS else None
+        yield from from_rows(source.rows(hub_split), relation, f"{source.repo_id}:{hub_split}")
+
+
+def reference_wrong_facts(record: QARecord) -> WrongFacts:
+    """The reference study's wrong CoTempQA fact: one fact that does not contain the answer."""
+    answers = [a.lower() for a in record.answers]
+    free = [f.id for f in record.facts if f.id not in record.gold_fact_ids and not any(a in f.text.lower() for a in answers)]
+    return WrongFacts(free, 1, "one fact not containing the answer")
+
+
+SPEC = DatasetSpec(
+    name=DATASET,
+    labels=LABELS,
+    answer=COTEMPQA_EXACT_MATCH,
+    env_var="TRACEKD_COTEMPQA_PATH",
+    load=load_cotempqa,
+    from_hub=from_hub,
+    protocol=ProtocolRules(holdout_share=0.20),
+    reference_wrong_facts=reference_wrong_facts,
+)

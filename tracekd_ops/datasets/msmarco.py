@@ -24,9 +24,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tracekd_ops.core.records import Fact, QARecord
+from tracekd_ops.datasets.answers import MSMARCO_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.datasets.hub import HubSource
 from tracekd_ops.datasets.lines import dataset_files, json_lines
-from tracekd_ops.records import Fact, QARecord
+from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules, WrongFacts
 
 DATASET = "msmarco"
 LABELS: tuple[str, ...] = ("DESCRIPTION", "NUMERIC", "ENTITY", "LOCATION", "PERSON")
@@ -34,6 +37,8 @@ NO_ANSWER = "No Answer Present."
 GOLD_RULES = ("is_selected", "max_overlap")
 COLUMNAR_FIELDS = frozenset({"answers", "passages", "query", "query_id", "query_type", "wellFormedAnswers"})
 _WORD = re.compile(r"\w+")
+MAX_SHARED_WORDS = 8
+"""The reference study's wrong passage shares fewer than this many words with the answer."""
 
 
 def split_of(path: Path) -> str:
@@ -171,3 +176,33 @@ def from_rows(rows: Iterable[tuple[str, Any]] | Iterable[Any], split: str, sourc
             question=query, facts=tuple(facts), answers=tuple(answers), gold_fact_ids=gold,
             source=f"{source}:{where}", extra={"query_id": query_id},
         )  # fmt: skip
+
+
+def from_hub(source: HubSource, gold_rule: str = "is_selected") -> Iterator[QARecord]:
+    """`microsoft/ms_marco` rows by config, e.g. `hf:microsoft/ms_marco:v2.1`."""
+    for hub_split, split in source.train_and_test():
+        yield from from_rows(source.rows(hub_split), split, source.where(hub_split), gold_rule)
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def reference_wrong_facts(record: QARecord) -> WrongFacts:
+    """The reference study's wrong MS MARCO passage: one sharing few words with the answer."""
+    answer_words = set().union(*(_words(a) for a in record.answers))
+    far = [f.id for f in record.facts if f.id not in record.gold_fact_ids and len(_words(f.text) & answer_words) < MAX_SHARED_WORDS]
+    return WrongFacts(far, 1, f"one passage sharing < {MAX_SHARED_WORDS} words with the answer")
+
+
+SPEC = DatasetSpec(
+    name=DATASET,
+    labels=LABELS,
+    answer=MSMARCO_EXACT_MATCH,
+    env_var="TRACEKD_MSMARCO_PATH",
+    load=load_msmarco,
+    from_hub=from_hub,
+    options={"gold_rule": GOLD_RULES},
+    protocol=ProtocolRules(reference_cap={"train": 1000, "test": 200}),
+    reference_wrong_facts=reference_wrong_facts,
+)

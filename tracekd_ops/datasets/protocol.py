@@ -1,27 +1,24 @@
 """Which questions of a loaded dataset an experiment uses, and how they split into train and test.
 
-`reference` reproduces the reference study's subsets:
-- bAbI: tasks qa1, 2, 4, 7, 8, 12, 14, 15, 16, 17, 18, the first question of each story; train is
-  the task's train file, test a seeded 10% sample of the task's test file;
-- CoTempQA: an 80/20 train/test split stratified by relation with a fixed seed;
-- MS MARCO: the first 1,000 train and 200 validation (our `test`) queries of each query type.
-`full` keeps every question (CoTempQA still gets the seeded 80/20 split, having none of its own).
-Both can cap the questions per (split, category) for small runs.
+`reference` reproduces the reference study's subsets, as each dataset's spec states them
+(`ProtocolRules`): bAbI tasks 1, 2, 4, 7, 8, 12, 14, 15, 16, 17, 18, first question of each story,
+test a seeded 10% sample of each task's test file; CoTempQA an 80/20 split stratified by relation
+with a fixed seed; MS MARCO the first 1,000 train and 200 validation (our `test`) queries of each
+query type. `full` keeps every question (records without a split of their own still get the seeded
+holdout split). Both can cap the questions per (split, category) for small runs.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
+from dataclasses import replace
 from typing import Iterable
 
-from tracekd_ops.records import QARecord
+from tracekd_ops.core.records import QARecord
+from tracekd_ops.datasets.specs import dataset_spec
 
 PROTOCOLS = ("reference", "full")
-REFERENCE_BABI_TASKS = frozenset({1, 2, 4, 7, 8, 12, 14, 15, 16, 17, 18})
-REFERENCE_BABI_TEST_SHARE = 0.10
-COTEMPQA_TEST_SHARE = 0.20
-REFERENCE_MSMARCO_PER_TYPE = {"train": 1000, "test": 200}
 
 
 def _seeded_sample(records: list[QARecord], share: float, seed: int, salt: str) -> set[str]:
@@ -30,31 +27,31 @@ def _seeded_sample(records: list[QARecord], share: float, seed: int, salt: str) 
     return {r.example_id for r in chosen}
 
 
-def _with_split(record: QARecord, split: str) -> QARecord:
-    return QARecord(**{**record.__dict__, "split": split})
-
-
 def apply_protocol(
     records: Iterable[QARecord], protocol: str, seed: int = 0, per_category_limit: int | None = None
 ) -> list[QARecord]:
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    reference = protocol == "reference"
     by_group: dict[tuple[str, str], list[QARecord]] = defaultdict(list)
+    rules = None
     for record in records:
-        if record.dataset == "babi" and protocol == "reference":
-            if record.extra.get("task") not in REFERENCE_BABI_TASKS or record.extra.get("question_in_story") != 0:
-                continue
+        rules = rules or dataset_spec(record.dataset).protocol
+        if reference and rules.reference_keep is not None and not rules.reference_keep(record):
+            continue
         by_group[(record.split, record.category)].append(record)
     kept: list[QARecord] = []
     for (split, category), group in sorted(by_group.items()):
-        if split == "all":  # no split of its own (CoTempQA): seeded, stratified by category
-            test_ids = _seeded_sample(group, COTEMPQA_TEST_SHARE, seed, category)
-            group = [_with_split(r, "test" if r.example_id in test_ids else "train") for r in group]
-        elif split == "test" and protocol == "reference" and group[0].dataset == "babi":
-            test_ids = _seeded_sample(group, REFERENCE_BABI_TEST_SHARE, seed, category)
+        assert rules is not None
+        if split == "all":  # no split of its own: seeded, stratified by category
+            test_ids = _seeded_sample(group, rules.holdout_share, seed, category)
+            group = [replace(r, split="test" if r.example_id in test_ids else "train") for r in group]
+        elif split == "test" and reference and rules.reference_test_share is not None:
+            test_ids = _seeded_sample(group, rules.reference_test_share, seed, category)
             group = [r for r in group if r.example_id in test_ids]
-        if protocol == "reference" and group[0].dataset == "msmarco":
-            group = group[: REFERENCE_MSMARCO_PER_TYPE[split]]
+        cap = (rules.reference_cap or {}).get(split) if reference else None
+        if cap is not None:
+            group = group[:cap]
         kept += group
     if per_category_limit is None:
         return kept

@@ -14,7 +14,9 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from tracekd_ops.records import Fact, QARecord
+from tracekd_ops.core.records import Fact, QARecord
+from tracekd_ops.datasets.answers import BABI_EXACT_MATCH
+from tracekd_ops.datasets.specs import DatasetSpec
 
 DATASET = "synthetic"
 GENERATOR_VERSION = "1"
@@ -50,11 +52,6 @@ class _World:
 
     location: dict[str, tuple[str, int]]
     holder: dict[str, tuple[str, int]]
-
-
-def answer_candidates(task: str) -> tuple[str, ...]:
-    """Every answer a question of `task` can have; the basis of the chance level."""
-    return ("yes", "no") if task == YES_NO else PLACES
 
 
 def _tell_story(rng: random.Random, n_facts: int, with_objects: bool) -> tuple[list[Fact], _World]:
@@ -160,3 +157,6 @@ def oracle_answer(record: QARecord) -> str:
         return place
     asked = record.question.rstrip("?").split()[-1]
     return "yes" if asked == place else "no"
+
+
+SPEC = DatasetSpec(name=DATASET, labels=TASKS, answer=BABI_EXACT_MATCH, generate=generate)

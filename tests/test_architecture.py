@@ -1,0 +1,80 @@
+"""The architecture holds: every import between the wings of `tracekd_ops` follows an allowed
+arrow (`tracekd_ops.ALLOWED_IMPORTS`), the library never imports Dagster or the Dagster layer, and
+the Dagster layer uses no private Dagster module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tracekd_ops import ALLOWED_IMPORTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imports(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (lazy imports inside functions count too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def wing_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "tracekd_ops" and len(parts) > 1 else None
+
+
+def library_files() -> list[Path]:
+    return sorted((ROOT / "tracekd_ops").rglob("*.py"))
+
+
+def test_every_module_belongs_to_a_wing():
+    loose = [str(p.relative_to(ROOT)) for p in library_files() if p.parent == ROOT / "tracekd_ops" and p.name != "__init__.py"]
+    assert loose == [], "a module directly under tracekd_ops/ belongs to no wing"
+    wings = {p.relative_to(ROOT / "tracekd_ops").parts[0] for p in library_files() if p.parent != ROOT / "tracekd_ops"}
+    assert wings == set(ALLOWED_IMPORTS)
+
+
+def test_wings_import_only_along_allowed_arrows():
+    offenders = []
+    for path in library_files():
+        if path.parent == ROOT / "tracekd_ops":
+            continue
+        wing = path.relative_to(ROOT / "tracekd_ops").parts[0]
+        for module in imports(path):
+            target = wing_of(module)
+            if target and target != wing and target not in ALLOWED_IMPORTS[wing]:
+                offenders.append(f"{path.relative_to(ROOT)}: {wing} -> {target} ({module})")
+    assert offenders == []
+
+
+def test_the_library_never_imports_dagster_or_the_dagster_layer():
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in library_files()
+        for module in imports(path)
+        if module.split(".")[0] in ("dagster", "dagster_webserver", "tracekd_assets")
+    ]
+    assert offenders == []
+
+
+def test_the_dagster_layer_uses_only_public_dagster_modules():
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in sorted((ROOT / "tracekd_assets").rglob("*.py"))
+        for module in imports(path)
+        if module.startswith("dagster") and any(part.startswith("_") for part in module.split("."))
+    ]
+    assert offenders == []
+
+
+def test_a_forbidden_arrow_is_caught(tmp_path):
+    """The check itself can fail: a store module importing the registry is an offence."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from tracekd_ops.registry.index import RegistryIndex\n")
+    targets = {wing_of(m) for m in imports(bad)}
+    assert "registry" in targets and "registry" not in ALLOWED_IMPORTS["store"]

@@ -1,0 +1,62 @@
+"""Evaluation: registered students (and untuned base models) on the test split, scored step by
+step, and each evaluated run's metrics."""
+
+from dagster import AssetExecutionContext, MaterializeResult, asset
+
+from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.partitions import dataset_partitions, run_partitions, split_run_key
+from tracekd_assets.defs.pools import DUCKDB_POOL
+from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
+from tracekd_ops.evaluate.metrics import BASELINE_CONDITION, METRICS_VERSION
+from tracekd_ops.steps.evaluate import compute_metrics, evaluate_base_models, evaluate_students
+from tracekd_ops.steps.report import scorer_code_version
+
+REVISION_TAG = "tracekd/model_revision"
+"""Run tag that pins evaluation to one registry revision (set by the new-revision sensor)."""
+
+
+@asset(
+    partitions_def=run_partitions,
+    deps=["student", "raw_examples"],
+    group_name="evaluation",
+    code_version=scorer_code_version(),
+    description="Batched greedy generations of each registered student (the registered revision, downloaded from "
+    "the Hub when that is the backend) on the test split, each parsed and scored step by step (DuckDB table "
+    "`predictions`).",
+)
+def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> MaterializeResult:
+    dataset, condition = split_run_key(context.partition_key)
+    outcome = evaluate_students(home.store(), registry.build(home), dataset, condition, context.run.tags.get(REVISION_TAG),
+                                experiment.eval_batch_size, experiment.eval_max_new_tokens, context.log.info)  # fmt: skip
+    return MaterializeResult(metadata=as_metadata(outcome.metadata()))
+
+
+@asset(
+    partitions_def=run_partitions,
+    deps=["predictions"],
+    pool=DUCKDB_POOL,
+    group_name="evaluation",
+    code_version=f"{METRICS_VERSION}/{scorer_code_version()}",
+    description="Answer and step accuracies, the trace-correct x answer-correct 2x2 table, chi-square, phi and "
+    "conditional answer accuracies of each evaluated student (DuckDB table `metrics`; also on its `registry` row).",
+)
+def metrics(context: AssetExecutionContext, home: TraceKDHome, registry: RegistrySettings) -> MaterializeResult:
+    dataset, condition = split_run_key(context.partition_key)
+    outcome = compute_metrics(home.store(), registry.build(home), dataset, condition, context.log.info, context.log.warning)
+    return MaterializeResult(metadata=as_metadata(outcome.metadata()))
+
+
+@asset(
+    partitions_def=dataset_partitions,
+    deps=["raw_examples"],
+    group_name="evaluation",
+    code_version=f"{METRICS_VERSION}/{scorer_code_version()}",
+    description=f"Each pretrained base model of the experiment file, untuned, on the test split: its own baseline row "
+    f"(condition `{BASELINE_CONDITION}`) in `predictions` and `metrics`. The from-config tiny student has no "
+    "pretrained weights, so it has no such row.",
+)
+def base_model_baseline(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> MaterializeResult:
+    dataset = context.partition_key
+    summary = evaluate_base_models(home.store(), dataset, experiment.experiment(), experiment.eval_batch_size,
+                                   experiment.eval_max_new_tokens, context.log.info)  # fmt: skip
+    return MaterializeResult(metadata=as_metadata(summary))

@@ -1,0 +1,37 @@
+"""The reference study's numbers as a table, and the experiment report: an HTML file on disk and
+a Markdown summary in the Dagster metadata, both built from the SQL models."""
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.pools import DUCKDB_POOL
+from tracekd_assets.defs.resources import TraceKDHome
+from tracekd_ops.report.reference import REFERENCE_CSV
+from tracekd_ops.report.render import REPORT_VERSION
+from tracekd_ops.steps.report import REPORT_MODELS, build_report, store_reference_results
+
+
+@asset(
+    pool=DUCKDB_POOL,
+    group_name="reports",
+    code_version="reference-1",
+    description=f"The reference study's published numbers with their source ({REFERENCE_CSV.name}), as DuckDB table "
+    "`reference_results`, for the report's side-by-side.",
+)
+def reference_results(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeResult:
+    return MaterializeResult(metadata=as_metadata(store_reference_results(home.store())))
+
+
+@asset(
+    deps=[AssetKey(model) for model in REPORT_MODELS.values()],
+    pool=DUCKDB_POOL,
+    group_name="reports",
+    code_version=REPORT_VERSION,
+    description="HTML report (one offline file: accuracy per condition with CIs, how traces were built, the three "
+    "step x answer tables as heatmaps, trace vs answer accuracy of every run, per-category bars, McNemar against "
+    "solution-only, the reference study side by side, lineage) and its Markdown summary, from the SQL models.",
+)
+def report(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeResult:
+    summary = build_report(home.store(), home.reports_dir())
+    context.log.info(f"report written to {summary['path']}")
+    return MaterializeResult(metadata=as_metadata(summary))

@@ -1,0 +1,261 @@
+"""Dagster resources: where TraceKD keeps its files, and the experiment's knobs, chosen per
+deployment from one map (`RESOURCES_BY_DEPLOYMENT`, picked by `TRACEKD_DEPLOYMENT`).
+
+Every resource is plain configuration over `tracekd_ops` values, so the UI's launchpad can change
+it and tests can swap in a temp dir and a tiny budget without touching asset code. The training
+settings are not restated here: their Dagster config class is generated from the library's
+pydantic schema (`tracekd_ops.train.settings.TrainingConfig`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dagster import Config, ConfigurableResource, Definitions
+from dagster.components import definitions
+from pydantic import BaseModel, Field, create_model
+
+from tracekd_ops.datasets.synthetic import SyntheticConfig
+from tracekd_ops.registry.base import HUB_BACKEND, LOCAL_BACKEND, Registry
+from tracekd_ops.registry.hub import HubRegistry
+from tracekd_ops.registry.local import LocalRegistry
+from tracekd_ops.store.store import Store
+from tracekd_ops.teacher.config import TeacherConfig
+from tracekd_ops.traces.build import Corruption, TraceOptions
+from tracekd_ops.traces.render import SENTENCES
+from tracekd_ops.train.experiment import ExperimentFile, default_experiment, load_experiment_file
+from tracekd_ops.train.settings import TrainingConfig
+
+
+def env_field(variable: str, description: str) -> Any:
+    """A setting that defaults to an environment variable (read when the resource is built)."""
+    return Field(default_factory=lambda: os.environ.get(variable), description=f"{description} (default: ${variable})")
+
+
+def dagster_config(schema: type[BaseModel], exclude: tuple[str, ...] = ()) -> type[Config]:
+    """A Dagster config class with the fields, defaults and descriptions of a pydantic schema
+    (nested sections become nested config classes), so a setting is declared once, in the library."""
+    fields: dict[str, Any] = {}
+    for name, info in schema.model_fields.items():
+        if name in exclude:
+            continue
+        annotation, description = info.annotation, info.description
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            nested = dagster_config(annotation)
+            fields[name] = (nested, Field(default_factory=nested, description=description))
+        else:
+            fields[name] = (annotation, Field(default=info.get_default(call_default_factory=True), description=description))
+    return create_model(schema.__name__, __base__=Config, __doc__=schema.__doc__, **fields)
+
+
+TrainingDefaults = dagster_config(TrainingConfig, exclude=("seed", "base_model"))
+"""Every student's training settings before its experiment-file overrides (launchpad: `training`);
+the base model and seeds are the experiment file's (or the tiny student on `seed`)."""
+DEMO_TRAIN_SECONDS = 420.0
+"""The embedded default's wall-time cap per student."""
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
+class Settings(ConfigurableResource):
+    """A resource of plain settings."""
+
+    def as_config(self) -> dict[str, Any]:
+        """Plain values of every field: what crosses to worker processes (resources do not pickle)
+        and what a run config file holds."""
+        return {name: _plain(getattr(self, name)) for name in type(self).model_fields}
+
+    def with_changes(self, **changes: Any) -> Any:
+        """A new resource with some fields changed; nested sections (dicts) merge key by key.
+        (Dagster builds a resource from the config it was constructed with, so pydantic's
+        `model_copy(update=...)` would not stick.)"""
+        merged = self.as_config()
+        for key, value in changes.items():
+            value = _plain(value)
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                value = _deep_merge(merged[key], value)
+            merged[key] = value
+        return type(self)(**merged)
+
+
+def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def default_home() -> str:
+    """`$TRACEKD_HOME`, else `var/` under the current directory (absolute, so every step process agrees)."""
+    return str(Path(os.environ.get("TRACEKD_HOME", "var")).resolve())
+
+
+class TraceKDHome(ConfigurableResource):
+    """The folder holding the DuckDB file, the local model registry and the reports."""
+
+    home: str = Field(default_factory=default_home)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.home)
+
+    def store(self) -> Store:
+        return Store(self.root / "tracekd.duckdb")
+
+    def local_registry(self) -> LocalRegistry:
+        return LocalRegistry(self.root / "registry")
+
+    def reports_dir(self) -> Path:
+        path = self.root / "reports"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class ExperimentSettings(Settings):
+    """Data sources and sizes, trace construction, training defaults and evaluation budget."""
+
+    seed: int = 0
+    experiment_file: str | None = env_field(
+        "TRACEKD_EXPERIMENT_FILE", "YAML file listing the students (base models, modes, seeds); unset: one tiny student"
+    )
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="dataset -> a file, a folder or hf:<repo id>[:<config>]; unset: the dataset's variable "
+        "(TRACEKD_BABI_PATH, TRACEKD_COTEMPQA_PATH, TRACEKD_MSMARCO_PATH)",
+    )
+    dataset_options: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="dataset -> loader options, e.g. msmarco: {gold_rule: max_overlap}"
+    )
+    protocol: str = Field(default="reference", description="question subset and split: reference | full")
+    per_category_limit: int | None = Field(default=None, description="cap on questions per split and category")
+    synthetic_train_per_task: int = SyntheticConfig.train_per_task
+    synthetic_test_per_task: int = SyntheticConfig.test_per_task
+    synthetic_min_facts: int = SyntheticConfig.min_facts
+    synthetic_max_facts: int = SyntheticConfig.max_facts
+    trace_style: str = Field(default=SENTENCES, description="how traces are written: sentences (the reference study's) | compact")
+    corruption_steps: list[str] = Field(
+        default_factory=lambda: list(Corruption.steps), description="incorrect traces: steps made wrong (class, facts)"
+    )
+    corruption_rate: float = Field(default=Corruption.rate, description="incorrect traces: share of questions corrupted, 0-1")
+    corruption_facts_rule: str = Field(
+        default=Corruption.facts_rule,
+        description="incorrect traces: how wrong facts are chosen: same_count | reference (the study's per-dataset rule)",
+    )
+    training: TrainingDefaults = Field(  # type: ignore[valid-type]
+        default_factory=lambda: TrainingDefaults(max_seconds=DEMO_TRAIN_SECONDS),
+        description="every student's training settings, before the experiment file's per-student overrides",
+    )
+    eval_batch_size: int = 64
+    eval_max_new_tokens: int = 64
+
+    def source(self, dataset: str) -> str | None:
+        return self.sources.get(dataset)
+
+    def loader_options(self, dataset: str) -> dict[str, str]:
+        return dict(self.dataset_options.get(dataset, {}))
+
+    def synthetic(self) -> SyntheticConfig:
+        return SyntheticConfig(
+            seed=self.seed,
+            train_per_task=self.synthetic_train_per_task,
+            test_per_task=self.synthetic_test_per_task,
+            min_facts=self.synthetic_min_facts,
+            max_facts=self.synthetic_max_facts,
+        )
+
+    def trace_options(self) -> TraceOptions:
+        corruption = Corruption(steps=tuple(self.corruption_steps), rate=self.corruption_rate, facts_rule=self.corruption_facts_rule)
+        return TraceOptions(seed=self.seed, style=self.trace_style, corruption=corruption)
+
+    def experiment(self) -> ExperimentFile:
+        """The students to train: from `experiment_file`, else one tiny student on `seed`."""
+        return load_experiment_file(self.experiment_file) if self.experiment_file else default_experiment(self.seed)
+
+    def training_defaults(self) -> TrainingConfig:
+        return TrainingConfig.model_validate({**_plain(self.training), "seed": self.seed})
+
+
+class TeacherSettings(Settings):
+    """The teacher model behind an OpenAI-compatible endpoint. Holds the *name* of the environment
+    variable with the API key, never the key, so no config, log or metadata can show it."""
+
+    base_url: str | None = env_field("TRACEKD_TEACHER_BASE_URL", "OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    model: str | None = env_field("TRACEKD_TEACHER_MODEL", "teacher model name as the server knows it")
+    summary_model: str | None = env_field("TRACEKD_TEACHER_SUMMARY_MODEL", "model that writes teacher_summary traces; unset: the teacher itself")
+    api_key_env: str = Field(default=TeacherConfig.api_key_env, description="environment variable holding the API key")
+    max_concurrency: int = Field(default=TeacherConfig.max_concurrency, description="requests in flight at once")
+    max_attempts: int = Field(default=TeacherConfig.max_attempts, description="tries per request before it is stored as failed")
+    timeout_s: float = TeacherConfig.timeout_s
+    backoff_s: float = Field(default=TeacherConfig.backoff_s, description="first retry delay; doubles per try")
+    temperature: float = TeacherConfig.temperature
+    top_p: float = TeacherConfig.top_p
+    max_tokens: int = TeacherConfig.max_tokens
+    seed: int | None = TeacherConfig.seed
+    flush_every_s: float = Field(
+        default=TeacherConfig.flush_every_s, description="replies are written to DuckDB at least this often (a killed run loses at most this much)"
+    )
+
+    def config(self) -> TeacherConfig:
+        return TeacherConfig(**self.as_config())
+
+    @property
+    def configured(self) -> bool:
+        return self.config().configured
+
+
+class RegistrySettings(Settings):
+    """Where student checkpoints are registered: the local folder (default) or the Hugging Face Hub."""
+
+    backend: str = Field(
+        default_factory=lambda: os.environ.get("TRACEKD_REGISTRY", LOCAL_BACKEND),
+        description="local | hub (default: $TRACEKD_REGISTRY, else local)",
+    )
+    hub_namespace: str | None = env_field("TRACEKD_HUB_NAMESPACE", "Hub user or organisation the student repos are created in")
+    hub_endpoint: str | None = env_field("HF_ENDPOINT", "Hub URL; unset: https://huggingface.co")
+    token_env: str = Field(default="HF_TOKEN", description="environment variable holding the Hub token")
+    private: bool = True
+    max_attempts: int = Field(default=4, description="tries per push before the registration is left pending")
+    backoff_s: float = 2.0
+
+    def build(self, home: TraceKDHome) -> Registry:
+        local = home.local_registry()
+        if self.backend == LOCAL_BACKEND:
+            return local
+        if self.backend != HUB_BACKEND:
+            raise ValueError(f"registry.backend must be {LOCAL_BACKEND} or {HUB_BACKEND}; got {self.backend!r}")
+        return HubRegistry(
+            local,
+            namespace=self.hub_namespace or "",
+            endpoint=self.hub_endpoint,
+            token_env=self.token_env,
+            private=self.private,
+            max_attempts=self.max_attempts,
+            backoff_s=self.backoff_s,
+        )
+
+
+RESOURCES_BY_DEPLOYMENT: dict[str, dict[str, Any]] = {
+    "local": {
+        "home": TraceKDHome(),
+        "experiment": ExperimentSettings(),
+        "teacher": TeacherSettings(),
+        "registry": RegistrySettings(),
+    },
+}
+"""The resources of each deployment profile; `local` (one machine, the embedded default) is today's only one."""
+
+
+def deployment() -> str:
+    name = os.environ.get("TRACEKD_DEPLOYMENT", "local")
+    if name not in RESOURCES_BY_DEPLOYMENT:
+        raise ValueError(f"TRACEKD_DEPLOYMENT must be one of {', '.join(RESOURCES_BY_DEPLOYMENT)}; got {name!r}")
+    return name
+
+
+@definitions
+def defs() -> Definitions:
+    return Definitions(resources=RESOURCES_BY_DEPLOYMENT[deployment()])

@@ -1,0 +1,31 @@
+"""Students: every student of the experiment file on every seed, fine-tuned on one condition's
+traces, each training run a new registry revision."""
+
+from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
+
+from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.partitions import run_partitions, split_run_key
+from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
+from tracekd_ops.steps.train import train_students
+from tracekd_ops.train.trainer import TRAINER_VERSION
+
+
+@asset(
+    partitions_def=run_partitions,
+    deps=["traces"],
+    group_name="students",
+    code_version=TRAINER_VERSION,
+    description="Students fine-tuned (TRL SFTTrainer, completion-only loss; full, LoRA or QLoRA) on one condition's "
+    "traces: every student of the experiment file on every seed, each registered as a new revision (local "
+    "registry or the Hugging Face Hub) and listed in the DuckDB table `registry`. A killed training resumes "
+    "from its last checkpoint; a failed push is completed by the next materialization, without retraining.",
+)
+def student(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> MaterializeResult:
+    dataset, condition = split_run_key(context.partition_key)
+    outcome = train_students(home.store(), registry.build(home), dataset, condition, experiment.experiment(),
+                             experiment.training_defaults(), context.log.info, context.log.error)  # fmt: skip
+    metadata = as_metadata(outcome.metadata())
+    failure = outcome.failure()
+    if failure:
+        raise Failure(failure, metadata=metadata)
+    return MaterializeResult(metadata=metadata)

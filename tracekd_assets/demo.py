@@ -1,0 +1,147 @@
+"""Materialize the whole asset graph, partition by partition, into a persistent Dagster instance.
+
+Used by `tracekd demo` and by the end-to-end test. The graph spans three partitioning schemes
+(dataset; dataset x condition; none), so "everything" is one run per partition in dependency
+order: raw data, then each condition's chain, then the SQL models and the report. The condition
+chains are independent and run in parallel worker processes (each with its share of the CPU
+threads); DuckDB writes stay serialized by the store's lock and the `duckdb` pool. The runs land
+in the instance, so `dagster dev` shows them afterwards with their metadata and lineage.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from dagster import DagsterInstance, materialize
+
+from tracekd_assets.definitions import ALL_ASSETS
+from tracekd_assets.defs.jobs import condition_job, raw_job, report_job
+from tracekd_assets.defs.partitions import run_key
+from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
+from tracekd_ops.traces.conditions import CONDITIONS, runnable
+
+DAGSTER_YAML = """\
+# Written by TraceKD. DuckDB allows one writing process per file: steps in the `duckdb` pool
+# run one at a time across all runs (op granularity).
+concurrency:
+  pools:
+    granularity: op
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+JOB_SELECTIONS = {job.name: job.selection for job in (raw_job, condition_job, report_job)}
+
+
+def prepare_dagster_home(path: Path) -> Path:
+    """Create a Dagster home whose instance limits the `duckdb` pool to one step at a time."""
+    path.mkdir(parents=True, exist_ok=True)
+    config = path / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    return path
+
+
+@dataclass
+class Outcome:
+    succeeded: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _run_partition(
+    instance_ref: Any,  # what `DagsterInstance.get_ref()` returns; picklable, so it crosses to workers
+    job_name: str,
+    partition_key: str | None,
+    resources: dict[str, dict[str, Any]],
+    torch_threads: int | None = None,
+) -> tuple[bool, str]:
+    """One run of a job's assets for one partition; (success, run id). Runs in a worker process."""
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    with DagsterInstance.from_ref(instance_ref) as instance:
+        result = materialize(
+            ALL_ASSETS,
+            selection=JOB_SELECTIONS[job_name],
+            partition_key=partition_key,
+            instance=instance,
+            resources={
+                "home": TraceKDHome(**resources["home"]),
+                "experiment": ExperimentSettings(**resources["experiment"]),
+                "teacher": TeacherSettings(**resources["teacher"]),
+                "registry": RegistrySettings(**resources["registry"]),
+            },
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            raise_on_error=False,
+        )
+        return result.success, result.run_id
+
+
+def materialize_everything(
+    instance: DagsterInstance,
+    home: TraceKDHome,
+    experiment: ExperimentSettings,
+    teacher: TeacherSettings | None = None,
+    registry: RegistrySettings | None = None,
+    datasets: Sequence[str] = ("synthetic",),
+    conditions: Sequence[str] = CONDITIONS,
+    workers: int = 1,
+    log: Callable[[str], None] = print,
+) -> Outcome:
+    """Run every partition of the graph; a failed condition does not stop the others. Without a
+    configured teacher the teacher conditions are left out, and said so."""
+    teacher = teacher or TeacherSettings()
+    conditions, left_out = runnable(conditions, teacher.configured)
+    for reason in sorted(set(left_out.values())):
+        log(f"skipping {', '.join(c for c, r in left_out.items() if r == reason)}: {reason}")
+    ref = instance.get_ref()
+    # plain values cross to worker processes: resources themselves do not pickle
+    resources = {
+        "home": {"home": home.home},
+        "experiment": experiment.as_config(),
+        "teacher": teacher.as_config(),
+        "registry": (registry or RegistrySettings()).as_config(),
+    }
+    outcome = Outcome(skipped=[f"{c}[{d}]" for d in datasets for c in left_out])
+
+    def record(label: str, success: bool, run_id: str) -> None:
+        (outcome.succeeded if success else outcome.failed).append(label)
+        log(f"  {label}: {'ok' if success else 'FAILED'} (run {run_id})")
+
+    for dataset in datasets:
+        log(f"materializing raw_examples[{dataset}] ...")
+        record(f"raw_examples[{dataset}]", *_run_partition(ref, raw_job.name, dataset, resources))
+        chains = [(f"{c}[{dataset}]", str(run_key(dataset, c))) for c in conditions]
+        log(f"materializing traces -> student -> predictions -> metrics for {len(chains)} conditions "
+            f"({workers} at a time) ...")  # fmt: skip
+        if workers <= 1:
+            for label, key in chains:
+                record(label, *_run_partition(ref, condition_job.name, key, resources))
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+                futures = {
+                    label: pool.submit(_run_partition, ref, condition_job.name, key, resources, threads)
+                    for label, key in chains
+                }
+                for label, future in futures.items():
+                    record(label, *future.result())
+    log("materializing SQL models and report ...")
+    record("sql models + report", *_run_partition(ref, report_job.name, None, resources))
+    return outcome
+
+
+def default_instance(home: TraceKDHome) -> DagsterInstance:
+    """The instance under `$DAGSTER_HOME`, or `<tracekd home>/dagster` when that is unset."""
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home.root / "dagster")
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(dagster_home))
+    return DagsterInstance.get()

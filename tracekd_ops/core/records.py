@@ -1,0 +1,86 @@
+"""The canonical QA record every loader maps onto (see DESIGN.md).
+
+Nothing downstream of a loader knows a source format: traces, students and scorers see only
+`QARecord`s, so adding a dataset means adding a loader and a spec, not touching the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One context sentence with an id that is stable within its question (bAbI line number)."""
+
+    id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class QARecord:
+    dataset: str
+    split: str
+    example_id: str
+    category: str
+    question: str
+    facts: tuple[Fact, ...]
+    answers: tuple[str, ...]
+    gold_fact_ids: tuple[int, ...]
+    source: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        ids = [f.id for f in self.facts]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.source}: duplicate fact ids {ids}")
+        missing = set(self.gold_fact_ids) - set(ids)
+        if missing:
+            raise ValueError(
+                f"{self.source}: field gold_fact_ids points at no fact of the story: {sorted(missing)}"
+            )
+        if not self.answers:
+            raise ValueError(f"{self.source}: field answers is empty")
+
+    @property
+    def fact_ids(self) -> tuple[int, ...]:
+        return tuple(f.id for f in self.facts)
+
+    def fact(self, fact_id: int) -> Fact:
+        for f in self.facts:
+            if f.id == fact_id:
+                return f
+        raise KeyError(fact_id)
+
+    def to_row(self) -> dict[str, Any]:
+        """A flat row for DuckDB; lists stay lists (DuckDB LIST / STRUCT columns)."""
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "example_id": self.example_id,
+            "category": self.category,
+            "question": self.question,
+            "facts": [asdict(f) for f in self.facts],
+            "answers": list(self.answers),
+            "gold_fact_ids": list(self.gold_fact_ids),
+            "source": self.source,
+            "extra": json.dumps(self.extra, sort_keys=True),
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "QARecord":
+        extra = row.get("extra") or "{}"
+        return cls(
+            dataset=row["dataset"],
+            split=row["split"],
+            example_id=row["example_id"],
+            category=row["category"],
+            question=row["question"],
+            facts=tuple(Fact(int(f["id"]), f["text"]) for f in row["facts"]),
+            answers=tuple(row["answers"]),
+            gold_fact_ids=tuple(int(i) for i in row["gold_fact_ids"]),
+            source=row["source"],
+            extra=json.loads(extra) if isinstance(extra, str) else dict(extra),
+        )

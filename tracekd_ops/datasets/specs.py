@@ -1,0 +1,175 @@
+"""The dataset spec: the one record that says everything the platform knows about a dataset.
+
+A spec holds its class labels, its answer rule (with the rule's version), how its records are
+read (file loader, Hub loader, or generator), the environment variable naming its source, the
+loader options it accepts, its split protocol and its rule for wrong facts in `incorrect` traces.
+Every other module looks a dataset up here (`dataset_spec`) and branches on nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
+
+from tracekd_ops.core.records import QARecord
+from tracekd_ops.datasets.answers import AnswerRule
+
+if TYPE_CHECKING:
+    from tracekd_ops.datasets.hub import HubSource
+
+
+@dataclass(frozen=True)
+class ProtocolRules:
+    """How the `reference` protocol picks a dataset's questions (`protocol.apply_protocol`).
+
+    - `reference_keep`: which loaded questions the reference study used (None: all);
+    - `reference_test_share`: the seeded share of each category's test questions it evaluated on;
+    - `reference_cap`: the first N questions per (split, category) it used;
+    - `holdout_share`: test share of the seeded, category-stratified split made for records that
+      come with no split of their own (`split == "all"`), under every protocol.
+    """
+
+    reference_keep: Callable[[QARecord], bool] | None = None
+    reference_test_share: float | None = None
+    reference_cap: Mapping[str, int] | None = None
+    holdout_share: float = 0.20
+
+
+@dataclass(frozen=True)
+class WrongFacts:
+    """Facts an `incorrect` trace may state instead of the gold ones: candidate ids, how many to
+    state, and the rule in words (recorded with each trace)."""
+
+    candidates: list[int]
+    count: int
+    described: str
+
+
+def same_count_wrong_facts(record: QARecord) -> WrongFacts:
+    """Random non-gold facts of the same story, as many as the gold facts."""
+    others = [f.id for f in record.facts if f.id not in record.gold_fact_ids]
+    return WrongFacts(others, len(record.gold_fact_ids), "random non-gold facts, as many as gold")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    labels: tuple[str, ...]
+    """The known classification labels (the class step's answer set)."""
+    answer: AnswerRule
+    env_var: str | None = None
+    """Environment variable naming a file dataset's source (a path or `hf:<repo id>`)."""
+    load: Callable[..., Iterable[QARecord]] | None = None
+    """Reads the dataset from a file or folder."""
+    generate: Callable[..., list[QARecord]] | None = None
+    """Makes the dataset (the embedded default): no file, no network."""
+    from_hub: Callable[..., Iterable[QARecord]] | None = None
+    """Reads the dataset's Hub layout, given a `HubSource`."""
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Loader options this dataset accepts, with their allowed values."""
+    protocol: ProtocolRules = field(default_factory=ProtocolRules)
+    reference_wrong_facts: Callable[[QARecord], WrongFacts] = same_count_wrong_facts
+    """The reference study's rule for the facts of an `incorrect` trace."""
+
+    @property
+    def generated(self) -> bool:
+        return self.generate is not None
+
+    @property
+    def scorer_version(self) -> str:
+        return self.answer.version
+
+    def answer_correct(self, predicted: str | None, gold_answers: Sequence[str], category: str) -> bool:
+        return self.answer.correct(predicted, gold_answers, category)
+
+    def check_options(self, options: Mapping[str, str]) -> None:
+        for name, value in options.items():
+            if name not in self.options:
+                known = ", ".join(self.options) or "none"
+                raise ValueError(f"dataset {self.name!r} has no loader option {name!r}; known: {known}")
+            if value not in self.options[name]:
+                raise ValueError(f"{self.name} option {name} must be one of {', '.join(self.options[name])}; got {value!r}")
+
+
+_MODULES: dict[str, str] = {
+    "synthetic": "tracekd_ops.datasets.synthetic",
+    "babi": "tracekd_ops.datasets.babi",
+    "cotempqa": "tracekd_ops.datasets.cotempqa",
+    "msmarco": "tracekd_ops.datasets.msmarco",
+}
+"""Each dataset's module defines its `SPEC`; imported on first use."""
+DATASET_NAMES: tuple[str, ...] = tuple(_MODULES)
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    try:
+        module = _MODULES[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(_MODULES)}") from None
+    return importlib.import_module(module).SPEC
+
+
+def loadable_datasets() -> tuple[str, ...]:
+    """Datasets read from files (as opposed to generated)."""
+    return tuple(name for name in DATASET_NAMES if not dataset_spec(name).generated)
+
+
+def scorer_versions() -> dict[str, str]:
+    """Every dataset's answer-rule version (the evaluation assets' code version is built from it)."""
+    return {name: dataset_spec(name).scorer_version for name in DATASET_NAMES}
+
+
+def resolve_source(spec: DatasetSpec, configured: str | None) -> str:
+    """Where a file dataset is read from: the configured path or `hf:` id, else its environment
+    variable; an error saying how to set it when neither is."""
+    value = configured or (os.environ.get(spec.env_var) if spec.env_var else None)
+    if not value:
+        raise ValueError(
+            f"no source for dataset {spec.name!r}: set experiment.sources.{spec.name} in the launchpad "
+            f"or {spec.env_var} in the environment (a file, a folder, or hf:<repo id>[:<config>])"
+        )
+    return value
+
+
+def split_records(records: Sequence[QARecord], split: str) -> list[QARecord]:
+    return [r for r in records if r.split == split]
+
+
+def load_source(name: str, source: str | Path, **options: str) -> Iterable[QARecord]:
+    """Records of a file dataset from a path, or from the Hub given `hf:<repo id>[:<config>]`."""
+    from tracekd_ops.datasets.hub import HF_PREFIX, HubSource
+
+    spec = dataset_spec(name)
+    if spec.load is None:
+        raise ValueError(f"dataset {name!r} is generated, not loaded from a source")
+    spec.check_options(options)
+    if str(source).startswith(HF_PREFIX):
+        if spec.from_hub is None:
+            raise ValueError(f"dataset {name!r} has no Hub source")
+        return spec.from_hub(HubSource.parse(str(source)), **options)
+    return spec.load(Path(source), **options)
+
+
+def inspect_dataset(name: str, path: Path | str, **options: str) -> dict[str, object]:
+    """What `tracekd datasets inspect` prints: sizes per split and category, and how many
+    questions the decomposition rule gives exactly one, several or no gold fact."""
+    by_split: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    gold: Counter[str] = Counter({"one": 0, "several": 0, "none": 0})
+    for record in load_source(name, path, **options):
+        by_split[record.split] += 1
+        by_category[record.category] += 1
+        count = len(record.gold_fact_ids)
+        gold["none" if count == 0 else "one" if count == 1 else "several"] += 1
+    return {
+        "dataset": name,
+        "path": str(path),
+        "questions": sum(by_split.values()),
+        "by_split": dict(sorted(by_split.items())),
+        "by_category": dict(sorted(by_category.items())),
+        "gold_facts": dict(gold),
+    }

@@ -1,0 +1,367 @@
+"""The experiment report: one self-contained HTML file (plots inlined, opens offline) and a
+Markdown summary for the Dagster metadata.
+
+Built only from the SQL models' tables (`ReportData`), so the report shows exactly what anyone
+querying DuckDB sees, and names what it was built from: datasets, conditions, trace set versions,
+registry revisions, scorer and code versions.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+Rows = Sequence[dict[str, Any]]
+REPORT_VERSION = "report-2"
+"""Bump when what the report shows, or how, changes."""
+
+SUMMARY_COLUMNS = (
+    ("dataset", "dataset"),
+    ("condition", "condition"),
+    ("base_model", "base model"),
+    ("runs", "seeds"),
+    ("n", "test n"),
+    ("answer_accuracy", "answer acc"),
+    ("answer_accuracy_ci", "95% CI"),
+    ("answer_accuracy_sd", "sd over seeds"),
+    ("trace_accuracy", "trace acc"),
+    ("trace_bleu", "trace BLEU"),
+    ("chance_accuracy", "chance"),
+    ("majority_accuracy", "majority"),
+    ("answer_delta_vs_solution_only", "Δ vs solution-only"),
+    ("phi", "phi"),
+    ("chi2", "chi²"),
+    ("fisher_p", "Fisher p"),
+    ("share_both_correct", "both right"),
+    ("p_answer_given_trace_correct", "P(answer ok | trace ok)"),
+    ("p_answer_given_trace_wrong", "P(answer ok | trace wrong)"),
+)
+CONSTRUCTION_COLUMNS = (
+    ("dataset", "dataset"),
+    ("condition", "condition"),
+    ("style", "style"),
+    ("questions", "train questions"),
+    ("traces", "traces"),
+    ("left_out_count", "left out"),
+    ("corrupted_rows", "corrupted"),
+    ("teacher_kept_rate", "teacher kept"),
+    ("mean_trace_words", "mean trace words"),
+    ("mean_completion_tokens", "mean completion tokens"),
+    ("settings", "settings"),
+    ("trace_set_version", "trace set"),
+)
+"""How each condition's training traces were built (the `trace_construction` SQL model)."""
+DELTA_COLUMNS = (
+    ("dataset", "dataset"),
+    ("condition", "condition"),
+    ("base_model", "base model"),
+    ("seed", "seed"),
+    ("n", "n"),
+    ("answer_accuracy", "answer acc"),
+    ("solution_only_accuracy", "solution-only acc"),
+    ("answer_delta", "Δ"),
+    ("b", "only this right"),
+    ("c", "only solution-only right"),
+    ("mcnemar_p", "McNemar p"),
+)
+REFERENCE_COLUMNS = (
+    ("dataset", "dataset"),
+    ("condition", "condition"),
+    ("reference_model", "reference model"),
+    ("reference_value", "reference"),
+    ("measured_model", "measured here (model)"),
+    ("measured_value", "measured here"),
+    ("source", "source"),
+)
+LINEAGE_COLUMNS = ("dataset", "condition", "base_model", "eval_split", "trace_set_versions", "model_revisions", "scorer_versions")
+
+
+@dataclass
+class ReportData:
+    """The SQL models' rows a report is built from (empty where a model has no rows yet)."""
+
+    leaderboard: Rows
+    construction: Rows = ()
+    contingency: Rows = ()
+    runs: Rows = ()
+    categories: Rows = ()
+    deltas: Rows = ()
+    reference: Rows = ()
+    code_versions: dict[str, str] = field(default_factory=dict)
+
+
+def _cell(value: Any) -> str:
+    """A Markdown table cell: formatted, with pipes escaped so they cannot split the row."""
+    return _fmt(value).replace("|", "\\|")
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _with_ci(rows: Rows) -> list[dict[str, Any]]:
+    """Rows with the answer CI as one 'low–high' cell."""
+    out = []
+    for r in rows:
+        low, high = r.get("answer_accuracy_ci_low"), r.get("answer_accuracy_ci_high")
+        out.append({**r, "answer_accuracy_ci": f"{low:.3f}–{high:.3f}" if low is not None and high is not None else None})
+    return out
+
+
+def markdown_table(rows: Rows, columns: Sequence[tuple[str, str]] | None = None) -> str:
+    """Rows as a Markdown table; `columns` is (key, header) pairs, by default every key of the first row."""
+    if not rows:
+        return "(no rows)"
+    columns = columns or [(key, key) for key in rows[0]]
+    header = "| " + " | ".join(label.replace("|", "\\|") for _, label in columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = ["| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |" for row in rows]
+    return "\n".join([header, rule, *body])
+
+
+def markdown_summary(data: ReportData) -> str:
+    parts = [markdown_table(_with_ci(data.leaderboard), SUMMARY_COLUMNS)]
+    if data.construction:
+        parts += ["**How the training traces were built**", markdown_table(data.construction, CONSTRUCTION_COLUMNS)]
+    if data.deltas:
+        parts += ["**Against solution-only on the same questions (McNemar)**", markdown_table(data.deltas, DELTA_COLUMNS)]
+    if data.reference:
+        parts += ["**Reference study, side by side**", markdown_table(data.reference, REFERENCE_COLUMNS)]
+    versions = ", ".join(f"{k} `{v}`" for k, v in sorted(data.code_versions.items()))
+    parts += [f"**Lineage** (code versions: {versions or '–'})", markdown_table(data.leaderboard, [(c, c) for c in LINEAGE_COLUMNS])]
+    return "\n\n".join(parts)
+
+
+def _html_table(rows: Rows, columns: Sequence[tuple[str, str]]) -> str:
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(key)))}</td>" for key, _ in columns) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _png(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label(r: dict[str, Any]) -> str:
+    model = str(r.get("base_model", ""))
+    short = model.rsplit("/", 1)[-1][:18]
+    return f"{r['dataset']}\n{r['condition']}" + (f"\n{short}" if short else "")
+
+
+def accuracy_plot_png(rows: Rows) -> bytes:
+    """Grouped bars: answer (with its bootstrap 95% CI) and trace accuracy per condition, with
+    the chance level as a line."""
+    plt = _pyplot()
+    positions = range(len(rows))
+    answer = [r["answer_accuracy"] or 0.0 for r in rows]
+    trace = [r["trace_accuracy"] if r.get("trace_accuracy") is not None else 0.0 for r in rows]
+    errors = [
+        [max(0.0, a - (r.get("answer_accuracy_ci_low") if r.get("answer_accuracy_ci_low") is not None else a)) for a, r in zip(answer, rows)],
+        [max(0.0, (r.get("answer_accuracy_ci_high") if r.get("answer_accuracy_ci_high") is not None else a) - a) for a, r in zip(answer, rows)],
+    ]
+    fig, ax = plt.subplots(figsize=(max(5, 1.7 * len(rows)), 3.8), dpi=110)
+    width = 0.38
+    ax.bar([p - width / 2 for p in positions], answer, width, yerr=errors, capsize=3, label="answer accuracy (95% CI)")
+    ax.bar([p + width / 2 for p in positions], trace, width, label="trace accuracy (both steps)")
+    chance = max((r.get("chance_accuracy") or 0.0) for r in rows) if rows else 0.0
+    ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance ({chance:.2f})")
+    ax.set_xticks(list(positions), [_label(r) for r in rows], fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy on test split")
+    ax.legend(fontsize=7, loc="upper right")
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def heatmaps_png(tables: Rows) -> str | None:
+    """The step x answer 2x2 tables as heatmaps: one row per run group, one column per step."""
+    if not tables:
+        return None
+    plt = _pyplot()
+    steps = ["class", "ir", "trace"]
+    groups = sorted({(t["dataset"], t["condition"], t["base_model"]) for t in tables})
+    by_key = {(t["dataset"], t["condition"], t["base_model"], t["step"]): t for t in tables}
+    fig, axes = plt.subplots(len(groups), len(steps), figsize=(7.5, 2.3 * len(groups)), dpi=100, squeeze=False)
+    for i, group in enumerate(groups):
+        for j, step in enumerate(steps):
+            ax = axes[i][j]
+            t = by_key.get((*group, step))
+            ax.set_xticks([0, 1], ["answer ok", "answer wrong"], fontsize=7)
+            ax.set_yticks([0, 1], [f"{step} ok", f"{step} wrong"], fontsize=7)
+            if t is None:
+                ax.set_title(f"{group[1]}: no {step} step", fontsize=7)
+                ax.imshow([[0, 0], [0, 0]], cmap="Greys", vmin=0, vmax=1)
+                continue
+            cells = [[t["step_ok_answer_ok"], t["step_ok_answer_wrong"]], [t["step_wrong_answer_ok"], t["step_wrong_answer_wrong"]]]
+            top = max(1, max(max(row) for row in cells))
+            ax.imshow(cells, cmap="Blues", vmin=0, vmax=top)
+            for y in range(2):
+                for x in range(2):
+                    colour = "white" if cells[y][x] > top / 2 else "black"  # readable on dark and light cells
+                    ax.text(x, y, str(cells[y][x]), ha="center", va="center", fontsize=8, color=colour)
+            ax.set_title(f"{group[0]}/{group[1]} · {step}", fontsize=7)
+    return _png(fig)
+
+
+def scatter_png(runs: Rows) -> str | None:
+    """Trace accuracy against answer accuracy, one point per evaluated student (run)."""
+    points = [r for r in runs if r.get("trace_accuracy") is not None]
+    if not points:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 4), dpi=110)
+    for condition in sorted({r["condition"] for r in points}):
+        group = [r for r in points if r["condition"] == condition]
+        ax.scatter([r["trace_accuracy"] for r in group], [r["answer_accuracy"] for r in group], label=condition, s=28)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.6, linestyle=":")
+    ax.set_xlabel("trace accuracy (both steps right)")
+    ax.set_ylabel("answer accuracy")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def category_bars_png(categories: Rows) -> str | None:
+    """Answer accuracy per question category, one bar per condition."""
+    if not categories:
+        return None
+    plt = _pyplot()
+    labels = sorted({(r["dataset"], r["category"]) for r in categories})
+    conditions = sorted({r["condition"] for r in categories})
+    by_key = {(r["dataset"], r["category"], r["condition"]): r["answer_accuracy"] for r in categories}
+    width = 0.8 / len(conditions)
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(labels) * max(1, len(conditions) / 3)), 3.6), dpi=110)
+    for k, condition in enumerate(conditions):
+        xs = [i + (k - (len(conditions) - 1) / 2) * width for i in range(len(labels))]
+        ax.bar(xs, [by_key.get((d, c, condition)) or 0.0 for d, c in labels], width, label=condition)
+    ax.set_xticks(range(len(labels)), [f"{d}\n{c}" for d, c in labels], fontsize=6, rotation=30, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("answer accuracy")
+    ax.legend(fontsize=6, ncol=min(4, len(conditions)))
+    return _png(fig)
+
+
+def headline_lines(rows: Rows) -> list[str]:
+    """One sentence per condition: measured answer accuracy against chance, and the trace/answer link."""
+    lines = []
+    for r in rows:
+        line = (
+            f"{r['dataset']} / {r['condition']}: answer accuracy {_fmt(r['answer_accuracy'])} on {r['n']} test "
+            f"questions vs chance {_fmt(r['chance_accuracy'])} and majority {_fmt(r['majority_accuracy'])}"
+        )
+        if r.get("chi2") is not None:
+            verdict = "significant" if r["chi2"] > 3.841 else "not significant"
+            line += (
+                f"; trace accuracy {_fmt(r['trace_accuracy'])}, trace-answer association chi² {_fmt(r['chi2'])} "
+                f"({verdict} at 5%), phi {_fmt(r['phi'])}"
+            )
+        lines.append(line + ".")
+    return lines
+
+
+def _figure(png: str | None, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">' if png else "<p>(nothing to plot yet)</p>"
+
+
+def render_html(data: ReportData, title: str = "TraceKD report") -> str:
+    rows = _with_ci(data.leaderboard)
+    accuracy = base64.b64encode(accuracy_plot_png(rows)).decode()
+    built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lineage_rows = "".join(
+        "<tr>" + "".join(f"<td><code>{html.escape(_fmt(r.get(key)))}</code></td>" for key in LINEAGE_COLUMNS) + "</tr>"
+        for r in rows
+    )
+    versions = ", ".join(f"{k} <code>{html.escape(v)}</code>" for k, v in sorted(data.code_versions.items()))
+    datasets = ", ".join(sorted({str(r["dataset"]) for r in rows}))
+    conditions = ", ".join(sorted({str(r["condition"]) for r in rows}))
+    headline = "".join(f"<li>{html.escape(line)}</li>" for line in headline_lines(rows))
+    sections = [
+        "<h2>Answer and trace accuracy per condition</h2>",
+        f'<img alt="answer and trace accuracy per condition" src="data:image/png;base64,{accuracy}">',
+        _html_table(rows, SUMMARY_COLUMNS),
+    ]
+    if data.construction:
+        sections += [
+            "<h2>How the training traces were built</h2><p>Per condition: training questions, traces kept, questions "
+            "left out (no gold fact, nothing to corrupt, teacher wrong or failed), corrupted traces, the teacher's kept "
+            "rate (share of questions it answered correctly), and mean trace length in words and in the students' "
+            "tokens (whole completion).</p>",
+            _html_table(data.construction, CONSTRUCTION_COLUMNS),
+        ]
+    sections += [
+        "<h2>Step × answer tables</h2><p>For each condition whose students write the two steps: answer correctness "
+        "against the class step, the IR step and the whole trace, pooled over seeds (cell counts).</p>",
+        _figure(heatmaps_png(data.contingency), "step x answer heatmaps"),
+        "<h2>Trace accuracy against answer accuracy, every run</h2>",
+        _figure(scatter_png(data.runs), "trace accuracy vs answer accuracy"),
+        "<h2>Answer accuracy per category</h2>",
+        _figure(category_bars_png(data.categories), "answer accuracy per category"),
+    ]
+    if data.deltas:
+        sections += [
+            "<h2>Against solution-only on the same questions</h2><p>McNemar's test on paired answers (exact binomial "
+            "below 25 discordant pairs).</p>",
+            _html_table(data.deltas, DELTA_COLUMNS),
+        ]
+    if data.reference:
+        sections += [
+            "<h2>Reference study, side by side</h2><p>Published numbers (with their source) next to what was "
+            "measured here for the same dataset and condition; – where it was not run.</p>",
+            _html_table(data.reference, REFERENCE_COLUMNS),
+        ]
+    body = "\n".join(sections)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 80rem; color: #222; }}
+table {{ border-collapse: collapse; margin: 1rem 0; font-size: 0.85rem; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }}
+th {{ background: #f3f3f3; }} td:first-child, td:nth-child(2) {{ text-align: left; }}
+code {{ font-size: 0.8rem; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>Built {built} from datasets {html.escape(datasets)}; conditions {html.escape(conditions)}; code versions {versions}.
+Each row is one trace condition's students (mean over seeds), evaluated on the held-out test split.
+<em>Chance</em> is a uniform guess among the answers seen in training for the question's category;
+<em>majority</em> always gives the category's most frequent training answer. Trace accuracy counts a
+trace as correct when both steps (class label and the exact set of supporting facts) equal gold.
+95% CIs are percentile bootstrap intervals (1,000 resamples of the test questions; mean of the
+per-seed bounds). chi² is Pearson's on the trace-correct × answer-correct table (1 d.f.; 3.841 is
+the 5% line); read Fisher's p where expected counts are small; – means undefined.</p>
+<h2>Headline</h2>
+<ul>{headline}</ul>
+{body}
+<h2>Lineage</h2>
+<table><tr><th>dataset</th><th>condition</th><th>base model</th><th>eval split</th><th>trace set versions</th>
+<th>model revisions</th><th>scorer versions</th></tr>{lineage_rows}</table>
+</body></html>
+"""

@@ -1,0 +1,218 @@
+"""Steps `predictions`, `metrics` and `base_model_baseline`: registered students (and untuned base
+models) generate answers to the test split; every row is scored step by step; each evaluated run
+gets its metrics, its three step x answer tables and its registry row's results.
+
+One loop serves students and baselines: prompts -> generation -> scoring -> rows carrying the
+run's lineage; rows replace the run's stored partition only once all of them are computed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+
+from tracekd_ops.core.lineage import Lineage
+from tracekd_ops.core.metadata import Markdown
+from tracekd_ops.core.records import QARecord
+from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.evaluate.generate import generate_completions
+from tracekd_ops.evaluate.metrics import (
+    BASELINE_CONDITION,
+    BASELINE_INSTRUCTION,
+    EVAL_SPLIT,
+    chance_accuracy,
+    majority_accuracy,
+    run_metrics,
+    score_baseline,
+    score_prediction,
+    step_tables,
+)
+from tracekd_ops.registry.base import Registry
+from tracekd_ops.registry.index import RegistryEntry, RegistryIndex
+from tracekd_ops.store.store import Store
+from tracekd_ops.store.tables import read_records
+from tracekd_ops.train.experiment import ExperimentFile
+from tracekd_ops.traces.render import SENTENCES, render_prompt, render_steps
+
+Log = Callable[[str], None]
+CARD_RESULTS = ("answer_accuracy", "class_accuracy", "ir_exact_accuracy", "trace_accuracy")
+UNTUNED_STUDENT, UNTUNED_REVISION = "untuned", "untuned"
+
+
+def test_records(store: Store, dataset: str) -> list[QARecord]:
+    """The stored evaluation split; an error before anything is generated or replaced when empty."""
+    test = read_records(store, dataset, EVAL_SPLIT)
+    if not test:
+        raise ValueError(f"raw_examples has no {EVAL_SPLIT} rows for dataset {dataset!r}: nothing to evaluate on")
+    return test
+
+
+def scored_rows(
+    lineage: Lineage, records: Sequence[QARecord], prompts: Sequence[str], outputs: Sequence[str],
+    score: Callable[[QARecord, str], dict[str, Any]],
+) -> list[dict[str, Any]]:  # fmt: skip
+    row = lineage.row()
+    return [{**row, "prompt": prompt, **score(record, output)} for record, prompt, output in zip(records, prompts, outputs)]
+
+
+@dataclass
+class EvaluationOutcome:
+    dataset: str
+    condition: str
+    evaluated: list[dict[str, Any]] = field(default_factory=list)
+    sample_outputs: list[str] = field(default_factory=list)
+
+    def metadata(self) -> dict[str, Any]:
+        scorer = dataset_spec(self.dataset).scorer_version
+        return {
+            "dataset": self.dataset,
+            "condition": self.condition,
+            "evaluated": self.evaluated,
+            "model_revisions": ",".join(e["model_revision"] for e in self.evaluated),
+            "scorer_version": scorer,
+            "sample_outputs": Markdown("\n".join(f"- `{o}`" for o in self.sample_outputs[:5])),
+        }
+
+
+def students_to_evaluate(index: RegistryIndex, dataset: str, condition: str, pinned: str | None) -> list[RegistryEntry]:
+    """Exactly the revision a run is pinned to (the new-revision sensor), else the newest
+    registered revision of every student of this trace set."""
+    if pinned:
+        entry = index.get(pinned)
+        if (entry.lineage.dataset, entry.lineage.condition) != (dataset, condition) or entry.status != "registered":
+            raise ValueError(f"revision {pinned} is not a registered student of {dataset}/{condition}")
+        return [entry]
+    entries = index.newest(dataset, condition)
+    if not entries:
+        raise LookupError(f"no registered student for {dataset}/{condition}: materialize student first")
+    return entries
+
+
+def evaluate_students(
+    store: Store, registry: Registry, dataset: str, condition: str, pinned: str | None, batch_size: int,
+    max_new_tokens: int, log: Log,
+) -> EvaluationOutcome:  # fmt: skip
+    test = test_records(store, dataset)
+    prompts = [render_prompt(r) for r in test]
+    scorer = dataset_spec(dataset).scorer_version
+    outcome = EvaluationOutcome(dataset, condition)
+    for entry in students_to_evaluate(RegistryIndex(store), dataset, condition, pinned):
+        lineage = entry.lineage.evaluated(entry.revision, EVAL_SPLIT, scorer)
+        model_dir = registry.resolve(lineage)
+        log(f"evaluating {entry.model_name}@{entry.revision} on {len(test)} {EVAL_SPLIT} questions")
+        outputs = generate_completions(model_dir, prompts, batch_size, max_new_tokens)
+        rows = scored_rows(lineage, test, prompts, outputs, lambda record, output: score_prediction(record, condition, output))
+        store.replace_partition("predictions", lineage.run_keys(), rows)
+        accuracy = sum(r["answer_correct"] for r in rows) / len(rows)
+        outcome.evaluated.append({**lineage.row(), "rows": len(rows), "answer_accuracy": accuracy})
+        outcome.sample_outputs = outputs
+        log(f"{entry.model_name}@{entry.revision}: answer accuracy {accuracy:.3f}")
+    return outcome
+
+
+def reference_accuracies(store: Store, dataset: str) -> dict[str, float]:
+    """Chance and majority accuracy on the evaluation split, from the training answers."""
+    train, test = read_records(store, dataset, "train"), test_records(store, dataset)
+    return {"chance_accuracy": chance_accuracy(train, test), "majority_accuracy": majority_accuracy(train, test)}
+
+
+def run_result(rows: list[dict[str, Any]], style: str, baselines: dict[str, float]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The metrics row and the three step x answer table rows of one evaluated run."""
+    lineage = Lineage.from_row(rows[0]).row()
+    gold = [render_steps(r["gold_class"], r["gold_fact_ids"], style) for r in rows]
+    metrics_row = {**lineage, **run_metrics(rows, gold), **baselines, "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+    tables = [{**lineage, "step": step, "n": t.n, **t.summary()} for step, t in step_tables(rows).items()]
+    return metrics_row, tables
+
+
+def _training_style(store: Store, dataset: str, condition: str) -> str:
+    """The style the trace set was written in: generated traces are compared with gold in it."""
+    rows = store.rows("SELECT style FROM trace_sets WHERE dataset = ? AND condition = ?", [dataset, condition])
+    return rows[0]["style"] if rows else SENTENCES
+
+
+@dataclass
+class MetricsOutcome:
+    dataset: str
+    condition: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "condition": self.condition,
+            "students": len(self.rows),
+            "answer_accuracy_mean": sum(r["answer_accuracy"] for r in self.rows) / len(self.rows),
+            "rows": [{k: v for k, v in r.items() if not isinstance(v, datetime)} for r in self.rows],
+            "model_revisions": ",".join(r["model_revision"] for r in self.rows),
+            "scorer_version": dataset_spec(self.dataset).scorer_version,
+        }
+
+
+def compute_metrics(store: Store, registry: Registry, dataset: str, condition: str, log: Log, warn: Log) -> MetricsOutcome:
+    predicted = store.rows(
+        "SELECT * FROM predictions WHERE dataset = ? AND condition = ? ORDER BY student, base_model, seed", [dataset, condition]
+    )
+    if not predicted:
+        raise ValueError(f"no predictions stored for {dataset}/{condition}: materialize predictions first")
+    baselines = reference_accuracies(store, dataset)
+    style = _training_style(store, dataset, condition)
+    runs: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in predicted:
+        runs.setdefault(tuple(Lineage.from_row(row).run_keys().values()), []).append(row)
+    index = RegistryIndex(store)
+    outcome = MetricsOutcome(dataset, condition)
+    for rows in runs.values():
+        row, tables = run_result(rows, style, baselines)
+        keys = Lineage.from_row(row).run_keys()
+        store.replace_partitions([("metrics", keys, [row]), ("contingency", keys, tables)])
+        index.attach_metrics(row["model_revision"], {k: v for k, v in row.items() if isinstance(v, float) and k not in baselines})
+        _publish_eval_results(index, registry, row, log, warn)
+        outcome.rows.append(row)
+    return outcome
+
+
+def _publish_eval_results(index: RegistryIndex, registry: Registry, row: dict[str, Any], log: Log, warn: Log) -> None:
+    """Put the student's results on its model card where the registry shows cards (the Hub).
+    Best effort: the numbers are in DuckDB already, so a failed card update only warns."""
+    try:
+        entry = index.get(row["model_revision"])
+    except LookupError:
+        return
+    results = {k: row[k] for k in CARD_RESULTS if row.get(k) is not None}
+    inputs = {"hyperparameters": entry.hyperparameters, "summary": entry.train_summary}
+    try:
+        commit = registry.publish_eval_results(entry.lineage, inputs, results)
+    except Exception as error:  # noqa: BLE001 - the card is a convenience copy of stored results
+        warn(f"could not put the evaluation results on the model card of {entry.model_name}: {error}")
+        return
+    if commit:
+        log(f"model card of {entry.model_name} updated with its evaluation results (commit {commit})")
+
+
+def evaluate_base_models(
+    store: Store, dataset: str, experiment: ExperimentFile, batch_size: int, max_new_tokens: int, log: Log
+) -> dict[str, Any]:
+    """Each pretrained base model of the experiment file, untuned, as its own baseline run."""
+    bases = sorted({s.base_model for s in experiment.students if not s.from_config}) if experiment.evaluate_base_models else []
+    if not bases:
+        log("no pretrained base model in the experiment file: no untuned baseline to evaluate")
+        return {"dataset": dataset, "base_models": 0}
+    test = test_records(store, dataset)
+    prompts = [BASELINE_INSTRUCTION + render_prompt(r) for r in test]
+    scorer = dataset_spec(dataset).scorer_version
+    baselines = reference_accuracies(store, dataset)
+    results = []
+    for base in bases:
+        log(f"evaluating the untuned base model {base} on {len(test)} {EVAL_SPLIT} questions")
+        outputs = generate_completions(base, prompts, batch_size, max_new_tokens)
+        lineage = Lineage(dataset, BASELINE_CONDITION, UNTUNED_STUDENT, base, 0, "none").evaluated(UNTUNED_REVISION, EVAL_SPLIT, scorer)
+        rows = scored_rows(lineage, test, prompts, outputs, score_baseline)
+        row, tables = run_result(rows, SENTENCES, baselines)
+        keys = lineage.run_keys()
+        store.replace_partitions([("predictions", keys, rows), ("metrics", keys, [row]), ("contingency", keys, tables)])
+        results.append({"base_model": base, "answer_accuracy": row["answer_accuracy"]})
+    return {"dataset": dataset, "base_models": len(bases), "results": results}
+

@@ -1,0 +1,90 @@
+"""Steps of the reporting end: the reference study's numbers as a table, each SQL model rebuilt
+with its tests run, and the report written from the SQL models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tracekd_ops.core.metadata import Markdown
+from tracekd_ops.datasets import scorer_versions
+from tracekd_ops.datasets.synthetic import GENERATOR_VERSION
+from tracekd_ops.evaluate.metrics import METRICS_VERSION
+from tracekd_ops.report.reference import REFERENCE_CSV, reference_results
+from tracekd_ops.report.render import REPORT_VERSION, ReportData, markdown_summary, markdown_table, render_html
+from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, run_tests
+from tracekd_ops.store.store import Store
+from tracekd_ops.teacher.requests import PROMPT_VERSION
+from tracekd_ops.train.trainer import TRAINER_VERSION
+from tracekd_ops.traces.render import TRACE_FORMAT_VERSION
+
+REPORT_MODELS = {
+    "leaderboard": "condition_comparison",
+    "construction": "trace_construction",
+    "contingency": "contingency_tables",
+    "runs": "run_metrics",
+    "categories": "per_category_accuracy",
+    "deltas": "condition_deltas",
+    "reference": "reference_comparison",
+}
+"""ReportData field -> the SQL model it is read from."""
+
+
+def scorer_code_version() -> str:
+    """The evaluation assets' code version: every dataset's answer-rule version."""
+    return ";".join(f"{name}={version}" for name, version in sorted(scorer_versions().items()))
+
+
+def code_versions() -> dict[str, str]:
+    """The version of each piece of logic a result depends on, as the report names them."""
+    return {"generator": GENERATOR_VERSION, "trace format": TRACE_FORMAT_VERSION, "teacher prompts": PROMPT_VERSION,
+            "student": TRAINER_VERSION, "scorers": scorer_code_version(), "metrics": METRICS_VERSION,
+            "report": REPORT_VERSION}  # fmt: skip
+
+
+def store_reference_results(store: Store) -> dict[str, Any]:
+    rows = reference_results()
+    store.replace_partition("reference_results", {}, rows)
+    return {"rows": len(rows), "file": REFERENCE_CSV}
+
+
+@dataclass(frozen=True)
+class SqlModelOutcome:
+    rows: int
+    preview: list[dict[str, Any]]
+    lineage: dict[str, list[tuple[str, str]]]
+    """Output column -> the (upstream table, column) pairs it is computed from."""
+    failing: dict[str, int]
+    """Test name -> failing row count (0: passed)."""
+
+
+def build_sql_model(store: Store, model: SqlModel) -> SqlModelOutcome:
+    rows = materialize_model(store, model)
+    preview = store.rows(f'SELECT * FROM "{model.name}" LIMIT 20')
+    return SqlModelOutcome(rows, preview, column_lineage(store, model), run_tests(store, model))
+
+
+def preview_markdown(rows: list[dict[str, Any]]) -> Markdown:
+    return Markdown(markdown_table(rows))
+
+
+def build_report(store: Store, reports_dir: Path) -> dict[str, Any]:
+    """Write the HTML report (atomically: a reader never sees half of it); its metadata."""
+    tables = {name: store.rows(f'SELECT * FROM "{model}"') for name, model in REPORT_MODELS.items()}
+    if not tables["leaderboard"]:
+        raise ValueError(f"{REPORT_MODELS['leaderboard']} is empty: evaluate at least one student first")
+    versions = code_versions()
+    data = ReportData(**tables, code_versions=versions)
+    path = reports_dir / "report.html"
+    staged = path.with_suffix(".html.tmp")
+    staged.write_text(render_html(data))
+    staged.replace(path)
+    revisions = sorted({r for row in tables["leaderboard"] for r in str(row["model_revisions"]).split(",")})
+    return {
+        "path": path,
+        "summary": Markdown(markdown_summary(data)),
+        "rows": len(tables["leaderboard"]),
+        "built_from_revisions": revisions,
+        "code_versions": versions,
+    }

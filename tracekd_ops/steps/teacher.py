@@ -1,0 +1,48 @@
+"""Step `teacher_responses`: the teacher asked about a dataset's training questions (answers,
+then summaries and post-hoc explanations of the right ones), every reply cached in DuckDB."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from tracekd_ops.store.store import Store
+from tracekd_ops.store.tables import read_records
+from tracekd_ops.teacher.cache import TeacherCache
+from tracekd_ops.teacher.client import TeacherClient
+from tracekd_ops.teacher.collect import TeacherRound, collect
+from tracekd_ops.teacher.config import TeacherConfig, public_url
+
+
+def train_records(store: Store, dataset: str) -> list[Any]:
+    """A dataset's stored training questions; an error saying what to materialize when none."""
+    train = read_records(store, dataset, "train")
+    if not train:
+        raise ValueError(f"raw_examples has no train rows for dataset {dataset!r}: materialize raw_examples first")
+    return train
+
+
+def ask_teacher(store: Store, dataset: str, config: TeacherConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Ask what is not cached yet; the round's metadata. Fails when every request failed (they
+    stay stored as failed rows and are retried by the next run)."""
+    train = train_records(store, dataset)
+    log(f"asking {config.model} at {public_url(config.base_url)} about {len(train)} {dataset} questions")
+    client = TeacherClient(config)
+    try:
+        outcome: TeacherRound = collect(train, client, TeacherCache(store), log=log)
+    finally:
+        client.close()
+    if outcome.answers.wanted and outcome.answers.failed == outcome.answers.sent == outcome.answers.wanted:
+        raise RuntimeError(
+            f"every one of the {outcome.answers.wanted} teacher requests failed ({outcome.answers.errors}); they are "
+            f"stored as failed rows in teacher_requests and will be retried by the next materialization"
+        )
+    return {
+        "dataset": dataset,
+        "teacher_model": str(config.model),
+        "endpoint": str(public_url(config.base_url)),
+        "kept_rate": outcome.kept_rate,
+        "answers_correct": outcome.answers_correct,
+        "questions": outcome.questions,
+        "requests": outcome.as_dict(),
+        "duckdb_table": "teacher_requests",
+    }

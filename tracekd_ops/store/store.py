@@ -1,0 +1,249 @@
+"""DuckDB storage: one file, short-lived connections, one writer at a time, atomic partitions.
+
+DuckDB lets one process write a file at a time, and Dagster runs steps in separate processes.
+Every connection here is opened for one unit of work under an OS file lock (shared for readers,
+exclusive for writers) and closed at once, so concurrent steps queue instead of failing, and a
+partition is replaced inside one transaction: readers see the old rows or the new, never a mix,
+and a failed write leaves the old rows in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import functools
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import duckdb
+import pandas as pd
+
+from tracekd_ops.core.lineage import Lineage
+
+LINEAGE_COLUMNS = ", ".join(
+    f"{f.name} {'INTEGER' if f.name == 'seed' else 'VARCHAR'} NOT NULL" for f in dataclasses.fields(Lineage)
+)
+"""Every result table starts with the lineage keys (`core.lineage.Lineage`)."""
+
+SCHEMA: dict[str, str] = {
+    "raw_examples": """
+        dataset VARCHAR NOT NULL, split VARCHAR NOT NULL, example_id VARCHAR NOT NULL,
+        category VARCHAR NOT NULL, question VARCHAR NOT NULL,
+        facts STRUCT(id INTEGER, text VARCHAR)[] NOT NULL, answers VARCHAR[] NOT NULL,
+        gold_fact_ids INTEGER[] NOT NULL, source VARCHAR NOT NULL, extra VARCHAR
+    """,
+    "traces": """
+        dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL, split VARCHAR NOT NULL,
+        example_id VARCHAR NOT NULL, prompt VARCHAR NOT NULL, completion VARCHAR NOT NULL,
+        gold_class VARCHAR NOT NULL, gold_fact_ids INTEGER[] NOT NULL, gold_answers VARCHAR[] NOT NULL,
+        story_fact_ids INTEGER[] NOT NULL, rendered_class VARCHAR, rendered_fact_ids INTEGER[],
+        rendered_answer VARCHAR NOT NULL, class_corrupted BOOLEAN NOT NULL,
+        facts_corrupted BOOLEAN NOT NULL, trace_set_version VARCHAR NOT NULL,
+        style VARCHAR, trace_source_id VARCHAR, teacher_answer VARCHAR, construction VARCHAR
+    """,
+    "trace_sets": """
+        dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL, trace_set_version VARCHAR NOT NULL,
+        style VARCHAR NOT NULL, rows INTEGER NOT NULL, questions INTEGER NOT NULL,
+        left_out VARCHAR NOT NULL, corrupted_rows INTEGER NOT NULL, settings VARCHAR NOT NULL,
+        teacher VARCHAR, mean_trace_words DOUBLE, created_at TIMESTAMP NOT NULL
+    """,
+    "reference_results": """
+        dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL, base_model VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL, value DOUBLE NOT NULL, source VARCHAR NOT NULL
+    """,
+    "teacher_requests": """
+        request_hash VARCHAR NOT NULL, purpose VARCHAR NOT NULL, model VARCHAR NOT NULL, endpoint VARCHAR,
+        request VARCHAR NOT NULL, status VARCHAR NOT NULL, content VARCHAR, reasoning VARCHAR,
+        error VARCHAR, attempts INTEGER NOT NULL, latency_s DOUBLE NOT NULL,
+        prompt_tokens INTEGER, completion_tokens INTEGER, updated_at TIMESTAMP NOT NULL
+    """,
+    "registry": """
+        model_name VARCHAR NOT NULL, revision VARCHAR NOT NULL, dataset VARCHAR NOT NULL,
+        condition VARCHAR NOT NULL, base_model VARCHAR NOT NULL, seed INTEGER NOT NULL,
+        trace_set_version VARCHAR NOT NULL, backend VARCHAR NOT NULL, uri VARCHAR NOT NULL,
+        status VARCHAR NOT NULL, hyperparameters VARCHAR NOT NULL, train_summary VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL, student VARCHAR, local_revision VARCHAR, config_fingerprint VARCHAR,
+        error VARCHAR, metrics VARCHAR, registered_at TIMESTAMP
+    """,
+    "predictions": LINEAGE_COLUMNS
+    + """,
+        example_id VARCHAR NOT NULL, category VARCHAR NOT NULL, prompt VARCHAR NOT NULL,
+        output VARCHAR NOT NULL, parsed_class VARCHAR, parsed_fact_ids INTEGER[], parsed_answer VARCHAR,
+        gold_class VARCHAR NOT NULL, gold_fact_ids INTEGER[] NOT NULL, gold_answers VARCHAR[] NOT NULL,
+        class_correct BOOLEAN, ir_exact BOOLEAN, ir_precision DOUBLE, ir_recall DOUBLE,
+        trace_correct BOOLEAN, answer_correct BOOLEAN NOT NULL
+    """,
+    "metrics": LINEAGE_COLUMNS
+    + """,
+        n INTEGER NOT NULL, answer_accuracy DOUBLE NOT NULL, class_accuracy DOUBLE,
+        ir_exact_accuracy DOUBLE, ir_precision DOUBLE, ir_recall DOUBLE, trace_accuracy DOUBLE,
+        n_trace_ok_answer_ok INTEGER, n_trace_ok_answer_wrong INTEGER,
+        n_trace_wrong_answer_ok INTEGER, n_trace_wrong_answer_wrong INTEGER,
+        chi2 DOUBLE, chi2_p DOUBLE, phi DOUBLE,
+        p_answer_given_trace_correct DOUBLE, p_answer_given_trace_wrong DOUBLE,
+        chance_accuracy DOUBLE NOT NULL, majority_accuracy DOUBLE NOT NULL,
+        created_at TIMESTAMP NOT NULL, answer_accuracy_ci_low DOUBLE, answer_accuracy_ci_high DOUBLE,
+        ir_f1 DOUBLE, trace_accuracy_ci_low DOUBLE, trace_accuracy_ci_high DOUBLE, trace_bleu DOUBLE,
+        mean_trace_words DOUBLE, fisher_p DOUBLE, phi_ci_low DOUBLE, phi_ci_high DOUBLE, share_both_correct DOUBLE
+    """,
+    "contingency": LINEAGE_COLUMNS
+    + """,
+        step VARCHAR NOT NULL, n INTEGER NOT NULL,
+        n_step_ok_answer_ok INTEGER NOT NULL, n_step_ok_answer_wrong INTEGER NOT NULL,
+        n_step_wrong_answer_ok INTEGER NOT NULL, n_step_wrong_answer_wrong INTEGER NOT NULL,
+        chi2 DOUBLE, chi2_p DOUBLE, fisher_p DOUBLE, small_cells BOOLEAN NOT NULL, phi DOUBLE,
+        p_answer_given_step_correct DOUBLE, p_answer_given_step_wrong DOUBLE, share_both_correct DOUBLE
+    """,
+}
+
+
+class StoreBusy(RuntimeError):
+    """Another process holds the DuckDB file outside TraceKD's lock (e.g. an open `duckdb` CLI)."""
+
+
+class Store:
+    """The project's DuckDB file. Cheap to construct; holds no open connection."""
+
+    def __init__(self, path: Path | str, busy_timeout_s: float = 120.0) -> None:
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self.busy_timeout_s = busy_timeout_s
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting while a process outside TraceKD's lock holds it (DuckDB's own
+        file lock: an external reader blocks writers, an external writer blocks everyone)."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise StoreBusy(
+                        f"{self.path} is held by another process outside TraceKD (an open duckdb CLI or notebook?) "
+                        f"for over {self.busy_timeout_s:g} s; close it, and query through `tracekd query`, "
+                        f"`Store(...).frame()` or a `tracekd snapshot` copy instead: {error}"
+                    ) from error
+                time.sleep(0.1)
+
+    @contextmanager
+    def connect(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one unit of work. Writes run in one transaction: committed when the
+        block ends normally, rolled back when it raises."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX if write or not self.path.exists() else fcntl.LOCK_SH)
+            con = self._open(read_only=not write and self.path.exists())
+            try:
+                if write:
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        _ensure_schema(con)
+                        yield con
+                    except BaseException:
+                        con.execute("ROLLBACK")
+                        raise
+                    con.execute("COMMIT")
+                else:
+                    yield con
+            finally:
+                con.close()
+
+    def replace_partition(
+        self, table: str, keys: Mapping[str, Any], rows: pd.DataFrame | Sequence[Mapping[str, Any]]
+    ) -> int:
+        """Atomically swap the rows of `table` matching `keys` for `rows`; returns the row count."""
+        return self.replace_partitions([(table, keys, rows)])[0]
+
+    def replace_partitions(
+        self, changes: Sequence[tuple[str, Mapping[str, Any], pd.DataFrame | Sequence[Mapping[str, Any]]]]
+    ) -> list[int]:
+        """Several `replace_partition`s in one transaction: all land or none (e.g. a trace set and
+        its summary row)."""
+        frames = []
+        for table, keys, rows in changes:
+            frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+            for column, value in keys.items():
+                if len(frame) and not (frame[column] == value).all():
+                    raise ValueError(f"{table}: rows outside the partition {dict(keys)} (column {column})")
+            frames.append(frame)
+        with self.connect(write=True) as con:
+            for (table, keys, _), frame in zip(changes, frames):
+                where = " AND ".join(f"{column} = ?" for column in keys) or "TRUE"
+                con.execute(f"DELETE FROM {table} WHERE {where}", list(keys.values()))
+                if len(frame):
+                    con.register("incoming", frame)
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                    con.unregister("incoming")
+        return [len(frame) for frame in frames]
+
+    def append(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        with self.connect(write=True) as con:
+            con.register("incoming", pd.DataFrame(list(rows)))
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+
+    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Run a read query; an empty frame when the database has no tables yet."""
+        if not self.path.exists():
+            with self.connect(write=True):
+                pass
+        with self.connect() as con:
+            return con.execute(sql, list(params)).df()
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a read query; rows as dicts of plain Python values (lists stay lists)."""
+        if not self.path.exists():
+            with self.connect(write=True):
+                pass
+        with self.connect() as con:
+            cursor = con.execute(sql, list(params))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, values)) for values in cursor.fetchall()]
+
+    def snapshot(self, target: Path | str) -> Path:
+        """A consistent copy of the database, taken under the shared lock (no TraceKD write is
+        mid-transaction), that any tool may open and hold as long as it likes."""
+        target = Path(target)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path} does not exist yet: materialize something first")
+        staged = target.with_name(target.name + ".tmp")
+        with open(self._lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            shutil.copyfile(self.path, staged)
+            wal = self.path.with_name(self.path.name + ".wal")
+            if wal.exists():
+                shutil.copyfile(wal, staged.with_name(staged.name + ".wal"))
+        staged.replace(target)
+        wal_copy = staged.with_name(staged.name + ".wal")
+        if wal_copy.exists():
+            wal_copy.replace(target.with_name(target.name + ".wal"))
+        return target
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.connect(write=True) as con:
+            con.execute(sql, list(params))
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables, and add columns a newer TraceKD introduced to tables an older one
+    created (nullable, so existing rows stay valid): a project's DuckDB file survives upgrades."""
+    for table, columns in SCHEMA.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        have = {row[0] for row in con.execute(f"SELECT name FROM pragma_table_info('{table}')").fetchall()}
+        for name, type_ in _schema_columns()[table]:
+            if name not in have:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {type_}")
+
+
+@functools.cache
+def _schema_columns() -> dict[str, list[tuple[str, str]]]:
+    """(name, type) of every column SCHEMA declares, as DuckDB itself parses the declarations."""
+    with duckdb.connect(":memory:") as con:
+        columns = {}
+        for table, declaration in SCHEMA.items():
+            con.execute(f"CREATE TABLE {table} ({declaration})")
+            columns[table] = [tuple(row) for row in con.execute(f"SELECT name, type FROM pragma_table_info('{table}')").fetchall()]
+        return columns

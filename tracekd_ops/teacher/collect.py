@@ -1,0 +1,214 @@
+"""Asking the teacher about a dataset: every training question, then (for the answers it got
+right) a summary of its reasoning and a post-hoc explanation, concurrently, through the cache;
+and reading back, from the cache alone, the teacher's text for each teacher condition.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from tracekd_ops.core.records import QARecord
+from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.teacher.cache import TeacherCache
+from tracekd_ops.teacher.client import TeacherClient, failure_kind
+from tracekd_ops.teacher.config import TeacherConfig
+from tracekd_ops.teacher.requests import (
+    TeacherReply,
+    TeacherRequest,
+    answer_request,
+    posthoc_request,
+    reasoning_trace,
+    summary_request,
+)
+from tracekd_ops.traces.conditions import ANSWER, EXPLANATION, SUMMARY, TeacherText, condition
+from tracekd_ops.traces.render import extract_answer, split_reasoning
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class AskStats:
+    """What one round of asking did: requests wanted, answered from the cache, sent, and outcomes."""
+
+    wanted: int = 0
+    from_cache: int = 0
+    sent: int = 0
+    ok: int = 0
+    failed: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def ask_all(
+    client: TeacherClient,
+    cache: TeacherCache,
+    requests: Sequence[TeacherRequest],
+    log: Log = print,
+    progress_every_s: float = 15.0,
+) -> AskStats:
+    """Answer every request, from the cache where it holds a successful reply, else from the
+    teacher (up to `max_concurrency` at once). Replies are written to the cache at least every
+    `flush_every_s`, and whatever finished is written even when the run is interrupted."""
+    flush_every_s = client.config.flush_every_s
+    unique = list({r.key: r for r in requests}.values())
+    cached = cache.get(r.key for r in unique)
+    todo = [r for r in unique if not (r.key in cached and cached[r.key].ok)]
+    stats = AskStats(wanted=len(unique), from_cache=len(unique) - len(todo), sent=len(todo))
+    if not todo:
+        return stats
+    log(f"teacher: {stats.from_cache} of {stats.wanted} {todo[0].purpose} requests cached; asking {len(todo)}")
+    pending: list[tuple[TeacherRequest, TeacherReply]] = []
+    started = last_flush = last_progress = time.monotonic()
+    done = 0
+    pool = ThreadPoolExecutor(max_workers=max(1, client.config.max_concurrency), thread_name_prefix="teacher")
+    futures: dict[Future[TeacherReply], TeacherRequest] = {}
+    try:
+        futures = {pool.submit(client.complete, r): r for r in todo}
+        remaining = set(futures)
+        while remaining:
+            finished, remaining = wait(remaining, timeout=max(flush_every_s, 0.05), return_when=FIRST_COMPLETED)
+            for future in finished:
+                reply = future.result()
+                pending.append((futures[future], reply))
+                done += 1
+                if reply.ok:
+                    stats.ok += 1
+                else:
+                    stats.failed += 1
+                    stats.errors[failure_kind(reply.error)] = stats.errors.get(failure_kind(reply.error), 0) + 1
+            now = time.monotonic()
+            if pending and (now - last_flush >= flush_every_s or not remaining):
+                cache.put(pending, client.config.base_url)
+                pending, last_flush = [], now
+            if now - last_progress >= progress_every_s:
+                rate = done / (now - started)
+                log(f"teacher: {done}/{len(todo)} {todo[0].purpose} replies ({stats.failed} failed), {rate:.2f} req/s")
+                last_progress = now
+    finally:
+        for future in futures:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        cache.put(pending, client.config.base_url)  # keep what finished, even on the way out
+    log(f"teacher: {stats.ok} {todo[0].purpose} replies received, {stats.failed} failed ({stats.errors or 'none'})")
+    return stats
+
+
+@dataclass
+class TeacherRound:
+    """The outcome of asking the teacher about a dataset's training questions."""
+
+    questions: int
+    answers: AskStats
+    answers_correct: int
+    summaries: AskStats | None = None
+    explanations: AskStats | None = None
+
+    @property
+    def kept_rate(self) -> float:
+        return self.answers_correct / self.questions if self.questions else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        def stats(s: AskStats | None) -> dict[str, Any] | None:
+            return None if s is None else s.__dict__
+
+        return {
+            "questions": self.questions,
+            "answers_correct": self.answers_correct,
+            "kept_rate": round(self.kept_rate, 4),
+            "answers": stats(self.answers),
+            "summaries": stats(self.summaries),
+            "explanations": stats(self.explanations),
+        }
+
+
+def _scored_answers(
+    records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache
+) -> dict[str, tuple[TeacherRequest, TeacherReply | None, bool]]:
+    """Per example id: its answer request, the cached reply (if any) and whether its answer is right."""
+    requests = {r.example_id: answer_request(config, r) for r in records}
+    replies = cache.get(q.key for q in requests.values())
+    scored = {}
+    for record in records:
+        request = requests[record.example_id]
+        reply = replies.get(request.key)
+        correct = False
+        if reply is not None and reply.ok:
+            _, final = split_reasoning(reply.content, reply.reasoning)
+            spec = dataset_spec(record.dataset)
+            correct = spec.answer_correct(extract_answer(final), record.answers, record.category)
+        scored[record.example_id] = (request, reply, correct)
+    return scored
+
+
+def collect(
+    records: Sequence[QARecord],
+    client: TeacherClient,
+    cache: TeacherCache,
+    purposes: Iterable[str] = (ANSWER, SUMMARY, EXPLANATION),
+    log: Log = print,
+) -> TeacherRound:
+    """Ask the teacher every question, then (for the answers it got right) for a summary of its
+    reasoning and a post-hoc explanation, as `purposes` asks. Cached replies are not asked again."""
+    config, purposes = client.config, set(purposes)
+    answers = ask_all(client, cache, [answer_request(config, r) for r in records], log)
+    scored = _scored_answers(records, config, cache)
+    right = [r for r in records if scored[r.example_id][2]]
+    log(f"teacher: {len(right)} of {len(records)} answers scored correct ({len(right) / max(1, len(records)):.1%} kept)")
+    outcome = TeacherRound(questions=len(records), answers=answers, answers_correct=len(right))
+    if SUMMARY in purposes:
+        traces = [reasoning_trace(scored[r.example_id][1]) for r in right]  # type: ignore[arg-type]
+        outcome.summaries = ask_all(client, cache, [summary_request(config, t) for t in traces if t], log)
+    if EXPLANATION in purposes:
+        requests = [posthoc_request(config, r, scored[r.example_id][1]) for r in right]  # type: ignore[arg-type]
+        outcome.explanations = ask_all(client, cache, requests, log)
+    return outcome
+
+
+def teacher_texts(
+    condition_name: str, records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache
+) -> dict[str, TeacherText]:
+    """The teacher's text per example id for a teacher condition, from the cache alone (no request
+    is sent): what `conditions.build_trace_set` turns into traces."""
+    purpose = condition(condition_name).teacher_purpose
+    if purpose is None:
+        raise ValueError(f"{condition_name} is not a teacher condition")
+    scored = _scored_answers(records, config, cache)
+    follow_ups: dict[str, TeacherRequest] = {}
+    for record in records:
+        _, reply, correct = scored[record.example_id]
+        if correct and reply is not None and purpose == SUMMARY:
+            trace = reasoning_trace(reply)
+            if trace:
+                follow_ups[record.example_id] = summary_request(config, trace)
+        elif correct and reply is not None and purpose == EXPLANATION:
+            follow_ups[record.example_id] = posthoc_request(config, record, reply)
+    follow_replies = cache.get(q.key for q in follow_ups.values())
+    texts: dict[str, TeacherText] = {}
+    for record in records:
+        request, reply, correct = scored[record.example_id]
+        if reply is None:
+            continue  # never asked: build_trace_set counts it as such
+        origin: dict[str, Any] = {"teacher_model": request.model, "answer_request": request.key[:16]}
+        if not reply.ok:
+            texts[record.example_id] = TeacherText(None, None, False, origin, f"teacher request failed ({failure_kind(reply.error)})")
+            continue
+        _, final = split_reasoning(reply.content, reply.reasoning)
+        answer = extract_answer(final)
+        if purpose == ANSWER or not correct:
+            texts[record.example_id] = TeacherText(reasoning_trace(reply), answer, correct, origin)
+            continue
+        follow = follow_ups.get(record.example_id)
+        found = follow_replies.get(follow.key) if follow else None
+        if follow is None:
+            texts[record.example_id] = TeacherText(None, answer, correct, origin, "the teacher wrote no reasoning to summarise")
+        elif found is None:
+            texts[record.example_id] = TeacherText(None, answer, correct, origin, f"the teacher has not been asked for the {purpose} yet")
+        elif not found.ok:
+            texts[record.example_id] = TeacherText(None, answer, correct, origin, f"teacher {purpose} request failed ({failure_kind(found.error)})")
+        else:
+            text = split_reasoning(found.content, found.reasoning)[1]
+            origin = {**origin, f"{purpose}_model": follow.model, f"{purpose}_request": follow.key[:16]}
+            texts[record.example_id] = TeacherText(text, answer, correct, origin)
+    return texts

@@ -1,0 +1,55 @@
+"""Where the teacher is and how it is asked. The API key itself is never part of the config: only
+the name of the environment variable holding it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """Where the teacher is and how it is asked. The key itself is never part of the config: only
+    the name of the environment variable holding it."""
+
+    base_url: str | None = None
+    model: str | None = None
+    summary_model: str | None = None
+    api_key_env: str = "TRACEKD_TEACHER_API_KEY"
+    max_concurrency: int = 4
+    max_attempts: int = 4
+    timeout_s: float = 120.0
+    backoff_s: float = 1.0
+    backoff_max_s: float = 30.0
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_tokens: int = 1024
+    seed: int | None = 0
+    flush_every_s: float = 2.0
+    """How often replies are written to the cache: a killed run loses at most this much work."""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url and self.model)
+
+    def sampling(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        if self.seed is not None:
+            params["seed"] = self.seed
+        return params
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) or None
+
+
+def public_url(url: str | None) -> str | None:
+    """The endpoint without user info or query string, safe to store and show."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -1,0 +1,155 @@
+"""Trace text: how the two decomposition steps and the answer are written, and read back.
+
+Two styles, chosen per experiment (`TRACE_STYLES`), both parsed back by `parse_completion`:
+
+- `sentences`, the reference study's, readable by a person:
+
+      <think>The category of the question asked is: two-supporting-facts. I need to use the
+      following facts: [2, 3].</think><answer>office</answer>
+
+- `compact`, fewer tokens for the same two steps:
+
+      <think>class: two-supporting-facts | facts: 2, 3</think><answer>office</answer>
+
+Teacher-family traces are free text inside `<think>` (`render_free_trace`). Rendering and parsing
+live together so they cannot drift apart; round-trip tests hold them to each other. A model's
+reply that does not follow the format (a teacher, an untuned base model) is read with
+`split_reasoning` and `extract_answer`, over the same markup.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from tracekd_ops.core.records import QARecord
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+MARKUP_TOKENS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+TRACE_FORMAT_VERSION = "2"
+"""Bump when rendering or parsing changes: traces (and everything trained on them) go stale."""
+
+SENTENCES, COMPACT = "sentences", "compact"
+TRACE_STYLES: tuple[str, ...] = (SENTENCES, COMPACT)
+
+_CLASS_SENTENCE = "The category of the question asked is: {}."
+_FACTS_SENTENCE = "I need to use the following facts: [{}]."
+_COMPACT = "class: {} | facts: {}"
+
+_CLASS_RE = re.compile(r"The category of the question asked is:\s*(.*?)\s*\.(?=\s*I need|\s*</think>|\s*$)", re.S)
+_FACTS_RE = re.compile(r"I need to use the following facts:\s*\[([^\]]*)\]", re.S)
+_COMPACT_RE = re.compile(r"class:\s*(.*?)\s*\|\s*facts:\s*([\d,\s]*?)\s*(?=</think>|$)", re.S)
+_ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.S)
+_THINK_RE = re.compile(r"<think>(.*?)</think>", re.S)
+
+
+def render_prompt(record: QARecord) -> str:
+    """The student's input: numbered facts, then the question. Ends on a newline so the
+    completion starts on a token boundary (TRL masks the prompt by common prefix)."""
+    lines = ["Facts:"]
+    lines += [f"[{f.id}] {f.text}" for f in record.facts]
+    lines += [f"Question: {record.question}", ""]
+    return "\n".join(lines)
+
+
+def render_answer(answers: tuple[str, ...] | list[str]) -> str:
+    """The answer as written in a trace: the first gold answer (its aliases are for scoring)."""
+    return answers[0]
+
+
+def render_completion(
+    category: str | None, fact_ids: Sequence[int] | None, answer: str, style: str = SENTENCES
+) -> str:
+    """A completion with a two-step trace (both steps given) or the answer alone (both None)."""
+    if category is None and fact_ids is None:
+        return _answer_part(answer)
+    if category is None or fact_ids is None:
+        raise ValueError("a trace renders both steps or neither")
+    return f"{THINK_OPEN}{render_steps(category, fact_ids, style)}{THINK_CLOSE}{_answer_part(answer)}"
+
+
+def render_steps(category: str, fact_ids: Sequence[int], style: str = SENTENCES) -> str:
+    """The two steps as written inside `<think>` (also the gold trace a generated one is compared with)."""
+    ids = ", ".join(str(i) for i in fact_ids)
+    if style == SENTENCES:
+        return f"{_CLASS_SENTENCE.format(category)} {_FACTS_SENTENCE.format(ids)}"
+    if style == COMPACT:
+        return _COMPACT.format(category, ids)
+    raise ValueError(f"unknown trace style {style!r}; known: {', '.join(TRACE_STYLES)}")
+
+
+def render_free_trace(text: str, answer: str) -> str:
+    """A completion whose trace is free text (a teacher's reasoning, summary or explanation)."""
+    if not text.strip():
+        raise ValueError("a free-text trace must not be empty")
+    return f"{THINK_OPEN}{text.strip()}{THINK_CLOSE}{_answer_part(answer)}"
+
+
+def _answer_part(answer: str) -> str:
+    return f"{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
+
+
+@dataclass(frozen=True)
+class ParsedTrace:
+    """What a (generated) completion says; None where a part is missing or unreadable."""
+
+    category: str | None
+    fact_ids: tuple[int, ...] | None
+    answer: str | None
+    has_trace: bool
+    think: str | None = None
+
+
+def parse_completion(text: str) -> ParsedTrace:
+    think = _THINK_RE.search(text)
+    body = think.group(1) if think else text.split(ANSWER_OPEN)[0]
+    category, listed = _steps(body)
+    answer_match = _ANSWER_RE.search(text)
+    return ParsedTrace(
+        category=category,
+        fact_ids=_fact_ids(listed) if listed is not None else None,
+        answer=answer_match.group(1) if answer_match else None,
+        has_trace=think is not None,
+        think=think.group(1) if think else None,
+    )
+
+
+def _steps(body: str) -> tuple[str | None, str | None]:
+    """(class label, listed fact ids) written in either style; None where a step is absent."""
+    class_match, facts_match = _CLASS_RE.search(body), _FACTS_RE.search(body)
+    if class_match or facts_match:
+        return (class_match.group(1).strip() if class_match else None, facts_match.group(1) if facts_match else None)
+    compact = _COMPACT_RE.search(body)
+    return (compact.group(1).strip(), compact.group(2)) if compact else (None, None)
+
+
+def _fact_ids(listed: str) -> tuple[int, ...] | None:
+    items = [s.strip() for s in listed.split(",") if s.strip()]
+    return tuple(int(s) for s in items) if all(s.isdigit() for s in items) else None
+
+
+def split_reasoning(content: str | None, reasoning_content: str | None) -> tuple[str, str]:
+    """(reasoning, final text) of a model's reply: DeepSeek-style `reasoning_content` when the
+    server separates it, else a `<think>...</think>` block in the content, else no reasoning."""
+    content = content or ""
+    if reasoning_content and reasoning_content.strip():
+        return reasoning_content.strip(), _THINK_RE.sub("", content).strip()
+    think = _THINK_RE.search(content)
+    if think:
+        return think.group(1).strip(), (content[: think.start()] + content[think.end() :]).strip()
+    if THINK_CLOSE in content:  # some chat templates open <think> in the prompt, so only the close is generated
+        reasoning, _, final = content.partition(THINK_CLOSE)
+        return reasoning.strip(), final.strip()
+    return "", content.strip()
+
+
+def extract_answer(final: str) -> str:
+    """The final answer of a reply: inside <answer></answer>, else the last non-empty line."""
+    tagged = _ANSWER_RE.search(final)
+    if tagged:
+        return tagged.group(1).strip()
+    lines = [line.strip() for line in final.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return re.sub(r"^(final answer|answer)\s*[:：]\s*", "", last, flags=re.I).strip()

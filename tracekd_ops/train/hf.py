@@ -1,0 +1,91 @@
+"""The one mapping from TraceKD's training settings to Hugging Face's: TRL `SFTConfig`, PEFT
+`LoraConfig` and transformers `BitsAndBytesConfig` (as TRL's own scripts do, through
+`trl.get_peft_config` / `get_quantization_config`-style helpers: typed settings parsed once, handed
+to one trainer). Nothing else translates a setting field by field."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from tracekd_ops.train.settings import FULL, LORA, QLORA, TrainingConfig
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def effective_mode(config: TrainingConfig, log: Any = print) -> str:
+    """The mode that can run here: QLoRA needs a CUDA GPU and bitsandbytes, else LoRA (said so)."""
+    if config.mode == QLORA and not (cuda_available() and importlib.util.find_spec("bitsandbytes")):
+        log("QLoRA needs a CUDA GPU and bitsandbytes; training LoRA adapters on the full-precision base instead")
+        return LORA
+    return config.mode
+
+
+def quantization_config(mode: str) -> Any | None:
+    """4-bit NF4 with double quantisation and bf16 compute (the QLoRA paper's), for QLoRA only."""
+    if mode != QLORA:
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True
+    )
+
+
+def peft_config(config: TrainingConfig, mode: str) -> Any | None:
+    """LoRA adapters for the LoRA and QLoRA modes; None for full fine-tuning."""
+    if mode == FULL:
+        return None
+    from peft import LoraConfig
+
+    targets = config.lora.target_modules
+    return LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=targets[0] if targets == ["all-linear"] else list(targets),
+        task_type="CAUSAL_LM",
+    )
+
+
+def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
+    """TRL's `SFTConfig`: prompt-completion data with the loss on the completion only, cosine
+    schedule, checkpoints every `save_every` steps (one kept), bf16 on CUDA, fp32 on CPU."""
+    from trl import SFTConfig
+
+    cuda = cuda_available()
+    return SFTConfig(
+        output_dir=str(output_dir / "_trainer"),
+        max_steps=config.max_steps,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accumulation,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a share of the total steps
+        weight_decay=config.weight_decay,
+        logging_steps=config.log_every,
+        save_strategy="steps",
+        save_steps=config.save_every,
+        save_total_limit=1,
+        report_to=[],
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not cuda,
+        bf16=cuda,
+        fp16=False,
+        # padding-free batching needs an attention kernel that keeps sequences apart
+        padding_free=cuda and importlib.util.find_spec("flash_attn") is not None,
+        completion_only_loss=True,
+        max_length=config.sequence_limit,
+        include_num_input_tokens_seen=True,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        activation_checkpointing=mode != FULL and cuda,  # TRL turns it on by default; a small model has memory to spare
+    )

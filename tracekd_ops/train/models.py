@@ -1,0 +1,110 @@
+"""The student models themselves: the from-config tiny Llama with its corpus-trained tokenizer,
+pretrained bases by Hub id or local path, saved students (full weights or LoRA adapters), and how a
+prompt is presented to each (its chat template, when it has one). Training and generation both
+load and format through here, so they cannot disagree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from tracekd_ops.train.settings import TinyModelConfig
+from tracekd_ops.traces.render import MARKUP_TOKENS
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+PAD, EOS = "<pad>", "<eos>"
+
+
+def train_tokenizer(texts: Sequence[str], vocab_size: int) -> "PreTrainedTokenizerFast":
+    """Byte-level BPE trained on the corpus: exact decode (traces parse back), and the trace
+    markup tags as whole tokens so the student learns them as units."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, eos_token=EOS)
+    fast.add_tokens(list(MARKUP_TOKENS))
+    return fast
+
+
+def build_tiny_model(tokenizer: "PreTrainedTokenizerFast", config: TinyModelConfig, seed: int) -> Any:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    model_config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_heads,
+        max_position_embeddings=config.max_positions,
+        initializer_range=config.init_std,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(model_config)
+
+
+def quiet_progress_bars() -> None:
+    """Progress goes to the caller's log (Dagster's) as lines, not as tqdm bars on stderr."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def format_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[str]:
+    """The prompts as the model sees them: through its chat template when it has one (a
+    pretrained chat model), as they are otherwise (the tiny student). Training and generation
+    both call this, so they cannot disagree."""
+    if not getattr(tokenizer, "chat_template", None):
+        return list(prompts)
+    return [
+        tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
+        for p in prompts
+    ]
+
+
+def load_pretrained(base_model: str, quantization: Any | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) of a pretrained base: bf16 on CUDA, fp32 on CPU; 4-bit when
+    `quantization` says so. A tokenizer without a pad token pads with its EOS."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if torch.cuda.is_available() else torch.float32}
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return AutoModelForCausalLM.from_pretrained(base_model, **kwargs), tokenizer
+
+
+def load_student(model_dir: Path) -> tuple[Any, Any]:
+    """(model, tokenizer) of a saved student: full weights, or LoRA adapters on their base."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    if (model_dir / "adapter_config.json").exists():
+        from peft import AutoPeftModelForCausalLM
+
+        model = AutoPeftModelForCausalLM.from_pretrained(str(model_dir))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+    return model, tokenizer

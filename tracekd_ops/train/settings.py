@@ -1,0 +1,142 @@
+"""Training settings: the one typed schema (pydantic) for how a student is fine-tuned.
+
+The experiment file's `training` sections, the Dagster `experiment` resource (its config is
+generated from these classes) and the TRL/PEFT mapping (`hf.py`) all read these classes, so a
+setting is declared once. Invalid values fail at load, naming the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TINY_BASE_MODEL = "tiny-llama-from-config"
+"""Base-model name recorded in lineage for the from-config student (there is no hub id)."""
+FULL, LORA, QLORA = "full", "lora", "qlora"
+MODES: tuple[str, ...] = (FULL, LORA, QLORA)
+MAX_STEPS_LIMIT = 10_000_000
+"""More optimizer steps than any study here needs: a larger number is a typo, not a plan."""
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class TinyModelConfig(_Settings):
+    """Shape of the from-config student. A larger init std than the Llama default (0.02) is what
+    lets a model this small leave the chance plateau within a CPU minute (measured: README)."""
+
+    hidden_size: int = Field(default=256, ge=8, le=16384)
+    num_layers: int = Field(default=2, ge=1, le=256)
+    num_heads: int = Field(default=8, ge=1, le=256)
+    intermediate_size: int = Field(default=512, ge=8, le=65536)
+    init_std: float = Field(default=0.08, gt=0.0, le=1.0)
+    vocab_size: int = Field(default=600, ge=16, le=1_000_000)
+    max_positions: int = Field(default=1024, ge=16, le=1_048_576)
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> "TinyModelConfig":
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} must be a multiple of num_heads {self.num_heads}")
+        return self
+
+
+class LoraSettings(_Settings):
+    """PEFT LoRA adapters; `["all-linear"]` means every linear projection of attention and MLP
+    (not the LM head)."""
+
+    r: int = Field(default=16, ge=1, le=4096)
+    alpha: int = Field(default=32, ge=1)
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["all-linear"], min_length=1)
+
+
+class TrainingConfig(_Settings):
+    """SFT settings of one student on one seed. `max_steps` > 0 bounds steps, else (-1) `epochs`
+    does. `max_seconds` bounds wall time; the step at which it stopped is recorded."""
+
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    base_model: str = Field(default=TINY_BASE_MODEL, min_length=1)
+    mode: str = FULL
+    max_steps: int = Field(default=700, ge=-1, le=MAX_STEPS_LIMIT)
+    epochs: float = Field(default=1.0, gt=0.0, le=1000.0)
+    learning_rate: float = Field(default=2e-3, gt=0.0, lt=1.0)
+    batch_size: int = Field(default=32, ge=1, le=65536)
+    grad_accumulation: int = Field(default=1, ge=1, le=65536)
+    warmup_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)
+    weight_decay: float = Field(default=0.0, ge=0.0, lt=1.0)
+    max_seconds: float | None = Field(default=None, gt=0.0)
+    log_every: int = Field(default=50, ge=1)
+    save_every: int = Field(default=100, ge=1)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    model: TinyModelConfig = Field(default_factory=TinyModelConfig)
+    max_length: int | None = Field(default=None, ge=8)
+    """Longest training sequence in tokens; None: the tiny model's `max_positions`, else 1024."""
+
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        if value not in MODES:
+            raise ValueError(f"training mode must be one of {', '.join(MODES)}; got {value!r}")
+        return value
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_or_epochs(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("max_steps must be positive, or -1 to train for `epochs`")
+        return value
+
+    @model_validator(mode="after")
+    def _tiny_is_full(self) -> "TrainingConfig":
+        if self.base_model == TINY_BASE_MODEL and self.mode != FULL:
+            raise ValueError(f"{TINY_BASE_MODEL} is trained from scratch: mode must be {FULL}, got {self.mode}")
+        return self
+
+    @property
+    def from_config(self) -> bool:
+        return self.base_model == TINY_BASE_MODEL
+
+    @property
+    def sequence_limit(self) -> int:
+        return self.max_length or (self.model.max_positions if self.from_config else 1024)
+
+    def fingerprint(self) -> str:
+        """A hash of every setting: a checkpoint is resumed only by a run with the same settings."""
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    def with_changes(self, **changes: Any) -> "TrainingConfig":
+        """A validated copy with some settings changed (nested sections merge key by key)."""
+        merged = self.as_dict()
+        for key, value in changes.items():
+            if isinstance(value, BaseModel):
+                value = value.model_dump()
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                value = {**merged[key], **value}
+            merged[key] = value
+        return TrainingConfig.model_validate(merged)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny_cpu": {},
+    "reference_qlora": {
+        "mode": QLORA,
+        "lora": {"r": 16, "alpha": 32, "dropout": 0.05},
+        "learning_rate": 2e-4,
+        "warmup_ratio": 0.1,
+        "epochs": 3.0,
+        "max_steps": -1,
+        "batch_size": 4,
+        "grad_accumulation": 4,
+        "max_seconds": None,
+    },
+}
+"""Named training settings. `reference_qlora` is the reference study's: QLoRA r=16, alpha=32,
+dropout 0.05 on all attention and MLP projections, lr 2e-4, cosine, warmup 0.1, 3 epochs,
+batch 4 x accumulation 4."""

@@ -1,0 +1,147 @@
+"""Fine-tuning a student with TRL's `SFTTrainer` (loss on the completion only).
+
+Two kinds of base model (`models.py`): the offline default, a small Llama built from a config with
+a byte-level BPE tokenizer trained on the traces (no download, trains on a CPU in minutes); and a
+pretrained causal LM by Hugging Face id or local path, prompted through its chat template. Modes:
+`full`, `lora` and `qlora` (settings mapped to TRL/PEFT/bitsandbytes in `hf.py`). Checkpoints are
+saved every `save_every` steps, and a run that finds one resumes from it.
+Heavy imports (torch, transformers, trl, peft) happen inside the functions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from tracekd_ops.train import hf
+from tracekd_ops.train.models import build_tiny_model, format_prompts, load_pretrained, quiet_progress_bars, train_tokenizer
+from tracekd_ops.train.settings import FULL, TrainingConfig
+
+Log = Callable[[str], None]
+TRAINER_VERSION = "sft-2"
+"""Bump when how a student is trained changes (its asset's code version: students go stale)."""
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    steps: int
+    train_seconds: float
+    final_loss: float | None
+    loss_curve: list[tuple[int, float]]
+    num_parameters: int
+    train_tokens: int
+    stopped_by_time_budget: bool
+    mean_completion_tokens: float
+    """Mean length of the training completions in the student's own tokens (the trace's cost)."""
+    trainable_parameters: int = 0
+    mode: str = FULL
+    resumed_from_step: int | None = None
+
+
+def _progress_callback(config: TrainingConfig, log: Log) -> Any:
+    """A trainer callback that forwards progress to `log`, keeps the loss curve and enforces the
+    wall-time budget (defined here so transformers is imported only when training)."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def __init__(self) -> None:
+            self.curve: list[tuple[int, float]] = []
+            self.started = time.monotonic()
+            self.budget_hit = False
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if logs and "loss" in logs:
+                self.curve.append((state.global_step, float(logs["loss"])))
+                elapsed = time.monotonic() - self.started
+                tokens_s = state.num_input_tokens_seen / elapsed if elapsed else 0.0
+                log(
+                    f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f} "
+                    f"lr {logs.get('learning_rate', 0):.2e} {tokens_s:,.0f} tokens/s"
+                )
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if config.max_seconds and time.monotonic() - self.started > config.max_seconds:
+                self.budget_hit = True
+                control.should_training_stop = True
+
+    return Progress()
+
+
+def build_trainer(
+    prompts: Sequence[str], completions: Sequence[str], output_dir: Path, config: TrainingConfig, log: Log = print
+) -> Any:
+    """A TRL `SFTTrainer` on prompt-completion data: TRL masks the prompt tokens out of the loss
+    (`completion_only_loss`), so the student learns only what it writes."""
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import SFTTrainer
+
+    quiet_progress_bars()
+    if config.from_config:
+        tokenizer = train_tokenizer([p + c for p, c in zip(prompts, completions)], config.model.vocab_size)
+        model, mode = build_tiny_model(tokenizer, config.model, config.seed), FULL
+    else:
+        mode = hf.effective_mode(config, log)
+        model, tokenizer = load_pretrained(config.base_model, hf.quantization_config(mode))
+    dataset = Dataset.from_dict({"prompt": format_prompts(tokenizer, prompts), "completion": list(completions)})
+    trainer = SFTTrainer(
+        model=model,
+        args=hf.sft_config(config, output_dir, mode),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=hf.peft_config(config, mode),
+        callbacks=[_progress_callback(config, log)],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes through `log`, not stdout
+    trainer.effective_mode = mode
+    return trainer
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    """The newest `checkpoint-N` a previous (killed) run of this training left behind."""
+    folder = output_dir / "_trainer"
+    checkpoints = [
+        p
+        for p in (folder.glob("checkpoint-*") if folder.exists() else [])
+        if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()  # complete ones only
+    ]
+    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def train_student(
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    output_dir: Path,
+    config: TrainingConfig,
+    log: Log = print,
+) -> TrainResult:
+    """Fine-tune a student (resuming from a checkpoint left in `output_dir` by a killed run of the
+    same settings) and save safetensors weights (or LoRA adapters) + tokenizer to `output_dir`."""
+    trainer = build_trainer(prompts, completions, output_dir, config, log)
+    progress = next(c for c in trainer.callback_handler.callbacks if hasattr(c, "budget_hit"))  # ours
+    resume = last_checkpoint(output_dir)
+    if resume is not None:
+        log(f"resuming from {resume.name} (step {resume.name.split('-')[-1]}) left by an interrupted run")
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(output_dir))
+    tokenizer = trainer.processing_class
+    tokenizer.save_pretrained(str(output_dir))
+    completion_tokens = [len(ids) for ids in tokenizer(list(completions), add_special_tokens=False)["input_ids"]]
+    return TrainResult(
+        output_dir=output_dir,
+        steps=trainer.state.global_step,
+        train_seconds=time.monotonic() - progress.started,
+        final_loss=progress.curve[-1][1] if progress.curve else None,
+        loss_curve=progress.curve,
+        num_parameters=sum(p.numel() for p in trainer.model.parameters()),
+        trainable_parameters=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        train_tokens=int(trainer.state.num_input_tokens_seen),
+        stopped_by_time_budget=progress.budget_hit,
+        mean_completion_tokens=sum(completion_tokens) / max(1, len(completion_tokens)),
+        mode=trainer.effective_mode,
+        resumed_from_step=int(resume.name.split("-")[-1]) if resume else None,
+    )
