@@ -1,14 +1,15 @@
--- The leaderboard: one row per dataset x condition x base model. Answer and trace accuracy as the
+-- The leaderboard: one row per dataset x condition x student (its base model alongside). Answer and trace accuracy as the
 -- mean over seeds with their sample sd (`runs` seeds), the mean of the per-run bootstrap 95%
 -- interval bounds, the answer-accuracy delta against the solution-only student of the same dataset
--- and base model, and the trace x answer association. Lineage: trace sets, revisions, scorers.
--- test: not_null dataset, condition, base_model, answer_accuracy
--- test: unique dataset, condition, base_model, eval_split
+-- and the same student, and the trace x answer association. Lineage: trace sets, revisions, scorers.
+-- test: not_null dataset, condition, student, base_model, answer_accuracy
+-- test: unique dataset, condition, student, base_model, eval_split
 -- test: accepted_range answer_accuracy 0 1
 WITH per_condition AS (
     SELECT
         dataset,
         condition,
+        student,
         base_model,
         eval_split,
         count(*) AS runs,
@@ -40,7 +41,7 @@ WITH per_condition AS (
         string_agg(DISTINCT model_revision, ',') AS model_revisions,
         string_agg(DISTINCT scorer_version, ',') AS scorer_versions
     FROM metrics
-    GROUP BY dataset, condition, base_model, eval_split
+    GROUP BY dataset, condition, student, base_model, eval_split
 )
 SELECT
     c.*,
@@ -48,7 +49,8 @@ SELECT
 FROM per_condition AS c
 LEFT JOIN per_condition AS s
     ON s.dataset = c.dataset
+    AND s.student = c.student
     AND s.base_model = c.base_model
     AND s.eval_split = c.eval_split
     AND s.condition = 'solution_only'
-ORDER BY c.dataset, c.base_model, c.condition
+ORDER BY c.dataset, c.student, c.base_model, c.condition

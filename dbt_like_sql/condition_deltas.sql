@@ -1,14 +1,15 @@
--- Each condition's student against the solution-only student of the same dataset, base model and
--- seed, on the same test questions: the answer-accuracy delta and McNemar's test on the paired
+-- Each condition's student against the solution-only student of the same dataset, student name,
+-- base model and seed, on the same test questions: the answer-accuracy delta and McNemar's test on the paired
 -- answers (b: only this condition right, c: only solution-only right; exact binomial below 25
 -- discordant pairs, else chi-square with continuity correction).
--- test: not_null dataset, condition, base_model, seed, n, mcnemar_p
--- test: unique dataset, condition, base_model, seed
+-- test: not_null dataset, condition, student, base_model, seed, n, mcnemar_p
+-- test: unique dataset, condition, student, base_model, seed
 -- test: accepted_range mcnemar_p 0 1
 WITH paired AS (
     SELECT
         p.dataset,
         p.condition,
+        p.student,
         p.base_model,
         p.seed,
         p.model_revision,
@@ -18,6 +19,7 @@ WITH paired AS (
     FROM predictions AS p
     JOIN predictions AS s
         ON s.dataset = p.dataset
+        AND s.student = p.student
         AND s.base_model = p.base_model
         AND s.seed = p.seed
         AND s.eval_split = p.eval_split
@@ -29,6 +31,7 @@ counted AS (
     SELECT
         dataset,
         condition,
+        student,
         base_model,
         seed,
         any_value(model_revision) AS model_revision,
@@ -39,11 +42,11 @@ counted AS (
         count(*) FILTER (WHERE answer_ok AND NOT solution_only_ok) AS b,
         count(*) FILTER (WHERE solution_only_ok AND NOT answer_ok) AS c
     FROM paired
-    GROUP BY dataset, condition, base_model, seed
+    GROUP BY dataset, condition, student, base_model, seed
 )
 SELECT
     *,
     answer_accuracy - solution_only_accuracy AS answer_delta,
     mcnemar_p(b, c) AS mcnemar_p
 FROM counted
-ORDER BY dataset, base_model, seed, condition
+ORDER BY dataset, student, base_model, seed, condition

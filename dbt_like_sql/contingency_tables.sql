@@ -1,12 +1,13 @@
 -- The three step x answer 2x2 tables of every run (answer x class step, answer x IR step, answer x
--- full trace), pooled over seeds per dataset x condition x base model: cell counts, the share of
+-- full trace), pooled over seeds per dataset x condition x student: cell counts, the share of
 -- problems with step and answer both right, and the conditional answer accuracies. Per-run chi-square,
 -- Fisher and phi are in the `contingency` table.
--- test: not_null dataset, condition, base_model, step, n
--- test: unique dataset, condition, base_model, step
+-- test: not_null dataset, condition, student, base_model, step, n
+-- test: unique dataset, condition, student, base_model, step
 SELECT
     dataset,
     condition,
+    student,
     base_model,
     step,
     count(*) AS runs,
@@ -23,5 +24,5 @@ SELECT
     min(fisher_p) AS min_fisher_p,
     bool_or(small_cells) AS any_small_cells
 FROM contingency
-GROUP BY dataset, condition, base_model, step
-ORDER BY dataset, base_model, condition, step
+GROUP BY dataset, condition, student, base_model, step
+ORDER BY dataset, student, base_model, condition, step

@@ -1,11 +1,12 @@
 -- Accuracy by question category (bAbI task, CoTempQA relation, MS MARCO query type) for every
--- dataset x condition x base model, pooled over seeds: answer, class-step, IR-step and trace.
--- test: not_null dataset, condition, base_model, category, n
--- test: unique dataset, condition, base_model, category
+-- dataset x condition x student, pooled over seeds: answer, class-step, IR-step and trace.
+-- test: not_null dataset, condition, student, base_model, category, n
+-- test: unique dataset, condition, student, base_model, category
 -- test: accepted_range answer_accuracy 0 1
 SELECT
     dataset,
     condition,
+    student,
     base_model,
     category,
     count(*) AS n,
@@ -15,5 +16,5 @@ SELECT
     avg(ir_exact::INTEGER) AS ir_exact_accuracy,
     avg(trace_correct::INTEGER) AS trace_accuracy
 FROM predictions
-GROUP BY dataset, condition, base_model, category
-ORDER BY dataset, base_model, condition, category
+GROUP BY dataset, condition, student, base_model, category
+ORDER BY dataset, student, base_model, condition, category

@@ -1,6 +1,6 @@
 -- The reference study's published numbers next to what TraceKD measured for the same dataset,
 -- condition and metric (every base model measured here; none when the dataset or condition was
--- not run). The reference rows come from tracekd_ops/data/reference_results.csv, with their source.
+-- not run). The reference rows come from tracekd_ops/report/data/reference_results.csv, with their source.
 -- test: not_null dataset, condition, reference_model, reference_value, source
 SELECT
     r.dataset,
@@ -8,6 +8,7 @@ SELECT
     r.metric,
     r.base_model AS reference_model,
     r.value AS reference_value,
+    c.student AS measured_student,
     c.base_model AS measured_model,
     CASE r.metric WHEN 'answer_accuracy' THEN c.answer_accuracy END AS measured_value,
     c.runs AS measured_runs,

@@ -1,14 +1,14 @@
--- One row per evaluated student (dataset x condition x base model x seed) with its lineage keys,
--- the student's name in the experiment file, its registry backend and URI, and how its traces were
+-- One row per evaluated student (dataset x condition x student x base model x seed) with its
+-- lineage keys (the student's name in the experiment file among them), its registry backend and URI, and how its traces were
 -- written: the per-run table to start any analysis from.
--- test: not_null dataset, condition, base_model, seed, model_revision, answer_accuracy
--- test: unique dataset, condition, base_model, seed
+-- test: not_null dataset, condition, student, base_model, seed, model_revision, answer_accuracy
+-- test: unique dataset, condition, student, base_model, seed
 SELECT
     m.dataset,
     m.condition,
     m.base_model,
     m.seed,
-    r.student,
+    m.student,
     m.trace_set_version,
     t.style AS trace_style,
     m.model_revision,
@@ -40,4 +40,4 @@ LEFT JOIN trace_sets AS t
     ON t.dataset = m.dataset
     AND t.condition = m.condition
     AND t.trace_set_version = m.trace_set_version
-ORDER BY m.dataset, m.base_model, m.condition, m.seed
+ORDER BY m.dataset, m.student, m.base_model, m.condition, m.seed

@@ -42,6 +42,19 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    """Free what killed runs left behind in the Dagster instance (runs stuck STARTED, claimed
+    pool slots) and say what was done."""
+    from dagster import DagsterInstance
+
+    from tracekd_assets.defs.recovery import free_dead_runs
+
+    with DagsterInstance.get() as instance:
+        done = free_dead_runs(instance)
+    print("\n".join(done) if done else "nothing to recover: no killed run holds a pool slot or stays STARTED")
+    return 0
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from tracekd_ops.datasets import inspect_dataset
     from tracekd_ops.datasets.errors import DatasetFormatError
@@ -66,8 +79,15 @@ def _store(home: str | None):  # noqa: ANN202 - keeps the import lazy
 
 
 def _query(args: argparse.Namespace) -> int:
-    """One read-only query under TraceKD's shared lock: safe while Dagster materializes."""
-    frame = _store(args.home).frame(args.sql)
+    """One read-only SELECT under TraceKD's shared lock: safe while Dagster materializes, and
+    unable to touch anything but the results (no files, no other databases, no network)."""
+    from tracekd_ops.store.store import QueryRefused, StoreBusy
+
+    try:
+        frame = _store(args.home).query(args.sql, timeout_s=args.timeout)
+    except (QueryRefused, StoreBusy) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if args.format == "csv":
         print(frame.to_csv(index=False), end="")
     elif args.format == "json":
@@ -91,16 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--workers", type=int, default=4,
                       help="condition chains trained and evaluated at once, each in its own process (default: 4, one per condition without a teacher)")
     demo.set_defaults(handler=_demo)
+    doctor = commands.add_parser("doctor", help="recover from killed runs: mark them failed and free their pool slots ($DAGSTER_HOME)")
+    doctor.set_defaults(handler=_doctor)
     datasets = commands.add_parser("datasets", help="work with dataset files").add_subparsers(dest="action", required=True)
     inspect = datasets.add_parser("inspect", help="load a file or folder and print a JSON summary (exit 1 on malformed input)")
     inspect.add_argument("dataset", choices=loadable_datasets())
     inspect.add_argument("path", help="a file, a folder, or hf:<repo id>[:<config>]")
     inspect.add_argument("--gold-rule", choices=("is_selected", "max_overlap"), help="MS MARCO gold passages")
     inspect.set_defaults(handler=_inspect)
-    query = commands.add_parser("query", help="run a read-only SQL query on the results (safe during materialization)")
+    query = commands.add_parser("query", help="run one read-only SELECT on the results (safe during materialization)")
     query.add_argument("sql")
     query.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument("--timeout", type=float, default=60.0, help="seconds before the query is stopped (default: 60)")
     query.set_defaults(handler=_query)
     snapshot = commands.add_parser("snapshot", help="copy the database consistently, for the duckdb CLI or a notebook")
     snapshot.add_argument("path")

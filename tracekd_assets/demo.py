@@ -22,6 +22,7 @@ from dagster import DagsterInstance, materialize
 from tracekd_assets.definitions import ALL_ASSETS
 from tracekd_assets.defs.jobs import condition_job, raw_job, report_job
 from tracekd_assets.defs.partitions import run_key
+from tracekd_assets.defs.recovery import free_dead_runs
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 
@@ -102,6 +103,8 @@ def materialize_everything(
     conditions, left_out = runnable(conditions, teacher.configured)
     for reason in sorted(set(left_out.values())):
         log(f"skipping {', '.join(c for c, r in left_out.items() if r == reason)}: {reason}")
+    for line in free_dead_runs(instance):
+        log(f"recovered: {line}")
     ref = instance.get_ref()
     # plain values cross to worker processes: resources themselves do not pickle
     resources = {

@@ -12,7 +12,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "datasets": frozenset({"core"}),
     "traces": frozenset({"core", "datasets"}),
     "teacher": frozenset({"core", "datasets", "traces", "store"}),
-    "train": frozenset({"core", "traces"}),
+    "train": frozenset({"core"}),
     "registry": frozenset({"core", "store"}),
     "evaluate": frozenset({"core", "datasets", "traces", "train"}),
     "report": frozenset({"core", "store", "evaluate"}),

@@ -38,16 +38,18 @@ def test_pooled_steps_of_concurrent_runs_never_overlap(tmp_path):
     dagster_home = prepare_dagster_home(tmp_path / "dagster")
     DagsterInstance.from_config(str(dagster_home)).dispose()  # create its storage once, before the runs race
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "TRACEKD_HOME": str(tmp_path / "home")}
+    config = tmp_path / "small.yaml"  # a small dataset: the runs' overlap is the point, not their size
+    config.write_text(json.dumps({"resources": {"experiment": {"config": {"synthetic_train_per_task": 3000, "synthetic_test_per_task": 20}}}}))
     command = [
         str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "tracekd_assets.definitions",
-        "-a", "defs", "-j", "raw_examples_job", "--tags", json.dumps({"dagster/partition": "synthetic"}),
+        "-a", "defs", "-j", "raw_examples_job", "--tags", json.dumps({"dagster/partition": "synthetic"}), "-c", str(config),
     ]  # fmt: skip
     logs = [tmp_path / f"run{i}.log" for i in range(3)]  # files, not pipes: a full pipe would stall a step
     processes = [
         subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT) for log in logs
     ]
     for process in processes:
-        process.wait(timeout=300)
+        process.wait(timeout=600)
     assert [p.returncode for p in processes] == [0, 0, 0], "\n".join(log.read_text()[-3000:] for log in logs)
     assert any("blocked by limit for pool duckdb" in log.read_text() for log in logs)
 

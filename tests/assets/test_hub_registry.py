@@ -114,3 +114,29 @@ def test_a_failed_push_leaves_the_checkpoint_pending_and_the_next_run_completes_
         assert any("completing the push of pending revision" in m for m in logs)
         assert not any("training (full)" in m for m in logs)  # no retraining
         assert_secret_absent(TOKEN, instance, tiny_home.root)
+
+
+def test_retrying_a_failed_push_never_retrains_and_completes_every_pending_revision(hub, tiny_home, tiny_experiment, no_teacher):
+    resources = {"home": tiny_home, "experiment": tiny_experiment, "teacher": no_teacher, "registry": hub_registry(hub)}
+    with instance_for_test() as instance:
+        assert materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance, resources=resources).success
+        assert materialize(ALL_ASSETS, selection=[AssetKey("traces")], partition_key=CORRECT, instance=instance, resources=resources).success
+
+        def student_run():
+            return materialize(ALL_ASSETS, selection=[AssetKey("student")], partition_key=CORRECT, instance=instance,
+                               resources=resources, raise_on_error=False)  # fmt: skip
+
+        hub.fail_next = [503, 503]
+        assert not student_run().success  # trained once, push failed: pending
+        hub.fail_next = [503, 503]
+        retry = student_run()  # the push fails again: still pending, and no second training
+        assert not retry.success
+        retry_logs = [r.user_message for r in instance.all_logs(retry.run_id)]
+        assert any("completing the push of pending revision" in m for m in retry_logs)
+        assert not any("training (full)" in m for m in retry_logs)
+        store = tiny_home.store()
+        assert [r["status"] for r in store.rows("SELECT status FROM registry")] == ["pending"]
+        done = student_run()
+        assert done.success
+        assert [r["status"] for r in store.rows("SELECT status FROM registry")] == ["registered"]
+        assert not any("training (full)" in r.user_message for r in instance.all_logs(done.run_id))

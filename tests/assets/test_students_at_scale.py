@@ -147,3 +147,23 @@ def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_ag
     summary = json.loads(tiny_home.store().rows("SELECT train_summary FROM registry")[0]["train_summary"])
     assert summary["resumed_from_step"] == saved and summary["steps"] == 400
     assert not any(work.iterdir())  # registered: the work folder moved into the registry
+
+
+def test_two_students_sharing_base_model_and_seed_are_each_registered_and_evaluated(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):
+    path = tmp_path / "experiment.yaml"
+    path.write_text("students:\n  - name: a\n    training: {learning_rate: 0.005}\n  - name: b\n    training: {learning_rate: 0.01}\n")
+    resources = {"home": tiny_home, "experiment": tiny_experiment.with_changes(experiment_file=str(path)), "teacher": no_teacher,
+                 "registry": local_registry}  # fmt: skip
+    with instance_for_test() as instance:
+        assert materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance, resources=resources).success
+        assert materialize(ALL_ASSETS, selection=condition_job.selection, partition_key=str(run_key("synthetic", "correct")),
+                           instance=instance, resources=resources).success  # fmt: skip
+        assert materialize(ALL_ASSETS, selection=report_job.selection, instance=instance, resources=resources).success
+    store = tiny_home.store()
+    registry = store.rows("SELECT student, model_name, metrics IS NOT NULL AS evaluated FROM registry ORDER BY student")
+    assert [(r["student"], r["evaluated"]) for r in registry] == [("a", True), ("b", True)]
+    assert registry[0]["model_name"] != registry[1]["model_name"]
+    assert store.rows("SELECT student, seed FROM metrics ORDER BY student") == [{"student": "a", "seed": 0}, {"student": "b", "seed": 0}]
+    assert store.rows("SELECT student, count(*) AS k FROM predictions GROUP BY student ORDER BY student") == [
+        {"student": "a", "k": 24}, {"student": "b", "k": 24}]  # fmt: skip
+    assert [r["student"] for r in store.rows("SELECT student FROM condition_comparison ORDER BY student")] == ["a", "b"]

@@ -56,3 +56,29 @@ def test_an_interrupted_training_leaves_its_work_folder_for_the_next_run_with_th
     (work / "model.safetensors").write_bytes(b"ok")
     entry = registry.register(work, LINEAGE, {}, {})
     assert not work.exists() and not (registry.folder(entry.model_name, entry.revision) / "_trainer").exists()
+
+
+def test_a_revision_holds_no_pickle_its_files_are_read_only_and_tampering_is_caught(tmp_path):
+    import stat
+    from dataclasses import replace
+
+    from tracekd_ops.registry.base import RevisionCorrupted
+
+    registry = LocalRegistry(tmp_path / "reg")
+    entry = registry.register(stage(registry, b"weights"), LINEAGE, {}, {})
+    lineage = replace(LINEAGE, model_revision=entry.revision)
+    folder = registry.resolve(lineage, entry.content_digest)
+    assert not [p for p in folder.rglob("*") if p.suffix in (".bin", ".pt", ".pkl")]
+    assert all(not p.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) for p in folder.rglob("*") if p.is_file())
+    weights = folder / "model.safetensors"
+    weights.chmod(0o644)
+    weights.write_bytes(b"tampered")
+    with pytest.raises(RevisionCorrupted, match="model.safetensors"):
+        registry.resolve(lineage, entry.content_digest)
+    with pytest.raises(RevisionCorrupted, match="digest"):
+        registry.resolve(lineage, "0" * 64)
+
+    pickled = stage(registry, b"w")
+    (pickled / "training_args.bin").write_bytes(b"\x80\x04pickle")
+    with pytest.raises(ValueError, match="pickled files"):
+        registry.register(pickled, LINEAGE, {}, {})

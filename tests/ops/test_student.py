@@ -8,7 +8,8 @@ from tracekd_ops.evaluate.generate import generate_completions
 from tracekd_ops.train.models import train_tokenizer
 from tracekd_ops.train.settings import TinyModelConfig, TrainingConfig
 from tracekd_ops.train.trainer import build_trainer, train_student
-from tracekd_ops.traces.render import MARKUP_TOKENS, render_prompt
+from tracekd_ops.core.markup import MARKUP_TOKENS
+from tracekd_ops.traces.render import render_prompt
 
 RECORDS = generate(SyntheticConfig(train_per_task=30, test_per_task=4))
 ROWS = [build_trace(CORRECT, r, list(TASKS)) for r in RECORDS if r.split == "train"]

@@ -13,16 +13,22 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dagster import Config, ConfigurableResource, Definitions
+from dagster import Config, ConfigurableResource, Definitions, InitResourceContext
 from dagster.components import definitions
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, create_model, model_validator
 
+from tracekd_assets.defs.recovery import die_with_parent, recovering_executor
+
+from tracekd_ops.core.secrets import url_secrets
+from tracekd_ops.datasets import dataset_spec, loadable_datasets
+from tracekd_ops.datasets.protocol import PROTOCOLS
+from tracekd_ops.datasets.specs import check_source
 from tracekd_ops.datasets.synthetic import SyntheticConfig
 from tracekd_ops.registry.base import HUB_BACKEND, LOCAL_BACKEND, Registry
 from tracekd_ops.registry.hub import HubRegistry
 from tracekd_ops.registry.local import LocalRegistry
 from tracekd_ops.store.store import Store
-from tracekd_ops.teacher.config import TeacherConfig
+from tracekd_ops.teacher.config import TeacherConfig, check_endpoint
 from tracekd_ops.traces.build import Corruption, TraceOptions
 from tracekd_ops.traces.render import SENTENCES
 from tracekd_ops.train.experiment import ExperimentFile, default_experiment, load_experiment_file
@@ -99,6 +105,10 @@ class TraceKDHome(ConfigurableResource):
 
     home: str = Field(default_factory=default_home)
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Every step uses the home: a step process started by a run dies with that run."""
+        die_with_parent()
+
     @property
     def root(self) -> Path:
         return Path(self.home)
@@ -152,6 +162,26 @@ class ExperimentSettings(Settings):
     eval_batch_size: int = 64
     eval_max_new_tokens: int = 64
 
+    @model_validator(mode="after")
+    def _usable(self) -> "ExperimentSettings":
+        """Settings are checked when the definitions load (and when a run's config is built), so a
+        typo fails `dagster definitions validate`, not a run an hour later."""
+        for dataset, source in self.sources.items():
+            spec = dataset_spec(dataset)  # an unknown dataset name fails here
+            check_source(spec.name, source)
+        for dataset in loadable_datasets():
+            variable = dataset_spec(dataset).env_var
+            if variable and os.environ.get(variable) and dataset not in self.sources:
+                check_source(dataset, os.environ[variable], variable)
+        for dataset, options in self.dataset_options.items():
+            dataset_spec(dataset).check_options(options)
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {self.protocol!r}")
+        self.trace_options()
+        self.training_defaults()
+        self.experiment()  # reads and validates the experiment file, naming file and field
+        return self
+
     def source(self, dataset: str) -> str | None:
         return self.sources.get(dataset)
 
@@ -199,6 +229,19 @@ class TeacherSettings(Settings):
         default=TeacherConfig.flush_every_s, description="replies are written to DuckDB at least this often (a killed run loses at most this much)"
     )
 
+    @model_validator(mode="after")
+    def _valid(self) -> "TeacherSettings":
+        """Checked when the definitions load (defaults from the environment included)."""
+        if self.base_url:
+            check_endpoint(self.base_url)
+            if url_secrets(self.base_url):
+                raise ValueError(
+                    "the teacher base_url carries credentials (user:password@); they would show in every run's config: "
+                    "put the key in the variable api_key_env names (TRACEKD_TEACHER_API_KEY) instead"
+                )
+        self.config()
+        return self
+
     def config(self) -> TeacherConfig:
         return TeacherConfig(**self.as_config())
 
@@ -220,6 +263,16 @@ class RegistrySettings(Settings):
     private: bool = True
     max_attempts: int = Field(default=4, description="tries per push before the registration is left pending")
     backoff_s: float = 2.0
+
+    @model_validator(mode="after")
+    def _valid(self) -> "RegistrySettings":
+        if self.backend not in (LOCAL_BACKEND, HUB_BACKEND):
+            raise ValueError(f"registry backend must be {LOCAL_BACKEND} or {HUB_BACKEND}; got {self.backend!r} (TRACEKD_REGISTRY?)")
+        if self.backend == HUB_BACKEND and not self.hub_namespace:
+            raise ValueError("the hub registry needs hub_namespace (TRACEKD_HUB_NAMESPACE): the user or organisation to create repos in")
+        if self.max_attempts < 1:
+            raise ValueError(f"registry max_attempts must be 1 or more; got {self.max_attempts}")
+        return self
 
     def build(self, home: TraceKDHome) -> Registry:
         local = home.local_registry()
@@ -258,4 +311,5 @@ def deployment() -> str:
 
 @definitions
 def defs() -> Definitions:
-    return Definitions(resources=RESOURCES_BY_DEPLOYMENT[deployment()])
+    """The deployment's resources, and the executor that frees what killed runs left behind."""
+    return Definitions(resources=RESOURCES_BY_DEPLOYMENT[deployment()], executor=recovering_executor)

@@ -2,6 +2,11 @@
 
 Nothing downstream of a loader knows a source format: traces, students and scorers see only
 `QARecord`s, so adding a dataset means adding a loader and a spec, not touching the pipeline.
+
+Whitespace is normalised here, once, for every loader: runs of spaces, tabs and line breaks in the
+question, the facts and the answers become one space, and ends are trimmed. A fact is one line of
+a prompt, so a passage with line breaks cannot inject fake facts; `'June 18, 2015. '` and
+`'June 18, 2015.'` are one answer.
 """
 
 from __future__ import annotations
@@ -11,12 +16,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def fold_whitespace(text: str) -> str:
+    """Every run of whitespace (any Unicode space or line break) as one space, ends trimmed."""
+    return " ".join(text.split())
+
+
 @dataclass(frozen=True)
 class Fact:
     """One context sentence with an id that is stable within its question (bAbI line number)."""
 
     id: int
     text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", fold_whitespace(self.text))
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,8 @@ class QARecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "question", fold_whitespace(self.question))
+        object.__setattr__(self, "answers", tuple(a for a in (fold_whitespace(a) for a in self.answers) if a))
         ids = [f.id for f in self.facts]
         if len(set(ids)) != len(ids):
             raise ValueError(f"{self.source}: duplicate fact ids {ids}")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from tracekd_ops.core.records import QARecord
 from tracekd_ops.datasets.answers import AnswerRule
+from tracekd_ops.datasets.screening import Screened
 
 if TYPE_CHECKING:
     from tracekd_ops.datasets.hub import HubSource
@@ -135,12 +136,25 @@ def resolve_source(spec: DatasetSpec, configured: str | None) -> str:
     return value
 
 
+def check_source(dataset: str, source: str, setting: str | None = None) -> None:
+    """A source is a `hf:<repo id>` or a file or folder that exists; else an error naming the
+    setting (or variable) it came from."""
+    from tracekd_ops.datasets.hub import HF_PREFIX, HubSource
+
+    where = setting or f"sources.{dataset}"
+    if source.startswith(HF_PREFIX):
+        HubSource.parse(source)
+    elif not Path(source).exists():
+        raise ValueError(f"{where}: no file or folder at {Path(source).resolve()} (a path, or hf:<repo id>[:<config>])")
+
+
 def split_records(records: Sequence[QARecord], split: str) -> list[QARecord]:
     return [r for r in records if r.split == split]
 
 
-def load_source(name: str, source: str | Path, **options: str) -> Iterable[QARecord]:
-    """Records of a file dataset from a path, or from the Hub given `hf:<repo id>[:<config>]`."""
+def load_source(name: str, source: str | Path, **options: str) -> Screened:
+    """Screened records of a file dataset from a path, or from the Hub given
+    `hf:<repo id>[:<config>]`; what screening leaves out is counted on the result."""
     from tracekd_ops.datasets.hub import HF_PREFIX, HubSource
 
     spec = dataset_spec(name)
@@ -150,8 +164,8 @@ def load_source(name: str, source: str | Path, **options: str) -> Iterable[QARec
     if str(source).startswith(HF_PREFIX):
         if spec.from_hub is None:
             raise ValueError(f"dataset {name!r} has no Hub source")
-        return spec.from_hub(HubSource.parse(str(source)), **options)
-    return spec.load(Path(source), **options)
+        return Screened(spec.from_hub(HubSource.parse(str(source)), **options))
+    return Screened(spec.load(Path(source), **options))
 
 
 def inspect_dataset(name: str, path: Path | str, **options: str) -> dict[str, object]:
@@ -160,7 +174,8 @@ def inspect_dataset(name: str, path: Path | str, **options: str) -> dict[str, ob
     by_split: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     gold: Counter[str] = Counter({"one": 0, "several": 0, "none": 0})
-    for record in load_source(name, path, **options):
+    loaded = load_source(name, path, **options)
+    for record in loaded:
         by_split[record.split] += 1
         by_category[record.category] += 1
         count = len(record.gold_fact_ids)
@@ -172,4 +187,5 @@ def inspect_dataset(name: str, path: Path | str, **options: str) -> dict[str, ob
         "by_split": dict(sorted(by_split.items())),
         "by_category": dict(sorted(by_category.items())),
         "gold_facts": dict(gold),
+        "left_out": dict(sorted(loaded.left_out.items())),
     }

@@ -17,6 +17,12 @@ REGISTERED, PENDING = "registered", "pending"
 WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors")
 LINEAGE_FILE = "tracekd_lineage.json"
 """Kept next to the model card in every revision: the lineage it was trained with."""
+MANIFEST_FILE = "tracekd_manifest.json"
+"""Every file of a revision with its SHA-256; its own hash is the revision's content digest."""
+
+
+class RevisionCorrupted(RuntimeError):
+    """A registered revision's files differ from what was registered."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,8 @@ class Registered:
     local_revision: str | None = None
     """The local revision the checkpoint lives under (the Hub backend's on-disk copy)."""
     error: str | None = None
+    content_digest: str | None = None
+    """SHA-256 of the revision's manifest, checked whenever the revision is resolved."""
 
 
 class Registry(Protocol):
@@ -46,7 +54,7 @@ class Registry(Protocol):
 
     def complete(self, registered: Registered) -> Registered: ...
 
-    def resolve(self, lineage: Lineage) -> Path:
+    def resolve(self, lineage: Lineage, digest: str | None = None) -> Path:
         """The checkpoint folder of the revision `lineage.model_revision` names."""
         ...
 

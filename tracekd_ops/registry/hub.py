@@ -10,6 +10,7 @@ local folder.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from tracekd_ops.core.retry import with_retries
 from tracekd_ops.core.secrets import redact
 from tracekd_ops.registry.base import HUB_BACKEND, PENDING, REGISTERED, Registered, read_lineage
 from tracekd_ops.registry.card import render_model_card
-from tracekd_ops.registry.local import LocalRegistry
+from tracekd_ops.registry.local import LocalRegistry, verify_manifest
 
 
 class HubRegistry:
@@ -68,9 +69,7 @@ class HubRegistry:
     def register(self, staged: Path, lineage: Lineage, hyperparameters: dict[str, Any], summary: dict[str, Any]) -> Registered:
         """Register locally, then push; a push that keeps failing returns a `pending` registration."""
         local = self.local.register(staged, lineage, hyperparameters, summary)
-        return self.complete(
-            Registered(local.model_name, local.revision, HUB_BACKEND, local.uri, local.created_at, PENDING, local.revision)
-        )
+        return self.complete(replace(local, backend=HUB_BACKEND, status=PENDING, local_revision=local.revision))
 
     def complete(self, registered: Registered) -> Registered:
         """Push a pending registration's checkpoint (retrying transient errors); returns it
@@ -88,8 +87,8 @@ class HubRegistry:
         )
         if pushed.value is not None:
             commit, url = pushed.value
-            return Registered(registered.model_name, commit, HUB_BACKEND, url, registered.created_at, REGISTERED, local_revision)
-        return Registered(registered.model_name, local_revision, HUB_BACKEND, registered.uri, registered.created_at, PENDING, local_revision, pushed.error)
+            return replace(registered, revision=commit, uri=url, status=REGISTERED, local_revision=local_revision, error=None)
+        return replace(registered, revision=local_revision, status=PENDING, local_revision=local_revision, error=pushed.error)
 
     def _push(self, folder: Path, lineage: Lineage, local_revision: str) -> tuple[str, str]:
         api = self._api()
@@ -125,11 +124,12 @@ class HubRegistry:
             raise RuntimeError(redact(f"{type(fault).__name__}: {fault}", os.environ.get(self.token_env))) from None
         return info.oid
 
-    def resolve(self, lineage: Lineage) -> Path:
-        """The registered commit, downloaded from the Hub into the registry's cache."""
+    def resolve(self, lineage: Lineage, digest: str | None = None) -> Path:
+        """The registered commit, downloaded from the Hub into the registry's cache and checked
+        against its manifest and the digest recorded at registration."""
         from huggingface_hub import snapshot_download
 
-        return Path(
+        folder = Path(
             snapshot_download(
                 self.repo_id(lineage),
                 revision=lineage.model_revision,
@@ -138,6 +138,8 @@ class HubRegistry:
                 token=os.environ.get(self.token_env) or None,
             )
         )
+        verify_manifest(folder, digest, f"Hub revision {self.repo_id(lineage)}@{lineage.model_revision}")
+        return folder
 
 
 def _slug(text: str) -> str:

@@ -39,6 +39,7 @@ class RegistryEntry:
     config_fingerprint: str | None
     error: str | None
     registered_at: datetime | None
+    content_digest: str | None = None
 
     @property
     def revision(self) -> str:
@@ -46,7 +47,7 @@ class RegistryEntry:
 
     def registered(self) -> Registered:
         return Registered(self.model_name, self.revision, self.backend, self.uri, self.created_at, self.status,
-                          self.local_revision, self.error)  # fmt: skip
+                          self.local_revision, self.error, self.content_digest)  # fmt: skip
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "RegistryEntry":
@@ -63,6 +64,7 @@ class RegistryEntry:
             config_fingerprint=row["config_fingerprint"],
             error=row["error"],
             registered_at=row["registered_at"],
+            content_digest=row.get("content_digest"),
         )
 
 
@@ -93,6 +95,7 @@ class RegistryIndex:
             "config_fingerprint": fingerprint,
             "error": registered.error,
             "registered_at": None if registered.status == PENDING else _now(),
+            "content_digest": registered.content_digest,
         }])  # fmt: skip
 
     def pending(self, lineage: Lineage, fingerprint: str) -> list[RegistryEntry]:

@@ -8,23 +8,68 @@ settings."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from tracekd_ops.core.lineage import Lineage
-from tracekd_ops.registry.base import LOCAL_BACKEND, WEIGHT_FILES, Registered, write_lineage
+from tracekd_ops.registry.base import LOCAL_BACKEND, MANIFEST_FILE, WEIGHT_FILES, Registered, RevisionCorrupted, write_lineage
 from tracekd_ops.registry.card import render_model_card
 
 
-def _content_digest(folder: Path) -> str:
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+"""Files that may hold pickled Python objects (code that runs when loaded): never published."""
+
+
+def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:8]
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path) -> str:
+    """Hash every file of a revision into its manifest; the manifest's own hash is the revision's
+    content digest (recorded in the registry index and checked whenever the revision is resolved)."""
+    files = {p.relative_to(folder).as_posix(): _file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST_FILE}
+    text = json.dumps(files, indent=1, sort_keys=True)
+    (folder / MANIFEST_FILE).write_text(text)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def verify_manifest(folder: Path, expected_digest: str | None, what: str) -> None:
+    """A revision is what was registered: its manifest hashes to the recorded digest and every file
+    (none missing, none added) to its manifest entry; else an error naming what differs."""
+    manifest = folder / MANIFEST_FILE
+    if not manifest.exists():
+        if expected_digest:
+            raise RevisionCorrupted(f"{what}: no {MANIFEST_FILE}, cannot verify its content")
+        return  # registered before manifests existed
+    text = manifest.read_text()
+    if expected_digest and hashlib.sha256(text.encode()).hexdigest() != expected_digest:
+        raise RevisionCorrupted(f"{what}: its manifest does not match the digest recorded at registration")
+    recorded = json.loads(text)
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST_FILE}
+    changed = sorted(name for name in recorded if name not in present or _file_sha256(folder / name) != recorded[name])
+    added = sorted(present - set(recorded) - HOST_FILES)
+    if changed or added:
+        raise RevisionCorrupted(f"{what}: files changed since registration: {changed + added}")
+
+
+HOST_FILES = {".gitattributes"}
+"""Files a host adds to a repository on its own (the Hub's LFS settings): not part of a revision."""
+
+
+def seal(folder: Path) -> None:
+    """Revision files are read-only: immutable in fact, not only in name."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
 class LocalRegistry:
@@ -44,23 +89,32 @@ class LocalRegistry:
         return path
 
     def register(self, staged: Path, lineage: Lineage, hyperparameters: dict[str, Any], summary: dict[str, Any]) -> Registered:
-        """Write the model card into `staged` and move it into place as a new revision."""
-        for leftover in ("_trainer",):
-            shutil.rmtree(staged / leftover, ignore_errors=True)
+        """Write the model card and manifest into `staged`, seal it, and move it into place as a
+        new revision. Pickled files are refused: a revision holds weights (safetensors), the
+        tokenizer and JSON, nothing that runs code when loaded."""
+        shutil.rmtree(staged / "_trainer", ignore_errors=True)
+        pickles = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.suffix in PICKLE_SUFFIXES)
+        if pickles:
+            raise ValueError(f"refusing to register {lineage.model_name}: pickled files {pickles} (save JSON or safetensors instead)")
         (staged / "README.md").write_text(render_model_card(lineage, hyperparameters, summary))
         write_lineage(staged, lineage)
+        digest = write_manifest(staged)
+        seal(staged)
         created = datetime.now(timezone.utc)
-        revision = f"{created.strftime('%Y%m%dT%H%M%S%fZ')}-{_content_digest(staged)}"
+        revision = f"{created.strftime('%Y%m%dT%H%M%S%fZ')}-{digest[:8]}"
         target = self.root / lineage.model_name / revision
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staged, target)  # fails rather than overwrite: the name is new by construction
-        return Registered(lineage.model_name, revision, self.backend, target.as_uri(), created.replace(tzinfo=None))
+        return Registered(lineage.model_name, revision, self.backend, target.as_uri(), created.replace(tzinfo=None), content_digest=digest)
 
-    def resolve(self, lineage: Lineage) -> Path:
-        """The folder of the registered revision `lineage.model_revision` of its student."""
+    def resolve(self, lineage: Lineage, digest: str | None = None) -> Path:
+        """The folder of the registered revision `lineage.model_revision` of its student, checked
+        against its manifest and the digest recorded at registration."""
         if lineage.model_revision is None:
             raise ValueError(f"{lineage.model_name}: no revision to resolve")
-        return self.folder(lineage.model_name, lineage.model_revision)
+        folder = self.folder(lineage.model_name, lineage.model_revision)
+        verify_manifest(folder, digest, f"revision {lineage.model_name}@{lineage.model_revision}")
+        return folder
 
     def folder(self, model_name: str, revision: str) -> Path:
         """The folder of a registered revision; an error if it is not (or no longer) there."""

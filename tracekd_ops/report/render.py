@@ -22,6 +22,7 @@ REPORT_VERSION = "report-2"
 SUMMARY_COLUMNS = (
     ("dataset", "dataset"),
     ("condition", "condition"),
+    ("student", "student"),
     ("base_model", "base model"),
     ("runs", "seeds"),
     ("n", "test n"),
@@ -58,6 +59,7 @@ CONSTRUCTION_COLUMNS = (
 DELTA_COLUMNS = (
     ("dataset", "dataset"),
     ("condition", "condition"),
+    ("student", "student"),
     ("base_model", "base model"),
     ("seed", "seed"),
     ("n", "n"),
@@ -77,7 +79,7 @@ REFERENCE_COLUMNS = (
     ("measured_value", "measured here"),
     ("source", "source"),
 )
-LINEAGE_COLUMNS = ("dataset", "condition", "base_model", "eval_split", "trace_set_versions", "model_revisions", "scorer_versions")
+LINEAGE_COLUMNS = ("dataset", "condition", "student", "base_model", "eval_split", "trace_set_versions", "model_revisions", "scorer_versions")
 
 
 @dataclass
@@ -168,8 +170,8 @@ def _pyplot() -> Any:
 
 
 def _label(r: dict[str, Any]) -> str:
-    model = str(r.get("base_model", ""))
-    short = model.rsplit("/", 1)[-1][:18]
+    who = str(r.get("student") or r.get("base_model") or "")
+    short = who.rsplit("/", 1)[-1][:18]
     return f"{r['dataset']}\n{r['condition']}" + (f"\n{short}" if short else "")
 
 
@@ -207,8 +209,8 @@ def heatmaps_png(tables: Rows) -> str | None:
         return None
     plt = _pyplot()
     steps = ["class", "ir", "trace"]
-    groups = sorted({(t["dataset"], t["condition"], t["base_model"]) for t in tables})
-    by_key = {(t["dataset"], t["condition"], t["base_model"], t["step"]): t for t in tables}
+    groups = sorted({(t["dataset"], t["condition"], t.get("student", ""), t["base_model"]) for t in tables})
+    by_key = {(t["dataset"], t["condition"], t.get("student", ""), t["base_model"], t["step"]): t for t in tables}
     fig, axes = plt.subplots(len(groups), len(steps), figsize=(7.5, 2.3 * len(groups)), dpi=100, squeeze=False)
     for i, group in enumerate(groups):
         for j, step in enumerate(steps):

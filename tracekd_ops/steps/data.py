@@ -17,12 +17,33 @@ from tracekd_ops.store.store import Store
 RAW_TABLE = "raw_examples"
 
 
+REQUIRED_SPLITS = ("train", "test")
+"""A partition trains on `train` and evaluates on `test`: without both, nothing it stores is usable."""
+
+
 @dataclass(frozen=True)
 class RawPartition:
     dataset: str
     source: str
     protocol: str
     records: list[QARecord]
+    left_out: dict[str, int]
+    """Records screening left out, by reason."""
+
+    def check(self) -> None:
+        """An empty or unsplit partition is an error, before anything is stored."""
+        where = f"{self.dataset} from {self.source}"
+        if not self.records:
+            dropped = f" ({sum(self.left_out.values())} left out: {self.left_out})" if self.left_out else ""
+            raise ValueError(f"{where}: no questions{dropped}; the stored partition is left as it was")
+        splits = Counter(r.split for r in self.records)
+        missing = [s for s in REQUIRED_SPLITS if not splits.get(s)]
+        if missing:
+            raise ValueError(
+                f"{where}: no {' and no '.join(missing)} questions (found {dict(splits)}) after protocol {self.protocol!r}; "
+                "a dataset needs both splits (name the files *_train / *_test, or give the split in config); "
+                "the stored partition is left as it was"
+            )
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -30,6 +51,7 @@ class RawPartition:
             "source": self.source,
             "rows": len(self.records),
             "without_gold_fact": sum(1 for r in self.records if not r.gold_fact_ids),
+            "left_out": self.left_out,
             "rows_by_split": dict(Counter(r.split for r in self.records)),
             "rows_by_split_category": dict(sorted(Counter(f"{r.split}/{r.category}" for r in self.records).items())),
             "duckdb_table": RAW_TABLE,
@@ -49,12 +71,14 @@ def load_raw(
     `hf:` id, else its environment variable), then subset and split by the protocol."""
     spec = dataset_spec(dataset)
     if spec.generate is not None:
-        return RawPartition(dataset, "generated", "generated", spec.generate(synthetic))
+        return RawPartition(dataset, "generated", "generated", spec.generate(synthetic), {})
     source = resolve_source(spec, configured_source)
     loaded = load_source(dataset, source, **options)
-    return RawPartition(dataset, source, protocol, apply_protocol(loaded, protocol, seed, per_category_limit))
+    records = apply_protocol(loaded, protocol, seed, per_category_limit)
+    return RawPartition(dataset, source, protocol, records, dict(loaded.left_out))
 
 
 def store_raw(store: Store, partition: RawPartition) -> int:
-    """Replace the dataset's stored records with these, in one transaction."""
+    """Check the partition, then replace the dataset's stored records with it, in one transaction."""
+    partition.check()
     return store.replace_partition(RAW_TABLE, {"dataset": partition.dataset}, [r.to_row() for r in partition.records])

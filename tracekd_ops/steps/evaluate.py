@@ -100,11 +100,12 @@ def evaluate_students(
     outcome = EvaluationOutcome(dataset, condition)
     for entry in students_to_evaluate(RegistryIndex(store), dataset, condition, pinned):
         lineage = entry.lineage.evaluated(entry.revision, EVAL_SPLIT, scorer)
-        model_dir = registry.resolve(lineage)
+        model_dir = registry.resolve(lineage, entry.content_digest)
         log(f"evaluating {entry.model_name}@{entry.revision} on {len(test)} {EVAL_SPLIT} questions")
         outputs = generate_completions(model_dir, prompts, batch_size, max_new_tokens)
         rows = scored_rows(lineage, test, prompts, outputs, lambda record, output: score_prediction(record, condition, output))
-        store.replace_partition("predictions", lineage.run_keys(), rows)
+        keys = lineage.run_keys()  # the run's metrics described the predictions replaced here: they go with them
+        store.replace_partitions([("predictions", keys, rows), ("metrics", keys, []), ("contingency", keys, [])])
         accuracy = sum(r["answer_correct"] for r in rows) / len(rows)
         outcome.evaluated.append({**lineage.row(), "rows": len(rows), "answer_accuracy": accuracy})
         outcome.sample_outputs = outputs

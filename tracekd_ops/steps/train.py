@@ -3,6 +3,7 @@ condition's stored traces and registered as a new revision (listed in the regist
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -14,7 +15,7 @@ from tracekd_ops.store.store import Store
 from tracekd_ops.store.tables import read_traces
 from tracekd_ops.train.experiment import ExperimentFile
 from tracekd_ops.train.settings import TrainingConfig
-from tracekd_ops.train.trainer import TrainResult, train_student
+from tracekd_ops.train.trainer import TrainResult, last_checkpoint, train_student
 
 Log = Callable[[str], None]
 
@@ -107,7 +108,12 @@ def train_students(
                 continue
             work = registry.work_dir(lineage, fingerprint)
             say(f"training ({config.mode}) on {len(frame)} traces, trace_set_version {version}, settings {fingerprint}")
-            result = train_student(list(frame["prompt"]), list(frame["completion"]), work, config, log=say)
+            try:
+                result = train_student(list(frame["prompt"]), list(frame["completion"]), work, config, log=say)
+            except BaseException:
+                if last_checkpoint(work) is None:  # nothing a later run could resume: leave no empty folder behind
+                    shutil.rmtree(work, ignore_errors=True)
+                raise
             summary = train_summary(result, len(frame))
             hyperparameters = config.as_dict()
             registered = registry.register(work, lineage, hyperparameters, summary)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import functools
+import os
 import shutil
 import time
 from contextlib import contextmanager
@@ -66,7 +67,7 @@ SCHEMA: dict[str, str] = {
         trace_set_version VARCHAR NOT NULL, backend VARCHAR NOT NULL, uri VARCHAR NOT NULL,
         status VARCHAR NOT NULL, hyperparameters VARCHAR NOT NULL, train_summary VARCHAR NOT NULL,
         created_at TIMESTAMP NOT NULL, student VARCHAR, local_revision VARCHAR, config_fingerprint VARCHAR,
-        error VARCHAR, metrics VARCHAR, registered_at TIMESTAMP
+        error VARCHAR, metrics VARCHAR, registered_at TIMESTAMP, content_digest VARCHAR
     """,
     "predictions": LINEAGE_COLUMNS
     + """,
@@ -101,7 +102,32 @@ SCHEMA: dict[str, str] = {
 
 
 class StoreBusy(RuntimeError):
-    """Another process holds the DuckDB file outside TraceKD's lock (e.g. an open `duckdb` CLI)."""
+    """The DuckDB file stayed held past the timeout: by another process outside TraceKD's lock
+    (e.g. an open `duckdb` CLI), or by a TraceKD process that kept its turn too long."""
+
+
+class QueryRefused(ValueError):
+    """A read-only query that is not one SELECT, or that failed or ran past its time limit."""
+
+
+def lock_holders(path: Path) -> list[int]:
+    """PIDs holding an OS lock on `path` (from /proc/locks; empty where that is unavailable)."""
+    try:
+        inode = path.stat().st_ino
+        entries = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    pids = []
+    for entry in entries:
+        fields = entry.split()
+        if len(fields) > 5 and fields[5].rsplit(":", 1)[-1] == str(inode) and fields[4].isdigit():
+            pids.append(int(fields[4]))
+    return sorted(set(pids) - {os.getpid()})
+
+
+READ_ONLY_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+"""A query connection may read the database and nothing else: no files, no other databases, no
+extensions, no network, and no setting can be changed back."""
 
 
 class Store:
@@ -112,13 +138,13 @@ class Store:
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self.busy_timeout_s = busy_timeout_s
 
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _open(self, read_only: bool, config: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Open the file, waiting while a process outside TraceKD's lock holds it (DuckDB's own
         file lock: an external reader blocks writers, an external writer blocks everyone)."""
         deadline = time.monotonic() + self.busy_timeout_s
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return duckdb.connect(str(self.path), read_only=read_only, config=dict(config or {}))
             except duckdb.IOException as error:
                 if "lock" not in str(error).lower() or time.monotonic() > deadline:
                     raise StoreBusy(
@@ -128,14 +154,33 @@ class Store:
                     ) from error
                 time.sleep(0.1)
 
+    def _take_turn(self, lock: Any, exclusive: bool) -> None:
+        """Wait for TraceKD's file lock (exclusive to write, shared to read), at most
+        `busy_timeout_s`; then fail naming the processes that hold it."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+        while True:
+            try:
+                fcntl.flock(lock, mode)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    holders = ", ".join(str(pid) for pid in lock_holders(self._lock_path)) or "unknown"
+                    raise StoreBusy(
+                        f"{self.path}: TraceKD's lock {self._lock_path} is held by process(es) {holders} for over "
+                        f"{self.busy_timeout_s:g} s (a long query or a stuck writer?); the waiting "
+                        f"{'write' if exclusive else 'read'} gave up and changed nothing"
+                    ) from None
+                time.sleep(0.05)
+
     @contextmanager
-    def connect(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, write: bool = False, config: Mapping[str, Any] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for one unit of work. Writes run in one transaction: committed when the
         block ends normally, rolled back when it raises."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX if write or not self.path.exists() else fcntl.LOCK_SH)
-            con = self._open(read_only=not write and self.path.exists())
+            self._take_turn(lock, exclusive=write or not self.path.exists())
+            con = self._open(read_only=not write and self.path.exists(), config=config)
             try:
                 if write:
                     con.execute("BEGIN TRANSACTION")
@@ -203,6 +248,37 @@ class Store:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, values)) for values in cursor.fetchall()]
 
+    def query(self, sql: str, timeout_s: float = 60.0) -> pd.DataFrame:
+        """One read-only SELECT for people and tools outside TraceKD (`tracekd query`): parsed to
+        be exactly one SELECT, run on a connection that can touch nothing but this database
+        (`READ_ONLY_CONFIG`), interrupted after `timeout_s`. A `QueryRefused` says what was wrong
+        in DuckDB's own words."""
+        import threading
+
+        import sqlglot
+        from sqlglot import exp
+
+        try:
+            statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+        except sqlglot.errors.ParseError as error:
+            raise QueryRefused(f"not valid SQL: {error}") from None
+        if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+            kinds = ", ".join(s.key.upper() for s in statements) or "nothing"
+            raise QueryRefused(f"only one SELECT is allowed here (found {kinds}); the results are read-only")
+        if not self.path.exists():
+            raise QueryRefused(f"{self.path} does not exist yet: materialize something first")
+        with self.connect(config=READ_ONLY_CONFIG) as con:
+            timer = threading.Timer(timeout_s, con.interrupt)
+            timer.start()
+            try:
+                return con.execute(sql).df()
+            except duckdb.InterruptException:
+                raise QueryRefused(f"the query ran past its {timeout_s:g} s limit and was stopped") from None
+            except duckdb.Error as error:
+                raise QueryRefused(str(error)) from None
+            finally:
+                timer.cancel()
+
     def snapshot(self, target: Path | str) -> Path:
         """A consistent copy of the database, taken under the shared lock (no TraceKD write is
         mid-transaction), that any tool may open and hold as long as it likes."""
@@ -211,7 +287,7 @@ class Store:
             raise FileNotFoundError(f"{self.path} does not exist yet: materialize something first")
         staged = target.with_name(target.name + ".tmp")
         with open(self._lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_SH)
+            self._take_turn(lock, exclusive=False)
             shutil.copyfile(self.path, staged)
             wal = self.path.with_name(self.path.name + ".wal")
             if wal.exists():

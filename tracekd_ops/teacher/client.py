@@ -13,7 +13,7 @@ import time
 from typing import Callable
 
 from tracekd_ops.core.retry import with_retries
-from tracekd_ops.core.secrets import redact
+from tracekd_ops.core.secrets import redact, url_secrets
 from tracekd_ops.teacher.config import TeacherConfig
 from tracekd_ops.teacher.requests import TeacherReply, TeacherRequest
 
@@ -40,6 +40,7 @@ class TeacherClient:
             raise ValueError("the teacher needs a base_url and a model")
         self.config = config
         self._secret = config.api_key()
+        self._secrets = [self._secret, *url_secrets(config.base_url)]
         self._sleep = sleep
         self._client = openai.OpenAI(
             base_url=config.base_url,
@@ -57,7 +58,7 @@ class TeacherClient:
             lambda attempt: self._once(request, attempt, started),
             self.config.max_attempts,
             self._backoff,
-            lambda fault: redact(str(fault), self._secret),
+            lambda fault: redact(str(fault), *self._secrets),
             sleep=self._sleep,
             catch=(_Transient, _Permanent),
         )

@@ -30,6 +30,16 @@ class TeacherConfig:
     flush_every_s: float = 2.0
     """How often replies are written to the cache: a killed run loses at most this much work."""
 
+    def __post_init__(self) -> None:
+        if self.base_url:
+            check_endpoint(self.base_url)
+        numbers = {"max_concurrency": self.max_concurrency, "max_attempts": self.max_attempts, "max_tokens": self.max_tokens}
+        for name, value in numbers.items():
+            if value < 1:
+                raise ValueError(f"teacher {name} must be 1 or more; got {value}")
+        if self.timeout_s <= 0 or self.flush_every_s <= 0:
+            raise ValueError("teacher timeout_s and flush_every_s must be positive")
+
     @property
     def configured(self) -> bool:
         return bool(self.base_url and self.model)
@@ -53,3 +63,15 @@ def public_url(url: str | None) -> str | None:
     if parts.port:
         host += f":{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def check_endpoint(url: str) -> None:
+    """A teacher endpoint is an http(s) URL with a host; anything else is a configuration error,
+    said at once (not retried as if the network were down)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as error:
+        raise ValueError(f"teacher base_url is not a valid URL: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"teacher base_url must be an http(s) URL with a host, e.g. http://localhost:8000/v1; got {public_url(url)!r}")

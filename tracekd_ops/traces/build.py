@@ -14,6 +14,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from tracekd_ops.core.markup import contains_markup
 from tracekd_ops.core.records import QARecord
 from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.datasets.specs import same_count_wrong_facts
@@ -256,6 +257,8 @@ def teacher_row(condition: str, record: QARecord, options: TraceOptions, found: 
         raise TraceNotApplicable("the teacher's answer is wrong")
     if not found.text or not found.text.strip():
         raise TraceNotApplicable("the teacher wrote no trace")
+    if contains_markup(found.text):
+        raise TraceNotApplicable("the teacher's text contains trace markup, which would end or fake the trace")
     if max_words is not None and len(found.text.split()) >= max_words:
         raise TraceNotApplicable(f"the summary has {max_words} words or more")
     return make_row(

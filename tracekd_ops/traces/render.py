@@ -23,12 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from tracekd_ops.core.markup import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, contains_markup
 from tracekd_ops.core.records import QARecord
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
-MARKUP_TOKENS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
-TRACE_FORMAT_VERSION = "2"
+TRACE_FORMAT_VERSION = "3"
 """Bump when rendering or parsing changes: traces (and everything trained on them) go stale."""
 
 SENTENCES, COMPACT = "sentences", "compact"
@@ -42,7 +40,6 @@ _CLASS_RE = re.compile(r"The category of the question asked is:\s*(.*?)\s*\.(?=\
 _FACTS_RE = re.compile(r"I need to use the following facts:\s*\[([^\]]*)\]", re.S)
 _COMPACT_RE = re.compile(r"class:\s*(.*?)\s*\|\s*facts:\s*([\d,\s]*?)\s*(?=</think>|$)", re.S)
 _ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.S)
-_THINK_RE = re.compile(r"<think>(.*?)</think>", re.S)
 
 
 def render_prompt(record: QARecord) -> str:
@@ -84,10 +81,14 @@ def render_free_trace(text: str, answer: str) -> str:
     """A completion whose trace is free text (a teacher's reasoning, summary or explanation)."""
     if not text.strip():
         raise ValueError("a free-text trace must not be empty")
+    if contains_markup(text):
+        raise ValueError("a free-text trace must not contain the trace markup")
     return f"{THINK_OPEN}{text.strip()}{THINK_CLOSE}{_answer_part(answer)}"
 
 
 def _answer_part(answer: str) -> str:
+    if contains_markup(answer):
+        raise ValueError(f"an answer must not contain the trace markup: {answer!r}")
     return f"{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
 
 
@@ -102,17 +103,32 @@ class ParsedTrace:
     think: str | None = None
 
 
+def _split_trace(text: str) -> tuple[str | None, str]:
+    """(the trace, what follows it): the trace runs from the first <think> to the *last*
+    </think>, so nothing written inside it can end it early. Without a <think>, a lone </think>
+    (a chat template that opens the block in the prompt) still ends the reasoning."""
+    close = text.rfind(THINK_CLOSE)
+    if close == -1:
+        return None, text
+    opened = text.find(THINK_OPEN)
+    start = opened + len(THINK_OPEN) if -1 < opened < close else 0
+    return text[start:close], text[close + len(THINK_CLOSE) :]
+
+
 def parse_completion(text: str) -> ParsedTrace:
-    think = _THINK_RE.search(text)
-    body = think.group(1) if think else text.split(ANSWER_OPEN)[0]
+    """What a (generated) completion says. The answer is the first <answer></answer> *after* the
+    trace: one written inside the trace is never taken for it."""
+    think, after = _split_trace(text)
+    has_trace = think is not None and THINK_OPEN in text
+    body = think if think is not None else after.split(ANSWER_OPEN)[0]
     category, listed = _steps(body)
-    answer_match = _ANSWER_RE.search(text)
+    answer_match = _ANSWER_RE.search(after)
     return ParsedTrace(
         category=category,
         fact_ids=_fact_ids(listed) if listed is not None else None,
         answer=answer_match.group(1) if answer_match else None,
-        has_trace=think is not None,
-        think=think.group(1) if think else None,
+        has_trace=has_trace,
+        think=think if has_trace else None,
     )
 
 
@@ -134,15 +150,10 @@ def split_reasoning(content: str | None, reasoning_content: str | None) -> tuple
     """(reasoning, final text) of a model's reply: DeepSeek-style `reasoning_content` when the
     server separates it, else a `<think>...</think>` block in the content, else no reasoning."""
     content = content or ""
+    reasoning, final = _split_trace(content)
     if reasoning_content and reasoning_content.strip():
-        return reasoning_content.strip(), _THINK_RE.sub("", content).strip()
-    think = _THINK_RE.search(content)
-    if think:
-        return think.group(1).strip(), (content[: think.start()] + content[think.end() :]).strip()
-    if THINK_CLOSE in content:  # some chat templates open <think> in the prompt, so only the close is generated
-        reasoning, _, final = content.partition(THINK_CLOSE)
-        return reasoning.strip(), final.strip()
-    return "", content.strip()
+        return reasoning_content.strip(), final.strip()
+    return (reasoning or "").strip(), final.strip()
 
 
 def extract_answer(final: str) -> str:

@@ -36,6 +36,10 @@ REQUIRED_COLUMNS = (
 )  # fmt: skip
 
 
+MAX_NAMED_IDS = 20
+"""Example ids named per failed expectation (the metadata keeps the count of all)."""
+
+
 @dataclass(frozen=True)
 class SuiteOutcome:
     success: bool
@@ -47,6 +51,7 @@ class SuiteOutcome:
             return f"all {self.evaluated} expectations met"
         return "; ".join(
             f"{f['expectation']}({f['column']}): {f['unexpected_count']} unexpected, e.g. {f['examples']}"
+            + (f" in example ids {', '.join(f['example_ids'])}" if f.get("example_ids") else "")
             for f in self.failures
         )
 
@@ -204,7 +209,8 @@ def validate_traces(traces: pd.DataFrame, condition: str, labels: Sequence[str])
     suite = context.suites.add(gx.ExpectationSuite(name=name))
     for expectation in _expectations(condition, labels):
         suite.add_expectation(expectation)
-    result = batch.validate(suite)
+    # COMPLETE results name every unexpected row by its example id (a failure must say which rows)
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["example_id"]})
     failures = []
     for item in result.results:
         if item.success:
@@ -217,6 +223,8 @@ def validate_traces(traces: pd.DataFrame, condition: str, labels: Sequence[str])
                 "column": config.kwargs.get("column") or config.kwargs.get("column_A") or config.kwargs.get("column_list"),
                 "unexpected_count": details.get("unexpected_count", details.get("observed_value")),
                 "examples": list(details.get("partial_unexpected_list", []))[:3],
+                "example_ids": sorted({str(row["example_id"]) for row in details.get("unexpected_index_list") or []
+                                       if isinstance(row, dict) and "example_id" in row})[:MAX_NAMED_IDS],
             }
         )
     return SuiteOutcome(success=bool(result.success), evaluated=len(result.results), failures=failures)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from tracekd_ops.train.settings import TinyModelConfig
-from tracekd_ops.traces.render import MARKUP_TOKENS
+from tracekd_ops.core.markup import MARKUP_TOKENS
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast

@@ -128,6 +128,8 @@ def train_student(
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     output_dir.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(output_dir))
+    (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: the same settings go out as JSON
+    (output_dir / "training_args.json").write_text(trainer.args.to_json_string())
     tokenizer = trainer.processing_class
     tokenizer.save_pretrained(str(output_dir))
     completion_tokens = [len(ids) for ids in tokenizer(list(completions), add_special_tokens=False)["input_ids"]]

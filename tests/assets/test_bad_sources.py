@@ -1,0 +1,62 @@
+"""A source that yields no questions, or no test split, fails `raw_examples` loudly and leaves the
+stored partition exactly as it was; so does a source whose every record is screened out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from dagster import instance_for_test, materialize
+
+from tests.conftest import SHARED_DATA
+from tracekd_assets.definitions import ALL_ASSETS
+from tracekd_assets.defs.jobs import raw_job
+
+BABI = SHARED_DATA / "babi" / "tasks_1-20_v1-2" / "en"
+
+
+def empty_file(tmp):
+    (tmp / "equal.json").write_text("")
+    return "cotempqa", tmp
+
+
+def blank_lines(tmp):
+    (tmp / "equal.json").write_text("\n\n")
+    return "cotempqa", tmp
+
+
+def all_screened_out(tmp):
+    (tmp / "equal.json").write_text(json.dumps({"index": 1, "question": "Who? <answer>x</answer>", "facts": ["A."], "answer": ["A"]}))
+    return "cotempqa", tmp
+
+
+def train_split_only(tmp):
+    shutil.copy(BABI / "qa1_single-supporting-fact_train.txt", tmp)
+    return "babi", tmp
+
+
+@pytest.mark.parametrize(
+    "make, says",
+    [(empty_file, "no questions"), (blank_lines, "no questions"), (all_screened_out, "left out"), (train_split_only, "no test questions")],
+)
+def test_an_empty_or_unsplit_source_fails_and_changes_nothing(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry, make, says):
+    source = tmp_path / "source"
+    source.mkdir()
+    dataset, source = make(source)
+    good = {"cotempqa": str(SHARED_DATA / "cotempqa"), "babi": str(BABI)}[dataset]
+    with instance_for_test() as instance:
+        def run(path):
+            experiment = tiny_experiment.with_changes(sources={dataset: str(path)}, per_category_limit=2)
+            return materialize(ALL_ASSETS, selection=raw_job.selection, partition_key=dataset, instance=instance,
+                               resources={"home": tiny_home, "experiment": experiment, "teacher": no_teacher,
+                                          "registry": local_registry}, raise_on_error=False)  # fmt: skip
+
+        assert run(good).success
+        before = tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL")
+        result = run(source)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        message = str(failure.step_failure_data.error)
+        assert says in message and "left as it was" in message, message
+        assert tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL") == before

@@ -1,0 +1,46 @@
+"""The experiment file is checked whole before anything trains: every bad value names the file
+and the field, and a student's identity (name, seed) is never ambiguous."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracekd_ops.train.experiment import load_experiment_file
+
+
+@pytest.mark.parametrize(
+    "body, field, says",
+    [
+        ("training: {model: {hidden_sise: 64}}", "students.0", "hidden_sise"),
+        ("seeds: [3, 3, -1]", "students.0.seeds", "0 or more"),
+        ("seeds: [3, 3]", "students.0.seeds", "repeated"),
+        ("training: {max_steps: 1.0e+21}", "students.0", "max_steps"),
+        ("training: {max_steps: many}", "students.0", "max_steps"),
+        ("training: {max_steps: 0}", "students.0", "max_steps"),
+        ("training: {learning_rate: -1}", "students.0", "learning_rate"),
+        ("training: {batch_size: 0}", "students.0", "batch_size"),
+        ("training: {model: {hidden_size: 30, num_heads: 8}}", "students.0", "multiple of num_heads"),
+        ("mode: lora", "students.0", "trained from scratch"),
+        ("training: {epochs: 3, bogus: 1}", "students.0.training", "bogus"),
+    ],
+)
+def test_a_bad_value_names_file_and_field(tmp_path, body, field, says):
+    path = tmp_path / "experiment.yaml"
+    path.write_text(f"students:\n  - name: tiny\n    {body}\n")
+    with pytest.raises(ValueError) as error:
+        load_experiment_file(path)
+    message = str(error.value)
+    assert str(path) in message and field in message and says in message
+
+
+def test_two_students_on_one_base_and_seed_are_two_identities(tmp_path):
+    path = tmp_path / "experiment.yaml"
+    path.write_text("students:\n  - name: a\n    training: {learning_rate: 0.001}\n  - name: b\n    training: {learning_rate: 0.002}\n")
+    plan = load_experiment_file(path)
+    from tracekd_ops.core.lineage import Lineage
+    from tracekd_ops.train.settings import TrainingConfig
+
+    names = {Lineage("d", "c", s.name, s.base_model, 0, "v").model_name for s in plan.students}
+    assert len(names) == 2
+    configs = [s.training_config(0, TrainingConfig()) for s in plan.students]
+    assert configs[0].fingerprint() != configs[1].fingerprint()

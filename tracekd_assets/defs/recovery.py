@@ -1,0 +1,171 @@
+"""Recovery from killed runs, without manual steps.
+
+A run killed with SIGKILL cannot report its own end: Dagster keeps it STARTED, and the pool slots
+its steps claimed (the `duckdb` pool, limit 1) stay claimed, so every later DuckDB writer waits
+forever on "blocked by limit for pool duckdb". TraceKD frees them in three ways:
+
+- every run starts with `free_dead_runs` (the code location's executor wraps Dagster's default
+  one), so the next materialization of anything clears what a killed one left, and says so in its
+  log;
+- the sensor `free_slots_of_dead_runs` does the same every 30 s under `dagster dev`;
+- `tracekd doctor` does it on demand and prints what it freed.
+
+A run is dead when every process that wrote its events is gone (checked on this machine through
+/proc, with the process start time so a reused PID is not mistaken for the run's). A dead run is
+marked failed, with the reason, and its slots are freed; a finished run's leftover slots are freed.
+And step processes die with the process that started them (`die_with_parent`), so a killed
+`dagster asset materialize` leaves no orphan step writing on its own.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    Executor,
+    ExecutorDefinition,
+    RunsFilter,
+    SensorEvaluationContext,
+    SkipReason,
+    multi_or_in_process_executor,
+    sensor,
+)
+
+UNFINISHED = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+PR_SET_PDEATHSIG = 1
+
+
+def _boot_time() -> float | None:
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _process_start(pid: int) -> tuple[float | None, str | None]:
+    """(start time as a Unix timestamp, state letter) of a process, from /proc; Nones elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None, None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    boot = _boot_time()
+    ticks = os.sysconf("SC_CLK_TCK")
+    started = boot + int(fields[19]) / ticks if boot is not None else None
+    return started, fields[0]
+
+
+def process_alive(pid: int, seen_at: float) -> bool:
+    """Whether the process `pid` that wrote an event at `seen_at` still runs: it exists, is not a
+    zombie, and did not start after `seen_at` (which would make it another process with its PID)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive, and not ours to judge
+    started, state = _process_start(pid)
+    if state == "Z":
+        return False
+    return started is None or started <= seen_at + 2.0
+
+
+def run_processes(instance: DagsterInstance, run_id: str) -> dict[int, float]:
+    """Every process that wrote an event of the run, with when it first did."""
+    seen: dict[int, float] = {}
+    for entry in instance.all_logs(run_id):
+        pid = entry.dagster_event.pid if entry.dagster_event is not None else None
+        if pid is not None:
+            seen[pid] = min(seen.get(pid, entry.timestamp), entry.timestamp)
+    return seen
+
+
+def free_dead_runs(instance: DagsterInstance, skip_run_id: str | None = None) -> list[str]:
+    """Mark runs whose every process is gone as failed and free the pool slots of dead or finished
+    runs; one line per thing done. Only for runs on this machine (the local deployment)."""
+    done: list[str] = []
+    storage = instance.event_log_storage
+    holders = storage.get_concurrency_run_ids() if storage.supports_global_concurrency_limits else set()
+    unfinished = {r.run_id for r in instance.get_runs(filters=RunsFilter(statuses=UNFINISHED))}
+    for run_id in sorted((holders | unfinished) - {skip_run_id}):
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            processes = run_processes(instance, run_id)
+            if not processes or any(process_alive(pid, seen) for pid, seen in processes.items()):
+                continue  # not started yet, or still running
+            pids = ", ".join(str(pid) for pid in sorted(processes))
+            instance.report_run_failed(
+                run, message=f"TraceKD: every process of this run ({pids}) is gone (killed?); marked failed so its pool slots can be freed"
+            )
+            done.append(f"run {run_id} ({run.job_name}): processes {pids} are gone; marked failed")
+        if run_id in holders:
+            storage.free_concurrency_slots_for_run(run_id)
+            status = run.status.value if run is not None else "deleted"
+            done.append(f"run {run_id}: freed its pool slots (run {status})")
+    return done
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when the process that started it dies (Linux), for
+    step processes started by a run: a killed run leaves no orphan step behind."""
+    if multiprocessing.parent_process() is None:
+        return  # started by a shell or a launcher, not by a run: nothing to follow
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError):
+        return  # not Linux
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RecoveringExecutor(Executor):
+    """Dagster's default executor, after freeing what killed runs left behind."""
+
+    def __init__(self, inner: Executor) -> None:
+        self._inner = inner
+
+    @property
+    def retries(self) -> Any:
+        return self._inner.retries
+
+    def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
+        for line in free_dead_runs(plan_context.instance, skip_run_id=plan_context.run_id):
+            plan_context.log.warning(f"recovered before starting: {line}")
+        yield from self._inner.execute(plan_context, execution_plan)
+
+
+def _recovering(init_context: Any) -> Executor:
+    create: Callable[[Any], Executor] = multi_or_in_process_executor.executor_creation_fn  # type: ignore[assignment]
+    return RecoveringExecutor(create(init_context))
+
+
+recovering_executor = ExecutorDefinition(
+    name="multi_or_in_process_recovering",
+    config_schema=multi_or_in_process_executor.config_schema,
+    requirements=multi_or_in_process_executor.get_requirements,
+    executor_creation_fn=_recovering,
+    description="Dagster's default executor (multiprocess, or in-process) that first frees the pool slots of killed runs.",
+)
+
+
+@sensor(
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Marks runs whose processes were killed as failed and frees their pool slots, so no later run waits forever.",
+)
+def free_slots_of_dead_runs(context: SensorEvaluationContext):
+    done = free_dead_runs(context.instance)
+    for line in done:
+        context.log.warning(line)
+    return SkipReason("; ".join(done) if done else "no killed run holds a pool slot")
