@@ -42,6 +42,40 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dev(args: argparse.Namespace) -> int:
+    """`dagster dev` on TraceKD's instance (the demo's `DAGSTER_HOME`, with the `duckdb` pool limit),
+    stopped cleanly by TERM or INT even when started in the background: a shell starts background
+    jobs with SIGINT ignored, and `dagster dev` maps SIGTERM to SIGINT's handler, so both would be
+    ignored; the child gets default handlers, the signals are forwarded, and whatever it leaves in
+    its session (code servers) is ended with it."""
+    import signal
+    import subprocess
+
+    from tracekd_assets.defs.resources import TraceKDHome
+    from tracekd_assets.demo import prepare_dagster_home
+
+    os.environ.setdefault("DAGSTER_HOME", str(prepare_dagster_home(TraceKDHome().root / "dagster")))
+    target = ["-w", "workspace.yaml"] if Path("workspace.yaml").exists() else ["-m", "tracekd_assets.definitions"]
+    command = [str(Path(sys.executable).parent / "dagster"), "dev", *target, "--host", args.host, "--port", str(args.port)]
+
+    def default_signals() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    child = subprocess.Popen(command, start_new_session=True, preexec_fn=default_signals)
+    forward = lambda number, frame: child.send_signal(signal.SIGINT)  # noqa: E731 - dagster dev shuts down on SIGINT
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    try:
+        code = child.wait()
+    finally:
+        try:
+            os.killpg(child.pid, signal.SIGTERM)  # code servers dagster dev leaves running
+        except ProcessLookupError:
+            pass
+    return code
+
+
 def _doctor(args: argparse.Namespace) -> int:
     """Free what killed runs left behind in the Dagster instance (runs stuck STARTED, claimed
     pool slots) and say what was done."""
@@ -111,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--workers", type=int, default=4,
                       help="condition chains trained and evaluated at once, each in its own process (default: 4, one per condition without a teacher)")
     demo.set_defaults(handler=_demo)
+    dev = commands.add_parser("dev", help="the Dagster UI and daemon on TraceKD's instance; TERM or INT stops it cleanly")
+    dev.add_argument("--host", "-H", default="127.0.0.1")
+    dev.add_argument("--port", "-p", type=int, default=3000)
+    dev.set_defaults(handler=_dev)
     doctor = commands.add_parser("doctor", help="recover from killed runs: mark them failed and free their pool slots ($DAGSTER_HOME)")
     doctor.set_defaults(handler=_doctor)
     datasets = commands.add_parser("datasets", help="work with dataset files").add_subparsers(dest="action", required=True)

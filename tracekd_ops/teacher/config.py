@@ -37,8 +37,8 @@ class TeacherConfig:
         for name, value in numbers.items():
             if value < 1:
                 raise ValueError(f"teacher {name} must be 1 or more; got {value}")
-        if self.timeout_s <= 0 or self.flush_every_s <= 0:
-            raise ValueError("teacher timeout_s and flush_every_s must be positive")
+        if self.timeout_s <= 0 or self.flush_every_s < 0:
+            raise ValueError("teacher timeout_s must be positive and flush_every_s 0 or more")
 
     @property
     def configured(self) -> bool:
