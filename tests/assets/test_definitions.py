@@ -34,8 +34,8 @@ def test_sql_model_deps_are_read_off_the_sql_file():
 def test_sql_model_tests_are_asset_checks():
     graph = defs.resolve_asset_graph()
     checks = {key.name for key in graph.get(AssetKey("condition_deltas")).check_keys}
-    assert checks == {"not_null__dataset__condition__base_model__seed__n__mcnemar_p", "unique__dataset__condition__base_model__seed",
-                      "accepted_range__mcnemar_p"}  # fmt: skip
+    assert checks == {"not_null__dataset__condition__student__base_model__seed__n__mcnemar_p",
+                      "unique__dataset__condition__student__base_model__seed", "accepted_range__mcnemar_p"}  # fmt: skip
 
 
 def test_traces_carry_a_blocking_great_expectations_check():
