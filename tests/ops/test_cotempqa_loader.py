@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -16,14 +17,28 @@ def test_the_three_relation_files_load_with_their_sizes():
     assert counts == {"equal": 436, "mix": 563, "overlap": 653}
 
 
-def test_gold_facts_contain_an_answer_as_a_whole_phrase():
+def test_gold_facts_state_an_answer_in_the_asked_slot():
     for record in load_cotempqa(COTEMPQA / "mix.json"):
         items = record.extra["answer_items"]
         for fact_id in record.gold_fact_ids:
             assert any(a.lower() in record.fact(fact_id).text.lower() for a in items)
-    (record,) = from_rows([{"index": 1, "question": "q", "facts": ["He was archbishop.", "He was bishop."],
-                            "answer": ["bishop"]}], "equal", "t")  # fmt: skip
-    assert record.gold_fact_ids == (2,)
+    question = "While Ann was working for Acme, which position did Ann hold concurrently?"
+    facts = ["Ann holds the position of archbishop in 1990.", "Ann holds the position of bishop in 1990.",
+             "Bob holds the position of bishop in 1990."]  # fmt: skip
+    (record,) = from_rows([{"index": 1, "question": question, "facts": facts, "answer": ["bishop"]}], "equal", "t")
+    assert record.gold_fact_ids == (2,)  # not the longer title, not another person's
+
+
+def test_the_gold_rule_matches_the_hand_labelled_sample():
+    """78 questions labelled by hand (tests/ops/fixtures); the records are read from ../shared."""
+    labels = json.loads((Path(__file__).parent / "fixtures" / "cotempqa_gold_hand_labels.json").read_text())
+    records = {r.example_id: r for r in load_cotempqa(COTEMPQA)}
+    hits = wrong = missed = 0
+    for label in labels:
+        record = records[f"{label['file']}-{label['index']:05d}"]
+        chosen, hand = set(record.gold_fact_ids), set(label["gold_fact_ids_hand"])
+        hits, wrong, missed = hits + len(chosen & hand), wrong + len(chosen - hand), missed + len(hand - chosen)
+    assert len(labels) >= 50 and hits / (hits + wrong) == 1.0 and hits / (hits + missed) == 1.0
 
 
 def test_mix_answers_are_scored_as_a_set_others_against_any_alias():

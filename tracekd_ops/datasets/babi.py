@@ -19,7 +19,7 @@ from tracekd_ops.core.records import Fact, QARecord
 from tracekd_ops.datasets.answers import BABI_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.lines import dataset_files, decoded_lines
+from tracekd_ops.datasets.files import dataset_files, decoded_lines
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules
 
 DATASET = "babi"
@@ -122,6 +122,7 @@ def from_hf_rows(rows: Iterable[dict[str, Any]], task: int, split: str, source: 
         if any(not isinstance(c, list) for c in columns) or len({len(c) for c in columns}) != 1:
             raise DatasetFormatError(source, where, "story", "needs lists id/type/text/supporting_ids/answer of one length")
         facts: list[Fact] = []
+        asked = 0
         for line_id, kind, text, supporting, answer in zip(*columns):
             if kind == 0:
                 facts.append(Fact(int(line_id), text))
@@ -133,8 +134,10 @@ def from_hf_rows(rows: Iterable[dict[str, Any]], task: int, split: str, source: 
             yield QARecord(
                 dataset=DATASET, split=split, example_id=f"qa{task}-{split}-{row_no + 1:04d}-{int(line_id):02d}",
                 category=TASK_NAMES[task], question=text, facts=tuple(facts), answers=(answer,),
-                gold_fact_ids=gold, source=f"{source}#{where}", extra={"task": task, "story": row_no + 1},
+                gold_fact_ids=gold, source=f"{source}#{where}",
+                extra={"task": task, "story": row_no + 1, "question_in_story": asked},
             )  # fmt: skip
+            asked += 1
 
 
 def from_hub(source: HubSource) -> Iterator[QARecord]:

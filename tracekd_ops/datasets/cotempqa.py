@@ -1,31 +1,34 @@
-"""CoTempQA loader: the released JSON Lines files (one per relation) and the Hugging Face
-`Warrieryes/CotempQA` layout (one file, the relation given per row or by the caller).
+"""CoTempQA loader: the released files (one per relation, JSON Lines with CRLF line ends, or a
+JSON array) and the Hugging Face repo `Warrieryes/CotempQA` (the same files at the repo root).
 
-Records are `{"index", "triple_element", "question", "facts": [str], "answer": [str]}`; CRLF line
-ends are tolerated; the relation (`equal | overlap | during | mix`) comes from the file name.
+Records are `{"index", "triple_element", "question", "facts": [str], "answer": [str]}`. The
+relation (`equal | overlap | during | mix`) is, in this order: the record's own `relation` field,
+the `relation` option (`dataset_options: {cotempqa: {relation: mix}}`, for a file named otherwise),
+or the file name (`mix.json`); an error says which of the three is missing when none gives it.
 
 Decomposition rule (documented in the README):
 - class: the relation;
-- gold facts: the context facts that contain a gold answer as a whole phrase (case-insensitive,
-  word boundaries, so `bishop` does not match `archbishop`). This is the reference study's rule made
-  stricter; it still misses the fact that anchors the time interval (the question's own event), and
-  a question none of whose facts contains an answer gets no gold fact: such questions are counted
+- gold facts: the facts that fill the question's asked slot with a gold answer exactly: for "which
+  position/party/employer/school did S ..." the fact's subject is S and its object an answer; for
+  "who also ... O1 ..." the fact's subject is an answer and its object O1 (`cotempqa_gold.py`, with
+  its measured precision). A question none of whose facts gives it a gold fact is counted
   (`tracekd datasets inspect`), not dropped.
 - answers: `mix` questions ask for every co-temporal answer, so their answers are one comma-joined
-  set answer (scored set-wise); in the other relations several answers are aliases.
+  set answer (scored set-wise). In the other relations, several answers are distinct co-temporal
+  objects, each stated by its own fact; the question asks for one, so any of them is right.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from tracekd_ops.core.records import Fact, QARecord
+from tracekd_ops.core.records import Fact, QARecord, fold_whitespace
 from tracekd_ops.datasets.answers import COTEMPQA_EXACT_MATCH
+from tracekd_ops.datasets.cotempqa_gold import gold_fact_ids
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.lines import dataset_files, json_lines
+from tracekd_ops.datasets.files import dataset_files, json_records
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules, WrongFacts
 
 DATASET = "cotempqa"
@@ -34,15 +37,16 @@ SET_ANSWER_LABELS = frozenset({"mix"})
 
 
 def cotempqa_files(path: Path) -> list[Path]:
-    return dataset_files(
-        path, "CoTempQA", lambda folder: (p for p in folder.glob("*.json*") if p.stem in LABELS), f"{'/'.join(LABELS)}.json"
-    )
+    """A file, or every .json/.jsonl file of a folder (the release and the Hub repo alike)."""
+    return dataset_files(path, "CoTempQA", lambda folder: (p for p in folder.iterdir() if p.suffix in (".json", ".jsonl")), ".json or .jsonl")
 
 
-def load_cotempqa(path: Path | str) -> Iterator[QARecord]:
+def load_cotempqa(path: Path | str, relation: str | None = None) -> Iterator[QARecord]:
+    if relation is not None and relation not in LABELS:
+        raise ValueError(f"cotempqa option relation must be one of {', '.join(LABELS)}; got {relation!r}")
     for file in cotempqa_files(Path(path)):
-        relation = file.stem if file.stem in LABELS else None
-        yield from from_rows(json_lines(file), relation, file.name)
+        named = file.stem if file.stem in LABELS else None
+        yield from from_rows(json_records(file), relation or named, file.name, path=file)
 
 
 def _field(row: dict[str, Any], name: str, kind: type, source: str, where: str) -> Any:
@@ -55,41 +59,51 @@ def _field(row: dict[str, Any], name: str, kind: type, source: str, where: str) 
     return value
 
 
-def gold_fact_ids(facts: list[Fact], answers: Iterable[str]) -> tuple[int, ...]:
-    """Facts containing a gold answer as a whole phrase (see the module docstring)."""
-    patterns = [re.compile(rf"(?<!\w){re.escape(a.strip())}(?!\w)", re.I) for a in answers if a.strip()]
-    return tuple(f.id for f in facts if any(p.search(f.text) for p in patterns))
+def _relation(row: dict[str, Any], default: str | None, source: str, where: str) -> str:
+    """The row's own `relation`, else the file's (option or file name); an error naming all three."""
+    label = row.get("relation", default)
+    if label is None:
+        raise DatasetFormatError(
+            source, where, "relation",
+            f"unknown: the record has no `relation` field, the file name is not one of {', '.join(f'{l}.json' for l in LABELS)}, "
+            "and no relation is configured (dataset_options: {cotempqa: {relation: <one of them>}})",
+        )  # fmt: skip
+    if label not in LABELS:
+        raise DatasetFormatError(source, where, "relation", f"{label!r} is not one of {', '.join(LABELS)}")
+    return label
 
 
-def from_rows(rows: Iterable[tuple[str, Any]] | Iterable[Any], relation: str | None, source: str) -> Iterator[QARecord]:
-    """Records from (where, row) pairs or plain rows; `relation` None reads it from each row's `relation`."""
+def from_rows(
+    rows: Iterable[tuple[str, Any]] | Iterable[Any], relation: str | None, source: str, path: Path | str | None = None
+) -> Iterator[QARecord]:
+    """Records from (where, row) pairs or plain rows. `relation` is the file's (its name, or the
+    option); a row's own `relation` field wins. `source` labels each record (`<source>:<where>`);
+    errors name `path` (the full path) when given, else `source`."""
+    named = str(path) if path is not None else source
     for number, item in enumerate(rows, start=1):
         where, row = item if isinstance(item, tuple) else (f"row {number}", item)
         if not isinstance(row, dict):
-            raise DatasetFormatError(source, where, "record", f"expected an object, got {type(row).__name__}")
-        label = relation or _field(row, "relation", str, source, where)
-        if label not in LABELS:
-            raise DatasetFormatError(source, where, "relation", f"{label!r} is not one of {', '.join(LABELS)}")
-        index = _field(row, "index", int, source, where)
-        question = _field(row, "question", str, source, where)
-        facts = [Fact(i, text) for i, text in enumerate(_field(row, "facts", list, source, where), start=1)]
-        answers = [a for a in _field(row, "answer", list, source, where) if a.strip()]
+            raise DatasetFormatError(named, where, "record", f"expected an object, got {type(row).__name__}")
+        label = _relation(row, relation, named, where)
+        index = _field(row, "index", int, named, where)
+        question = _field(row, "question", str, named, where)
+        facts = [Fact(i, text) for i, text in enumerate(_field(row, "facts", list, named, where), start=1)]
+        answers = [fold_whitespace(a) for a in _field(row, "answer", list, named, where) if a.strip()]
         if not answers:
-            raise DatasetFormatError(source, where, "answer", "no non-empty answer")
+            raise DatasetFormatError(named, where, "answer", "no non-empty answer")
         joined = (", ".join(answers),) if label in SET_ANSWER_LABELS and len(answers) > 1 else tuple(answers)
         yield QARecord(
             dataset=DATASET, split="all", example_id=f"{label}-{index:05d}", category=label, question=question,
-            facts=tuple(facts), answers=joined, gold_fact_ids=gold_fact_ids(facts, answers),
+            facts=tuple(facts), answers=joined, gold_fact_ids=gold_fact_ids(question, [f.text for f in facts], answers),
             source=f"{source}:{where}", extra={"triple_element": row.get("triple_element"), "answer_items": answers},
         )  # fmt: skip
 
 
-def from_hub(source: HubSource) -> Iterator[QARecord]:
-    """Each Hub split is read as one relation when it is named after one; otherwise every row
-    must carry its `relation`. The protocol makes the train/test split."""
-    for hub_split in source.split_names():
-        relation = hub_split if hub_split in LABELS else None
-        yield from from_rows(source.rows(hub_split), relation, f"{source.repo_id}:{hub_split}")
+def from_hub(source: HubSource, relation: str | None = None) -> Iterator[QARecord]:
+    """`Warrieryes/CotempQA` publishes one file per relation at the repo root (its parquet
+    conversion is a single `default/train` split, so Hub splits say nothing about relations): the
+    repo's JSON files are fetched and read as the release is. The protocol makes the split."""
+    yield from load_cotempqa(source.download(("*.json", "*.jsonl")), relation)
 
 
 def reference_wrong_facts(record: QARecord) -> WrongFacts:
@@ -106,6 +120,7 @@ SPEC = DatasetSpec(
     env_var="TRACEKD_COTEMPQA_PATH",
     load=load_cotempqa,
     from_hub=from_hub,
+    options={"relation": LABELS},
     protocol=ProtocolRules(holdout_share=0.20),
     reference_wrong_facts=reference_wrong_facts,
 )

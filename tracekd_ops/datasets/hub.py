@@ -1,14 +1,16 @@
 """Dataset sources on the Hugging Face Hub: `hf:<repo id>[:<config>]`, read with `datasets`.
 
-Rows are streamed split by split and mapped by the dataset's own module (its `from_hub`), so Hub
-rows and files meet the same checks and errors. `train` stays `train`; `validation` (or `test`
-when there is no validation split) becomes the evaluation split `test`.
-Needs the network unless the id is a local folder in the Hub layout or the dataset is cached.
+Each dataset's module reads its own Hub layout (its `from_hub`): rows streamed split by split
+through `datasets` (bAbI, MS MARCO: `train` stays `train`; `validation`, or `test` when there is
+none, becomes the evaluation split `test`), or the repo's files fetched and read like a download
+(CoTempQA, whose repo holds one file per relation). Hub rows and files meet the same checks and
+errors. Needs the network unless the id is a local folder in the Hub layout or is cached.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 HF_PREFIX = "hf:"
@@ -40,6 +42,15 @@ class HubSource:
         from datasets import load_dataset
 
         return iter(load_dataset(self.repo_id, self.config, split=hub_split, streaming=True))
+
+    def download(self, patterns: tuple[str, ...]) -> Path:
+        """A folder with the repo's files matching `patterns`: the id itself when it is a local
+        folder, else a snapshot of the dataset repo in the Hugging Face cache."""
+        if Path(self.repo_id).is_dir():
+            return Path(self.repo_id)
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(self.repo_id, repo_type="dataset", allow_patterns=list(patterns)))
 
     def train_and_test(self) -> list[tuple[str, str]]:
         """(Hub split, our split) pairs: train, and validation (else test) as our `test`."""

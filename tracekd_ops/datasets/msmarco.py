@@ -1,5 +1,12 @@
 """MS MARCO QA loader: the official v2.1 JSON (columnar), v1.1 JSON Lines, and the Hugging Face
-row layout (`passages: {is_selected: [...], passage_text: [...], url: [...]}`).
+row layout (`passages: {is_selected: [...], passage_text: [...], url: [...]}`) as JSON Lines or
+as one JSON array (what `json.dump` of `datasets` rows writes).
+
+The split of a record is, in this order: its own `split` field, the `split` option
+(`dataset_options: {msmarco: {split: train}}`), or its file's name (`train...` is `train`;
+`dev`, `valid`, `validation`, `test`, `eval` are the evaluation split `test`). It is never guessed:
+with none of the three, loading fails and says so. An empty `answers` list is read as
+`No Answer Present.` (the official evaluation's reference for unanswerable queries) and counted.
 
 The v2.1 train file (808,731 queries, several GB) is one JSON object whose fields each map row
 keys to values. It is read in one streaming pass (ijson) that spills each (field, row) cell to a
@@ -28,7 +35,7 @@ from tracekd_ops.core.records import Fact, QARecord
 from tracekd_ops.datasets.answers import MSMARCO_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.lines import dataset_files, json_lines
+from tracekd_ops.datasets.files import dataset_files, json_records, open_json
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules, WrongFacts
 
 DATASET = "msmarco"
@@ -41,10 +48,15 @@ MAX_SHARED_WORDS = 8
 """The reference study's wrong passage shares fewer than this many words with the answer."""
 
 
-def split_of(path: Path) -> str:
-    """`train` for training files; dev / validation files are the evaluation split (`test`)."""
-    name = path.name.lower()
-    return "train" if "train" in name else "test"
+SPLIT_WORDS = {"train": "train", "dev": "test", "valid": "test", "validation": "test", "test": "test", "eval": "test"}
+"""Words that name a split, in file names and `split` fields, and the split each means here."""
+NO_ANSWER_NOTE = "answers: [] read as No Answer Present."
+
+
+def split_of(path: Path) -> str | None:
+    """The split a file's name states (`train_v2.1.json`, `dev_v2.1.json`), or None."""
+    named = [SPLIT_WORDS[word] for word in re.split(r"[^a-z]+", path.name.lower()) if word in SPLIT_WORDS]
+    return named[0] if len(set(named)) == 1 else None
 
 
 def msmarco_files(path: Path) -> list[Path]:
@@ -53,17 +65,19 @@ def msmarco_files(path: Path) -> list[Path]:
     )
 
 
-def load_msmarco(path: Path | str, gold_rule: str = "is_selected") -> Iterator[QARecord]:
+def load_msmarco(path: Path | str, gold_rule: str = "is_selected", split: str | None = None) -> Iterator[QARecord]:
+    if split is not None and split not in ("train", "test"):
+        raise ValueError(f"msmarco option split must be train or test; got {split!r}")
     for file in msmarco_files(Path(path)):
-        rows = _columnar_rows(file) if _is_columnar(file) else json_lines(file)
-        yield from from_rows(rows, split_of(file), file.name, gold_rule)
+        rows = _columnar_rows(file) if _is_columnar(file) else json_records(file)
+        yield from from_rows(rows, split or split_of(file), file.name, gold_rule, path=file)
 
 
 def _is_columnar(path: Path) -> bool:
     """v2.1: a top-level object whose fields are objects keyed by row (JSON Lines rows hold lists)."""
     import ijson
 
-    with open(path, "rb") as handle:
+    with open_json(path) as handle:
         try:
             events = ijson.parse(handle)
             first = next(events, None)
@@ -83,7 +97,7 @@ def _columnar_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         db.execute("CREATE TABLE cells (row_key TEXT, field TEXT, value TEXT)")
         batch: list[tuple[str, str, str]] = []
         builder, depth, field, key = None, 0, "", ""
-        with open(path, "rb") as handle:
+        with open_json(path) as handle:
             try:
                 for prefix, event, value in ijson.parse(handle, use_float=True):
                     if builder is not None:
@@ -146,35 +160,62 @@ def _max_overlap(facts: list[Fact], answer: str) -> tuple[int, ...]:
     return (best.id,) if words & set(_WORD.findall(best.text.lower())) else ()
 
 
-def from_rows(rows: Iterable[tuple[str, Any]] | Iterable[Any], split: str, source: str, gold_rule: str = "is_selected") -> Iterator[QARecord]:
+def _split(row: dict[str, Any], default: str | None, source: str, where: str) -> str:
+    """The record's own `split`, else the file's (option or name); an error naming all three."""
+    if "split" in row:
+        value = row["split"]
+        if not isinstance(value, str) or value.lower() not in SPLIT_WORDS:
+            raise DatasetFormatError(source, where, "split", f"{value!r} is not one of {', '.join(SPLIT_WORDS)}")
+        return SPLIT_WORDS[value.lower()]
+    if default is None:
+        raise DatasetFormatError(
+            source, where, "split",
+            "unknown: the file name says neither train nor dev/validation/test, the record has no `split` field, and no "
+            "split is configured (dataset_options: {msmarco: {split: train}} or {split: test}); it is never guessed",
+        )  # fmt: skip
+    return default
+
+
+def from_rows(
+    rows: Iterable[tuple[str, Any]] | Iterable[Any], split: str | None, source: str, gold_rule: str = "is_selected",
+    path: Path | str | None = None,
+) -> Iterator[QARecord]:  # fmt: skip
+    """Records from (where, row) pairs or plain rows; `split` is the file's (None: each record
+    must say). `source` labels records; errors name `path` (the full path) when given."""
     if gold_rule not in GOLD_RULES:
         raise ValueError(f"unknown MS MARCO gold rule {gold_rule!r}; known: {', '.join(GOLD_RULES)}")
+    named = str(path) if path is not None else source
     for number, item in enumerate(rows, start=1):
         where, row = item if isinstance(item, tuple) else (f"row {number}", item)
         if not isinstance(row, dict):
-            raise DatasetFormatError(source, where, "record", f"expected an object, got {type(row).__name__}")
+            raise DatasetFormatError(named, where, "record", f"expected an object, got {type(row).__name__}")
         for name in ("query", "query_type", "answers"):
             if name not in row:
-                raise DatasetFormatError(source, where, name, "missing")
+                raise DatasetFormatError(named, where, name, "missing")
         query, query_type, answers = row["query"], row["query_type"], row["answers"]
         if not isinstance(query, str):
-            raise DatasetFormatError(source, where, "query", f"expected text, got {type(query).__name__}")
+            raise DatasetFormatError(named, where, "query", f"expected text, got {type(query).__name__}")
         if not isinstance(query_type, str) or query_type.upper() not in LABELS:
-            raise DatasetFormatError(source, where, "query_type", f"{query_type!r} is not one of {', '.join(LABELS)}")
+            raise DatasetFormatError(named, where, "query_type", f"{query_type!r} is not one of {', '.join(LABELS)}")
         if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-            raise DatasetFormatError(source, where, "answers", "expected a list of strings")
-        answers = [a for a in answers if a.strip()] or [NO_ANSWER]
-        pairs = _passages(row, source, where)
+            raise DatasetFormatError(named, where, "answers", "expected a list of strings")
+        record_split = _split(row, split, named, where)
+        given = [a for a in answers if a.strip()]
+        answers = given or [NO_ANSWER]
+        pairs = _passages(row, named, where)
         facts = [Fact(i, " ".join(text.split())) for i, (_, text) in enumerate(pairs, start=1)]
         if gold_rule == "is_selected":
             gold = tuple(f.id for f, (selected, _) in zip(facts, pairs) if selected)
         else:
             gold = _max_overlap(facts, answers[0])
         query_id = row.get("query_id", number)
+        extra: dict[str, Any] = {"query_id": query_id}
+        if not given:
+            extra["note"] = NO_ANSWER_NOTE
         yield QARecord(
-            dataset=DATASET, split=split, example_id=f"{split}-{query_id}", category=query_type.upper(),
+            dataset=DATASET, split=record_split, example_id=f"{record_split}-{query_id}", category=query_type.upper(),
             question=query, facts=tuple(facts), answers=tuple(answers), gold_fact_ids=gold,
-            source=f"{source}:{where}", extra={"query_id": query_id},
+            source=f"{source}:{where}", extra=extra,
         )  # fmt: skip
 
 
@@ -202,7 +243,7 @@ SPEC = DatasetSpec(
     env_var="TRACEKD_MSMARCO_PATH",
     load=load_msmarco,
     from_hub=from_hub,
-    options={"gold_rule": GOLD_RULES},
+    options={"gold_rule": GOLD_RULES, "split": ("train", "test")},
     protocol=ProtocolRules(reference_cap={"train": 1000, "test": 200}),
     reference_wrong_facts=reference_wrong_facts,
 )

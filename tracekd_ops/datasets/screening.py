@@ -9,11 +9,17 @@ text could break a trace or run away with the budget:
 - text over the limits below: one multi-megabyte fact made tokenizer training run for minutes,
   one 1 MB question made a training step outlast its wall-time cap.
 
-`tracekd datasets inspect` and `raw_examples` screen the same way, so they agree on every count.
+A record seen twice (the same example id with the same content, as when a file was concatenated
+with itself) is kept once and the repeats counted; the same id with different content is an error
+naming both places. Notes a loader attaches to records it kept (e.g. MS MARCO's empty answer lists)
+are counted too. `tracekd datasets inspect` and `raw_examples` screen the same way, so they agree
+on every count.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -59,19 +65,42 @@ def screen(record: QARecord, limits: TextLimits = LIMITS) -> str | None:
     return None
 
 
+DUPLICATE = "duplicate of an earlier record (same example id and content)"
+
+
+def _content_key(record: QARecord) -> bytes:
+    content = [record.split, record.category, record.question, [(f.id, f.text) for f in record.facts], list(record.answers),
+               list(record.gold_fact_ids)]  # fmt: skip
+    return hashlib.sha256(json.dumps(content).encode()).digest()[:16]
+
+
 @dataclass
 class Screened:
-    """The records that pass screening, as they stream by; `left_out` counts the others by reason
-    (complete once iteration ends)."""
+    """The records that pass screening, as they stream by; `left_out` counts the others by reason,
+    `notes` what loaders noted on kept records (both complete once iteration ends)."""
 
     records: Iterable[QARecord]
     limits: TextLimits = LIMITS
     left_out: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
 
     def __iter__(self) -> Iterator[QARecord]:
+        seen: dict[str, tuple[bytes, str]] = {}
         for record in self.records:
             reason = screen(record, self.limits)
-            if reason is None:
-                yield record
-            else:
+            if reason is not None:
                 self.left_out[reason] += 1
+                continue
+            key = _content_key(record)
+            if record.example_id in seen:
+                first_key, first_source = seen[record.example_id]
+                if first_key != key:
+                    raise ValueError(
+                        f"{record.source}: example id {record.example_id} appears twice with different content (first at {first_source})"
+                    )
+                self.left_out[DUPLICATE] += 1
+                continue
+            seen[record.example_id] = (key, record.source)
+            if record.extra.get("note"):
+                self.notes[str(record.extra["note"])] += 1
+            yield record

@@ -188,4 +188,5 @@ def inspect_dataset(name: str, path: Path | str, **options: str) -> dict[str, ob
         "by_category": dict(sorted(by_category.items())),
         "gold_facts": dict(gold),
         "left_out": dict(sorted(loaded.left_out.items())),
+        "notes": dict(sorted(loaded.notes.items())),
     }

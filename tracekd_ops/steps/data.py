@@ -29,6 +29,8 @@ class RawPartition:
     records: list[QARecord]
     left_out: dict[str, int]
     """Records screening left out, by reason."""
+    notes: dict[str, int]
+    """What loaders noted on records they kept (e.g. an empty answer list), by note."""
 
     def check(self) -> None:
         """An empty or unsplit partition is an error, before anything is stored."""
@@ -52,6 +54,7 @@ class RawPartition:
             "rows": len(self.records),
             "without_gold_fact": sum(1 for r in self.records if not r.gold_fact_ids),
             "left_out": self.left_out,
+            "notes": self.notes,
             "rows_by_split": dict(Counter(r.split for r in self.records)),
             "rows_by_split_category": dict(sorted(Counter(f"{r.split}/{r.category}" for r in self.records).items())),
             "duckdb_table": RAW_TABLE,
@@ -71,11 +74,11 @@ def load_raw(
     `hf:` id, else its environment variable), then subset and split by the protocol."""
     spec = dataset_spec(dataset)
     if spec.generate is not None:
-        return RawPartition(dataset, "generated", "generated", spec.generate(synthetic), {})
+        return RawPartition(dataset, "generated", "generated", spec.generate(synthetic), {}, {})
     source = resolve_source(spec, configured_source)
     loaded = load_source(dataset, source, **options)
     records = apply_protocol(loaded, protocol, seed, per_category_limit)
-    return RawPartition(dataset, source, protocol, records, dict(loaded.left_out))
+    return RawPartition(dataset, source, protocol, records, dict(loaded.left_out), dict(loaded.notes))
 
 
 def store_raw(store: Store, partition: RawPartition) -> int:
