@@ -55,3 +55,18 @@ def test_time_budget_stops_training_early(tmp_path):
     config = TrainingConfig(**{**TINY.as_dict(), "model": TINY.model, "max_steps": 10_000, "max_seconds": 2.0})
     result = train_student(PROMPTS, COMPLETIONS, tmp_path / "ckpt", config)
     assert result.stopped_by_time_budget and result.steps < 10_000
+
+
+def test_examples_longer_than_the_configured_positions_are_never_cut(tmp_path):
+    """Long prompts (CoTempQA-like: many facts) make a from-config student with enough positions
+    for its longest example, and generation stays within the model's context."""
+    long_prompts = [p.replace("Facts:\n", "Facts:\n" + "[99] Nobody went anywhere at all that day.\n" * 40) for p in PROMPTS[:24]]
+    config = TINY.with_changes(max_steps=2, model={"max_positions": 64})
+    result = train_student(long_prompts, COMPLETIONS[:24], tmp_path / "student", config, log=lambda _: None)
+    assert result.dropped_too_long == 0 and result.longest_sequence_tokens > 64
+    assert result.context_tokens >= result.longest_sequence_tokens
+    saved = json.loads((tmp_path / "student" / "config.json").read_text())
+    assert saved["max_position_embeddings"] == result.context_tokens
+    messages: list[str] = []
+    outputs = generate_completions(tmp_path / "student", long_prompts[:4], batch_size=4, max_new_tokens=500, log=messages.append)
+    assert len(outputs) == 4 and any("fewer than 500 tokens" in m for m in messages)

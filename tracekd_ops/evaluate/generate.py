@@ -1,15 +1,22 @@
-"""Batched greedy generation of a student (or of an untuned base model, the baseline)."""
+"""Batched greedy generation of a student (or of an untuned base model, the baseline), within the
+model's context: a batch generates at most as many tokens as its longest prompt leaves room for,
+and a prompt that leaves no room at all gets no output (scored wrong) and is counted."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tracekd_ops.train.models import format_prompts, load_pretrained, load_student, quiet_progress_bars
+from tracekd_ops.train.trainer import context_length
 
 
 def generate_completions(
-    model_dir: Path | str, prompts: Sequence[str], batch_size: int = 64, max_new_tokens: int = 64
+    model_dir: Path | str,
+    prompts: Sequence[str],
+    batch_size: int = 64,
+    max_new_tokens: int = 64,
+    log: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Batched greedy decoding with left padding, so every row of a batch ends at its prompt.
     `model_dir` is a saved student, or a base model id/path (the untuned baseline)."""
@@ -25,19 +32,29 @@ def generate_completions(
     model.eval()
     formatted = format_prompts(tokenizer, prompts)
     templated = bool(getattr(tokenizer, "chat_template", None))  # the template writes any BOS itself
-    outputs: list[str] = []
+    context = context_length(model)
+    lengths = [len(ids) for ids in tokenizer(formatted, add_special_tokens=not templated)["input_ids"]]
+    fits = [i for i, n in enumerate(lengths) if n < context]
+    if len(fits) < len(formatted) and log is not None:
+        log(f"{len(formatted) - len(fits)} of {len(formatted)} prompts are as long as the model's {context}-token context: "
+            "no output for them (scored wrong)")  # fmt: skip
+    outputs = [""] * len(formatted)
+    shortened = 0
     with torch.inference_mode():
-        for start in range(0, len(formatted), batch_size):
-            batch = tokenizer(
-                formatted[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=not templated
-            ).to(device)
+        for start in range(0, len(fits), batch_size):
+            rows = fits[start : start + batch_size]
+            batch = tokenizer([formatted[i] for i in rows], return_tensors="pt", padding=True, add_special_tokens=not templated).to(device)
+            room = min(max_new_tokens, context - batch["input_ids"].shape[1])
+            shortened += room < max_new_tokens
             generated = model.generate(
                 **batch,
                 do_sample=False,
-                max_new_tokens=max_new_tokens,
+                max_new_tokens=room,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
             )
-            new_tokens = generated[:, batch["input_ids"].shape[1] :]
-            outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            for i, text in zip(rows, tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)):
+                outputs[i] = text
+    if shortened and log is not None:
+        log(f"{shortened} batches generated fewer than {max_new_tokens} tokens: their prompts left less room in the context")
     return outputs

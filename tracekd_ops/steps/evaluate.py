@@ -102,7 +102,7 @@ def evaluate_students(
         lineage = entry.lineage.evaluated(entry.revision, EVAL_SPLIT, scorer)
         model_dir = registry.resolve(lineage, entry.content_digest)
         log(f"evaluating {entry.model_name}@{entry.revision} on {len(test)} {EVAL_SPLIT} questions")
-        outputs = generate_completions(model_dir, prompts, batch_size, max_new_tokens)
+        outputs = generate_completions(model_dir, prompts, batch_size, max_new_tokens, log=log)
         rows = scored_rows(lineage, test, prompts, outputs, lambda record, output: score_prediction(record, condition, output))
         keys = lineage.run_keys()  # the run's metrics described the predictions replaced here: they go with them
         store.replace_partitions([("predictions", keys, rows), ("metrics", keys, []), ("contingency", keys, [])])
@@ -208,7 +208,7 @@ def evaluate_base_models(
     results = []
     for base in bases:
         log(f"evaluating the untuned base model {base} on {len(test)} {EVAL_SPLIT} questions")
-        outputs = generate_completions(base, prompts, batch_size, max_new_tokens)
+        outputs = generate_completions(base, prompts, batch_size, max_new_tokens, log=log)
         lineage = Lineage(dataset, BASELINE_CONDITION, UNTUNED_STUDENT, base, 0, "none").evaluated(UNTUNED_REVISION, EVAL_SPLIT, scorer)
         rows = scored_rows(lineage, test, prompts, outputs, score_baseline)
         row, tables = run_result(rows, SENTENCES, baselines)

@@ -35,6 +35,9 @@ def train_summary(result: TrainResult, examples: int) -> dict[str, Any]:
         "resumed_from_step": result.resumed_from_step,
         "mode": result.mode,
         "train_examples": examples,
+        "dropped_too_long": result.dropped_too_long,
+        "longest_sequence_tokens": result.longest_sequence_tokens,
+        "context_tokens": result.context_tokens,
     }
 
 

@@ -39,6 +39,10 @@ class TrainResult:
     trainable_parameters: int = 0
     mode: str = FULL
     resumed_from_step: int | None = None
+    dropped_too_long: int = 0
+    """Training examples left out because they are longer than the student's context (never cut)."""
+    longest_sequence_tokens: int = 0
+    context_tokens: int = 0
 
 
 def _progress_callback(config: TrainingConfig, log: Log) -> Any:
@@ -82,14 +86,31 @@ def build_trainer(
     quiet_progress_bars()
     if config.from_config:
         tokenizer = train_tokenizer([p + c for p, c in zip(prompts, completions)], config.model.vocab_size)
-        model, mode = build_tiny_model(tokenizer, config.model, config.seed), FULL
+        formatted = format_prompts(tokenizer, prompts)
+        lengths = sequence_lengths(tokenizer, formatted, completions)
+        positions = sized_for(lengths, config.model.max_positions)
+        if positions != config.model.max_positions:
+            log(f"the longest training sequence is {max(lengths)} tokens: the student gets {positions} positions "
+                f"(configured {config.model.max_positions}), so no example is cut")  # fmt: skip
+        model, mode = build_tiny_model(tokenizer, config.model.model_copy(update={"max_positions": positions}), config.seed), FULL
+        limit = positions
     else:
         mode = hf.effective_mode(config, log)
         model, tokenizer = load_pretrained(config.base_model, hf.quantization_config(mode))
-    dataset = Dataset.from_dict({"prompt": format_prompts(tokenizer, prompts), "completion": list(completions)})
+        formatted = format_prompts(tokenizer, prompts)
+        lengths = sequence_lengths(tokenizer, formatted, completions)
+        limit = min(config.max_length or 1 << 30, context_length(model))
+    keep = [i for i, n in enumerate(lengths) if n <= limit]
+    dropped = len(lengths) - len(keep)
+    if dropped:
+        log(f"{dropped} of {len(lengths)} training examples are longer than {limit} tokens (the student's context): left out, "
+            "never cut (a cut example would teach a trace or an answer without its end)")  # fmt: skip
+    if not keep:
+        raise ValueError(f"every training example is longer than the student's {limit}-token context")
+    dataset = Dataset.from_dict({"prompt": [formatted[i] for i in keep], "completion": [completions[i] for i in keep]})
     trainer = SFTTrainer(
         model=model,
-        args=hf.sft_config(config, output_dir, mode),
+        args=hf.sft_config(config.with_changes(max_length=limit), output_dir, mode),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=hf.peft_config(config, mode),
@@ -97,7 +118,31 @@ def build_trainer(
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `log`, not stdout
     trainer.effective_mode = mode
+    trainer.length_report = {"dropped_too_long": dropped, "longest_sequence_tokens": max(lengths), "context_tokens": limit}
     return trainer
+
+
+GENERATION_ROOM = 128
+"""Positions a from-config student keeps beyond its longest training sequence, for what it writes."""
+
+
+def sequence_lengths(tokenizer: Any, prompts: Sequence[str], completions: Sequence[str]) -> list[int]:
+    """Tokens of each prompt + completion as the trainer sees them (prompt as formatted)."""
+    prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(list(completions), add_special_tokens=False)["input_ids"]
+    return [len(p) + len(c) + 1 for p, c in zip(prompt_ids, completion_ids)]  # + the end-of-sequence token
+
+
+def sized_for(lengths: Sequence[int], configured: int) -> int:
+    """Positions for a from-config student: at least the configured number, and enough for the
+    longest sequence plus room to generate (rounded up to a multiple of 64)."""
+    needed = max(lengths) + GENERATION_ROOM
+    return max(configured, -(-needed // 64) * 64)
+
+
+def context_length(model: Any) -> int:
+    """The positions a pretrained model was built for (its context window)."""
+    return int(getattr(model.config, "max_position_embeddings", None) or 1 << 30)
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:
@@ -146,4 +191,5 @@ def train_student(
         mean_completion_tokens=sum(completion_tokens) / max(1, len(completion_tokens)),
         mode=trainer.effective_mode,
         resumed_from_step=int(resume.name.split("-")[-1]) if resume else None,
+        **trainer.length_report,
     )
