@@ -1,7 +1,8 @@
 -- The leaderboard: one row per dataset x condition x student (its base model alongside). Answer and trace accuracy as the
 -- mean over seeds with their sample sd (`runs` seeds), the mean of the per-run bootstrap 95%
 -- interval bounds, the answer-accuracy delta against the solution-only student of the same dataset
--- and the same student, and the trace x answer association. Lineage: trace sets, revisions, scorers.
+-- and the same student, and the trace x answer association. Lineage: data source and content hash,
+-- trace sets, revisions, scorers.
 -- test: not_null dataset, condition, student, base_model, answer_accuracy
 -- test: unique dataset, condition, student, base_model, eval_split
 -- test: accepted_range answer_accuracy 0 1
@@ -39,7 +40,9 @@ WITH per_condition AS (
         max(majority_accuracy) AS majority_accuracy,
         string_agg(DISTINCT trace_set_version, ',') AS trace_set_versions,
         string_agg(DISTINCT model_revision, ',') AS model_revisions,
-        string_agg(DISTINCT scorer_version, ',') AS scorer_versions
+        string_agg(DISTINCT scorer_version, ',') AS scorer_versions,
+        string_agg(DISTINCT dataset_source, ',') AS dataset_sources,
+        string_agg(DISTINCT dataset_hash, ',') AS dataset_hashes
     FROM metrics
     GROUP BY dataset, condition, student, base_model, eval_split
 )

@@ -16,6 +16,8 @@ SELECT
     r.uri AS registry_uri,
     m.eval_split,
     m.scorer_version,
+    m.dataset_source,
+    m.dataset_hash,
     m.n,
     m.answer_accuracy,
     m.answer_accuracy_ci_low,

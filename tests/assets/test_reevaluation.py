@@ -6,15 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from dagster import (
-    AssetKey, SkipReason, build_run_status_sensor_context, build_schedule_context, build_sensor_context, instance_for_test,
-    materialize,
+    AssetKey, AssetSelection, SkipReason, build_schedule_context, build_sensor_context, evaluate_automation_conditions,
+    instance_for_test, materialize,
 )  # fmt: skip
 
 from tracekd_assets.defs.evaluation.assets import REVISION_TAG
 from tracekd_assets.defs.evaluation.schedules import nightly_reevaluation
 from tracekd_assets.defs.evaluation.sensors import new_student_revision
-from tracekd_assets.defs.reports.sensors import report_after_evaluation
-from tracekd_assets.definitions import ALL_ASSETS
+from tracekd_assets.definitions import ALL_ASSETS, defs
 from tracekd_assets.defs.jobs import condition_job, evaluation_job, raw_job, report_job
 from tracekd_assets.defs.partitions import run_key
 
@@ -48,15 +47,20 @@ def test_a_new_revision_is_evaluated_exactly_and_the_schedule_covers_every_stude
         assert store.rows("SELECT model_revision FROM metrics") == [{"model_revision": second}]
         assert isinstance(new_student_revision(context), SkipReason)  # the cursor moved past it
 
-        # and the report follows every successful evaluation run
-        run = instance.get_run_by_id(evaluated.run_id)
-        success = next(r.dagster_event for r in instance.all_logs(run.run_id) if r.dagster_event and r.dagster_event.event_type_value == "PIPELINE_SUCCESS")
-        follow = report_after_evaluation(build_run_status_sensor_context(
-            sensor_name="report_after_evaluation", dagster_instance=instance, dagster_run=run, dagster_event=success))  # fmt: skip
-        assert follow.run_key == f"report-after-{run.run_id}"
+        # and the SQL models and the report follow the new metrics on their own (declarative automation)
+        built = materialize(ALL_ASSETS, selection=report_job.selection, instance=instance, resources=resources)
+        assert built.success
+        follow = AssetSelection.groups("sql_models") | AssetSelection.assets("report")
+        first_tick = evaluate_automation_conditions(defs, instance, asset_selection=follow)
+        assert first_tick.total_requested == 0  # up to date
+        again = materialize(ALL_ASSETS, selection=evaluation_job.selection, partition_key=request.partition_key,
+                            tags=request.tags, instance=instance, resources=resources)  # fmt: skip
+        assert again.success
+        requested = evaluate_automation_conditions(defs, instance, asset_selection=follow, cursor=first_tick.cursor)
+        assert all(requested.get_num_requested(AssetKey(model)) == 1 for model in ("condition_comparison", "run_metrics"))
 
         when = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
         nightly = nightly_reevaluation(build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"home": tiny_home}))
         assert [(r.partition_key, r.tags.get(REVISION_TAG)) for r in nightly] == [(correct, None)]  # newest of every student
 
-    assert report_after_evaluation.job_name == report_job.name
+    assert defs.get_sensor_def("results_follow_upstream") is not None

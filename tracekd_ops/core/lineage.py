@@ -2,7 +2,9 @@
 
 DESIGN.md's keys: dataset, condition, student (its name in the experiment file: two students may
 share a base model and seed), base model, seed, trace set version, and, once the student is
-evaluated, the model revision, the evaluation split and the dataset scorer's version. One value,
+evaluated, the model revision, the evaluation split, the dataset scorer's version, and where the
+evaluated data came from (the source, a path or Hub id, and a content hash of the raw partition:
+a 1k and a 10k bAbI never look the same). One value,
 one way to become a table row (`row`), a partition of the result tables (`run_keys`) and Dagster
 metadata (`metadata`), so no caller assembles them by hand.
 """
@@ -14,7 +16,7 @@ from typing import Any, Mapping
 
 TRAINING_KEYS = ("dataset", "condition", "student", "base_model", "seed", "trace_set_version")
 """What made a student."""
-EVALUATION_KEYS = ("model_revision", "eval_split", "scorer_version")
+EVALUATION_KEYS = ("model_revision", "eval_split", "scorer_version", "dataset_source", "dataset_hash")
 """What an evaluation of it adds."""
 RUN_KEYS = ("dataset", "condition", "student", "base_model", "seed")
 """The partition one evaluated student's rows are stored under (newer results replace older)."""
@@ -31,6 +33,8 @@ class Lineage:
     model_revision: str | None = None
     eval_split: str | None = None
     scorer_version: str | None = None
+    dataset_source: str | None = None
+    dataset_hash: str | None = None
 
     @property
     def model_name(self) -> str:
@@ -38,12 +42,13 @@ class Lineage:
         base = self.base_model.replace("/", "--").replace("\\", "--")
         return f"tracekd-{self.dataset}-{self.condition}-{self.student}-{base}-seed{self.seed}"
 
-    def evaluated(self, model_revision: str, eval_split: str, scorer_version: str) -> "Lineage":
-        return replace(self, model_revision=model_revision, eval_split=eval_split, scorer_version=scorer_version)
+    def evaluated(self, model_revision: str, eval_split: str, scorer_version: str, dataset_source: str, dataset_hash: str) -> "Lineage":
+        return replace(self, model_revision=model_revision, eval_split=eval_split, scorer_version=scorer_version,
+                       dataset_source=dataset_source, dataset_hash=dataset_hash)  # fmt: skip
 
     def training(self) -> "Lineage":
         """The student's lineage alone (what a checkpoint is written with)."""
-        return replace(self, model_revision=None, eval_split=None, scorer_version=None)
+        return replace(self, **{key: None for key in EVALUATION_KEYS})
 
     def run_keys(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in RUN_KEYS}

@@ -79,7 +79,10 @@ REFERENCE_COLUMNS = (
     ("measured_value", "measured here"),
     ("source", "source"),
 )
-LINEAGE_COLUMNS = ("dataset", "condition", "student", "base_model", "eval_split", "trace_set_versions", "model_revisions", "scorer_versions")
+LINEAGE_COLUMNS = (
+    "dataset", "condition", "student", "base_model", "eval_split", "trace_set_versions", "model_revisions", "scorer_versions",
+    "dataset_sources", "dataset_hashes",
+)  # fmt: skip
 
 
 @dataclass

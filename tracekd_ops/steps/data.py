@@ -3,8 +3,11 @@ protocol, replacing the dataset's stored partition."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from tracekd_ops.core.records import QARecord
@@ -47,10 +50,25 @@ class RawPartition:
                 "the stored partition is left as it was"
             )
 
+    def content_hash(self) -> str:
+        """SHA-256 of the partition's rows in a fixed order: same questions, same hash."""
+        digest = hashlib.sha256()
+        for record in sorted(self.records, key=lambda r: (r.split, r.example_id)):
+            digest.update(json.dumps(record.to_row(), sort_keys=True).encode())
+        return digest.hexdigest()[:16]
+
+    def version_row(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset, "source": self.source, "protocol": self.protocol, "content_hash": self.content_hash(),
+            "rows": len(self.records), "left_out": json.dumps(self.left_out, sort_keys=True),
+            "notes": json.dumps(self.notes, sort_keys=True), "loaded_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        }  # fmt: skip
+
     def metadata(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
             "source": self.source,
+            "content_hash": self.content_hash(),
             "rows": len(self.records),
             "without_gold_fact": sum(1 for r in self.records if not r.gold_fact_ids),
             "left_out": self.left_out,
@@ -84,4 +102,5 @@ def load_raw(
 def store_raw(store: Store, partition: RawPartition) -> int:
     """Check the partition, then replace the dataset's stored records with it, in one transaction."""
     partition.check()
-    return store.replace_partition(RAW_TABLE, {"dataset": partition.dataset}, [r.to_row() for r in partition.records])
+    keys = {"dataset": partition.dataset}
+    return store.replace_partitions([(RAW_TABLE, keys, [r.to_row() for r in partition.records]), ("dataset_versions", keys, [partition.version_row()])])[0]

@@ -32,7 +32,7 @@ from tracekd_ops.evaluate.metrics import (
 from tracekd_ops.registry.base import Registry
 from tracekd_ops.registry.index import RegistryEntry, RegistryIndex
 from tracekd_ops.store.store import Store
-from tracekd_ops.store.tables import read_records
+from tracekd_ops.store.tables import dataset_version, read_records
 from tracekd_ops.train.experiment import ExperimentFile
 from tracekd_ops.traces.render import SENTENCES, render_prompt, render_steps
 
@@ -97,9 +97,10 @@ def evaluate_students(
     test = test_records(store, dataset)
     prompts = [render_prompt(r) for r in test]
     scorer = dataset_spec(dataset).scorer_version
+    source, content = dataset_version(store, dataset)
     outcome = EvaluationOutcome(dataset, condition)
     for entry in students_to_evaluate(RegistryIndex(store), dataset, condition, pinned):
-        lineage = entry.lineage.evaluated(entry.revision, EVAL_SPLIT, scorer)
+        lineage = entry.lineage.evaluated(entry.revision, EVAL_SPLIT, scorer, source, content)
         model_dir = registry.resolve(lineage, entry.content_digest)
         log(f"evaluating {entry.model_name}@{entry.revision} on {len(test)} {EVAL_SPLIT} questions")
         outputs = generate_completions(model_dir, prompts, batch_size, max_new_tokens, log=log)
@@ -204,12 +205,15 @@ def evaluate_base_models(
     test = test_records(store, dataset)
     prompts = [BASELINE_INSTRUCTION + render_prompt(r) for r in test]
     scorer = dataset_spec(dataset).scorer_version
+    source, content = dataset_version(store, dataset)
     baselines = reference_accuracies(store, dataset)
     results = []
     for base in bases:
         log(f"evaluating the untuned base model {base} on {len(test)} {EVAL_SPLIT} questions")
         outputs = generate_completions(base, prompts, batch_size, max_new_tokens, log=log)
-        lineage = Lineage(dataset, BASELINE_CONDITION, UNTUNED_STUDENT, base, 0, "none").evaluated(UNTUNED_REVISION, EVAL_SPLIT, scorer)
+        lineage = Lineage(dataset, BASELINE_CONDITION, UNTUNED_STUDENT, base, 0, "none").evaluated(
+            UNTUNED_REVISION, EVAL_SPLIT, scorer, source, content
+        )
         rows = scored_rows(lineage, test, prompts, outputs, score_baseline)
         row, tables = run_result(rows, SENTENCES, baselines)
         keys = lineage.run_keys()

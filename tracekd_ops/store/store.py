@@ -45,6 +45,10 @@ SCHEMA: dict[str, str] = {
         facts_corrupted BOOLEAN NOT NULL, trace_set_version VARCHAR NOT NULL,
         style VARCHAR, trace_source_id VARCHAR, teacher_answer VARCHAR, construction VARCHAR
     """,
+    "dataset_versions": """
+        dataset VARCHAR NOT NULL, source VARCHAR NOT NULL, protocol VARCHAR NOT NULL, content_hash VARCHAR NOT NULL,
+        rows INTEGER NOT NULL, left_out VARCHAR, notes VARCHAR, loaded_at TIMESTAMP NOT NULL
+    """,
     "trace_sets": """
         dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL, trace_set_version VARCHAR NOT NULL,
         style VARCHAR NOT NULL, rows INTEGER NOT NULL, questions INTEGER NOT NULL,

@@ -24,3 +24,10 @@ def read_traces(store: Store, dataset: str, condition: str) -> pd.DataFrame:
     return store.frame(
         "SELECT * FROM traces WHERE dataset = ? AND condition = ? ORDER BY example_id", [dataset, condition]
     )
+
+
+def dataset_version(store: Store, dataset: str) -> tuple[str, str]:
+    """(source, content hash) of the stored raw partition; `unknown` for one stored before
+    TraceKD recorded them."""
+    rows = store.rows("SELECT source, content_hash FROM dataset_versions WHERE dataset = ?", [dataset])
+    return (rows[0]["source"], rows[0]["content_hash"]) if rows else ("unknown", "unknown")

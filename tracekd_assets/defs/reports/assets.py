@@ -1,10 +1,13 @@
 """The reference study's numbers as a table, and the experiment report: an HTML file on disk and
-a Markdown summary in the Dagster metadata, both built from the SQL models."""
+a Markdown summary in the Dagster metadata, both built from the SQL models. The SQL models and the
+report follow their upstream on their own (`FOLLOW_UPSTREAM`, evaluated by the sensor
+`results_follow_upstream` under `tracekd dev`): new metrics, from any job, refresh them."""
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from tracekd_assets.defs.metadata import as_metadata
 from tracekd_assets.defs.pools import DUCKDB_POOL
+from tracekd_assets.defs.reports.automation import FOLLOW_UPSTREAM
 from tracekd_assets.defs.resources import TraceKDHome
 from tracekd_ops.report.reference import REFERENCE_CSV
 from tracekd_ops.report.render import REPORT_VERSION
@@ -24,6 +27,7 @@ def reference_results(context: AssetExecutionContext, home: TraceKDHome) -> Mate
 
 @asset(
     deps=[AssetKey(model) for model in REPORT_MODELS.values()],
+    automation_condition=FOLLOW_UPSTREAM,
     pool=DUCKDB_POOL,
     group_name="reports",
     code_version=REPORT_VERSION,

@@ -1,17 +1,13 @@
-"""The report follows the results: rebuilt after every successful evaluation run."""
+"""The SQL models and the report follow the results they are built from: an automation condition
+sensor (declarative automation) materializes them whenever an upstream asset was updated, whichever
+job or run updated it."""
 
-from dagster import DagsterRunStatus, DefaultSensorStatus, RunRequest, run_status_sensor
+from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus
 
-from tracekd_assets.defs import jobs
-
-
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[jobs.evaluation_job],
-    request_job=jobs.report_job,
+results_follow_upstream = AutomationConditionSensorDefinition(
+    name="results_follow_upstream",
+    target=AssetSelection.groups("sql_models") | AssetSelection.assets("report"),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Rebuilds the SQL models and the report after every successful evaluation run, so the report "
-    "always names the revisions and scorer it was built from.",
+    description="Rebuilds each SQL model (and then the report) once any table it reads was updated, so what the UI, "
+    "DuckDB queries and the report show is never older than the metrics.",
 )
-def report_after_evaluation(context):
-    return RunRequest(run_key=f"report-after-{context.dagster_run.run_id}")

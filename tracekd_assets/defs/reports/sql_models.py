@@ -17,6 +17,7 @@ from dagster import (
 )
 
 from tracekd_assets.defs.pools import DUCKDB_POOL
+from tracekd_assets.defs.reports.automation import FOLLOW_UPSTREAM
 from tracekd_assets.defs.resources import TraceKDHome
 from tracekd_ops.report.sql_models import SqlModel, discover_models
 from tracekd_ops.steps.report import build_sql_model, preview_markdown
@@ -45,6 +46,7 @@ def sql_model_asset(model: SqlModel) -> AssetsDefinition:
         deps=sorted({producer(table) for table in model.upstream_tables}),
         pool=DUCKDB_POOL,
         group_name="sql_models",
+        automation_condition=FOLLOW_UPSTREAM,
         code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:12],
         description=model.description or f"SQL model {model.path.name}",
         metadata={"sql_file": str(model.path.relative_to(SQL_DIR.parent)), "upstream_tables": list(model.upstream_tables)},
