@@ -1,6 +1,8 @@
 """`tracekd` command line: `tracekd demo` runs the whole graph on the embedded default;
+`tracekd run DATASET SOURCE` runs it on a downloaded dataset (a path or an `hf:` id);
 `tracekd datasets inspect DATASET PATH` checks dataset files before they are materialized;
-`tracekd query SQL` and `tracekd snapshot PATH` read results safely while Dagster is writing."""
+`tracekd query SQL` and `tracekd snapshot PATH` read results safely while Dagster is writing;
+`tracekd dev` serves the UI; `tracekd doctor` recovers from killed runs."""
 
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ from pathlib import Path
 from tracekd_ops.datasets import loadable_datasets
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: dict[str, object]) -> int:
+    """Every partition of the graph for `datasets` (raw data, each condition's chain, SQL models
+    and report) into the instance under `$DAGSTER_HOME` (default: <home>/dagster); then the
+    comparison table and where everything is."""
     if os.environ.get("TRACEKD_REGISTRY", "local") == "local":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the embedded default needs no network
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local study needs no network
     if args.home:
         os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
     from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
@@ -24,9 +29,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     home = TraceKDHome()
     instance = default_instance(home)
-    outcome = materialize_everything(instance, home, ExperimentSettings(), workers=args.workers)
+    experiment = ExperimentSettings().with_changes(**changes) if changes else ExperimentSettings()
+    conditions = tuple(args.conditions.split(",")) if getattr(args, "conditions", None) else None
+    outcome = materialize_everything(instance, home, experiment, datasets=datasets, workers=args.workers,
+                                     **({"conditions": conditions} if conditions else {}))  # fmt: skip
     reported = "sql models + report" in outcome.succeeded
-    rows = home.store().rows("SELECT * FROM condition_comparison") if reported else []
+    rows = home.store().rows("SELECT * FROM condition_comparison WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", [list(datasets)]) if reported else []
     if rows:
         print()
         construction = home.store().rows("SELECT * FROM trace_construction")
@@ -35,11 +43,37 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"report:      {home.reports_dir() / 'report.html'}")
     print(f"duckdb:      {home.store().path}")
     print(f"registry:    {home.local_registry().root}")
-    print(f"dagster UI:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml")
+    print(f"dagster UI:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} tracekd dev")
     if outcome.failed:
         print(f"FAILED: {', '.join(outcome.failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return _materialize(args, ("synthetic",), {})
+
+
+def _run(args: argparse.Namespace) -> int:
+    """A downloaded dataset, end to end: its source, loader options and budget as flags."""
+    options = dict(item.split("=", 1) for item in args.option)
+    training: dict[str, object] = {}
+    if args.max_steps is not None:
+        training["max_steps"] = args.max_steps
+    if args.max_seconds is not None:
+        training["max_seconds"] = args.max_seconds
+    changes: dict[str, object] = {"sources": {args.dataset: args.source}, "protocol": args.protocol}
+    if options:
+        changes["dataset_options"] = {args.dataset: options}
+    if args.per_category_limit is not None:
+        changes["per_category_limit"] = args.per_category_limit
+    if training:
+        changes["training"] = training
+    try:
+        return _materialize(args, (args.dataset,), changes)
+    except ValueError as error:  # settings refused before anything runs
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -94,7 +128,9 @@ def _inspect(args: argparse.Namespace) -> int:
     from tracekd_ops.datasets.errors import DatasetFormatError
 
     try:
-        options = {"gold_rule": args.gold_rule} if args.gold_rule else {}
+        options = dict(item.split("=", 1) for item in args.option)
+        if args.gold_rule:
+            options["gold_rule"] = args.gold_rule
         summary = inspect_dataset(args.dataset, args.path, **options)
     except (DatasetFormatError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -151,11 +187,26 @@ def main(argv: list[str] | None = None) -> int:
     dev.set_defaults(handler=_dev)
     doctor = commands.add_parser("doctor", help="recover from killed runs: mark them failed and free their pool slots ($DAGSTER_HOME)")
     doctor.set_defaults(handler=_doctor)
+    run = commands.add_parser("run", help="materialize the full asset graph on a downloaded dataset (a file, a folder or hf:<repo id>)")
+    run.add_argument("dataset", choices=loadable_datasets())
+    run.add_argument("source", help="a file, a folder, or hf:<repo id>[:<config>]")
+    run.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                     help="a loader option, e.g. split=train (MS MARCO), relation=mix (CoTempQA), gold_rule=max_overlap")
+    run.add_argument("--protocol", choices=("reference", "full"), default="reference")
+    run.add_argument("--per-category-limit", type=int, help="at most this many questions per split and category")
+    run.add_argument("--max-steps", type=int, help="training steps per student")
+    run.add_argument("--max-seconds", type=float, help="wall-time cap per student")
+    run.add_argument("--conditions", help="comma-separated trace conditions (default: every one that can run)")
+    run.add_argument("--home", help="where the DuckDB file, registry and reports go (default: $TRACEKD_HOME or ./var)")
+    run.add_argument("--workers", type=int, default=1, help="condition chains trained at once, each in its own process")
+    run.set_defaults(handler=_run)
     datasets = commands.add_parser("datasets", help="work with dataset files").add_subparsers(dest="action", required=True)
     inspect = datasets.add_parser("inspect", help="load a file or folder and print a JSON summary (exit 1 on malformed input)")
     inspect.add_argument("dataset", choices=loadable_datasets())
     inspect.add_argument("path", help="a file, a folder, or hf:<repo id>[:<config>]")
     inspect.add_argument("--gold-rule", choices=("is_selected", "max_overlap"), help="MS MARCO gold passages")
+    inspect.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                         help="a loader option, e.g. split=train (MS MARCO), relation=mix (CoTempQA)")
     inspect.set_defaults(handler=_inspect)
     query = commands.add_parser("query", help="run one read-only SELECT on the results (safe during materialization)")
     query.add_argument("sql")

@@ -35,3 +35,17 @@ def test_inspect_msmarco_with_either_gold_rule(tmp_path):
                                 capture_output=True, text=True, timeout=120)  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["gold_facts"] == gold
+
+
+def test_run_takes_a_downloaded_dataset_to_a_report(tmp_path):
+    home = tmp_path / "home"
+    env = {**__import__("os").environ, "DAGSTER_HOME": str(tmp_path / "dagster")}
+    (tmp_path / "dagster").mkdir()
+    bad = subprocess.run([TRACEKD, "run", "cotempqa", str(tmp_path / "nowhere"), "--home", str(home)],
+                         capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    assert bad.returncode == 1 and "no file or folder at" in bad.stderr and "Traceback" not in bad.stderr
+    run = subprocess.run([TRACEKD, "run", "cotempqa", str(SHARED_DATA / "cotempqa" / "mix.json"), "--per-category-limit", "4",
+                          "--max-steps", "2", "--conditions", "solution_only", "--home", str(home)],
+                         capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "| cotempqa | solution_only |" in run.stdout and (home / "reports" / "report.html").exists()

@@ -61,3 +61,24 @@ def test_dg_checks_the_defs_folder(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_a_dataset_answer_rule_reaches_only_that_datasets_evaluations():
+    """A rule's version is observed per dataset; predictions and metrics read it through their
+    `dataset` dimension, so a changed rule stales exactly that dataset's partitions."""
+    from dagster import MultiPartitionKey
+
+    from tracekd_assets.defs.evaluation.assets import answer_rules
+    from tracekd_ops.datasets import dataset_spec
+
+    versions = answer_rules.observe_fn().data_versions_by_partition
+    assert {k: v.value for k, v in versions.items()} == {d: dataset_spec(d).scorer_version for d in ("synthetic", "babi", "cotempqa", "msmarco")}
+    graph = defs.resolve_asset_graph()
+    for asset in ("predictions", "metrics"):
+        mapping = graph.get(AssetKey(asset)).partition_mappings[AssetKey("answer_rules")]
+        key = MultiPartitionKey({"dataset": "cotempqa", "condition": "correct"})
+        upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+            graph.get(AssetKey(asset)).partitions_def.subset_with_partition_keys([key]), graph.get(AssetKey(asset)).partitions_def,
+            graph.get(AssetKey("answer_rules")).partitions_def,
+        ).partitions_subset.get_partition_keys()
+        assert list(upstream) == ["cotempqa"]

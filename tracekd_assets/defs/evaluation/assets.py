@@ -1,7 +1,17 @@
 """Evaluation: registered students (and untuned base models) on the test split, scored step by
 step, and each evaluated run's metrics."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AutomationCondition,
+    DataVersion,
+    DataVersionsByPartition,
+    MaterializeResult,
+    MultiToSingleDimensionPartitionMapping,
+    asset,
+    observable_source_asset,
+)
 
 from tracekd_assets.defs.metadata import as_metadata
 from tracekd_assets.defs.partitions import dataset_partitions, run_partitions, split_run_key
@@ -9,17 +19,31 @@ from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
 from tracekd_ops.evaluate.metrics import BASELINE_CONDITION, METRICS_VERSION
 from tracekd_ops.steps.evaluate import compute_metrics, evaluate_base_models, evaluate_students
-from tracekd_ops.steps.report import scorer_code_version
+from tracekd_ops.datasets import DATASET_NAMES, dataset_spec
 
 REVISION_TAG = "tracekd/model_revision"
 """Run tag that pins evaluation to one registry revision (set by the new-revision sensor)."""
+EVALUATION_VERSION = "evaluation-2"
+"""Bump when how students are evaluated changes (not a dataset's answer rule: that is `answer_rules`)."""
+BY_DATASET = MultiToSingleDimensionPartitionMapping(partition_dimension_name="dataset")
+
+
+@observable_source_asset(
+    partitions_def=dataset_partitions,
+    group_name="evaluation",
+    automation_condition=AutomationCondition.cron_tick_passed("*/10 * * * *"),
+    description="Each dataset's answer rule, observed as a data version (its version, e.g. `cotempqa-em-1`): a changed "
+    "rule marks exactly that dataset's predictions and metrics stale, not the other datasets'.",
+)
+def answer_rules() -> DataVersionsByPartition:
+    return DataVersionsByPartition({name: DataVersion(dataset_spec(name).scorer_version) for name in DATASET_NAMES})
 
 
 @asset(
     partitions_def=run_partitions,
-    deps=["student", "raw_examples"],
+    deps=["student", "raw_examples", AssetDep("answer_rules", partition_mapping=BY_DATASET)],
     group_name="evaluation",
-    code_version=scorer_code_version(),
+    code_version=EVALUATION_VERSION,
     description="Batched greedy generations of each registered student (the registered revision, downloaded from "
     "the Hub when that is the backend) on the test split, each parsed and scored step by step (DuckDB table "
     "`predictions`).",
@@ -33,10 +57,10 @@ def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: E
 
 @asset(
     partitions_def=run_partitions,
-    deps=["predictions"],
+    deps=["predictions", AssetDep("answer_rules", partition_mapping=BY_DATASET)],
     pool=DUCKDB_POOL,
     group_name="evaluation",
-    code_version=f"{METRICS_VERSION}/{scorer_code_version()}",
+    code_version=METRICS_VERSION,
     description="Answer and step accuracies, the trace-correct x answer-correct 2x2 table, chi-square, phi and "
     "conditional answer accuracies of each evaluated student (DuckDB table `metrics`; also on its `registry` row).",
 )
@@ -48,9 +72,9 @@ def metrics(context: AssetExecutionContext, home: TraceKDHome, registry: Registr
 
 @asset(
     partitions_def=dataset_partitions,
-    deps=["raw_examples"],
+    deps=["raw_examples", "answer_rules"],
     group_name="evaluation",
-    code_version=f"{METRICS_VERSION}/{scorer_code_version()}",
+    code_version=f"{METRICS_VERSION}/{EVALUATION_VERSION}",
     description=f"Each pretrained base model of the experiment file, untuned, on the test split: its own baseline row "
     f"(condition `{BASELINE_CONDITION}`) in `predictions` and `metrics`. The from-config tiny student has no "
     "pretrained weights, so it has no such row.",
