@@ -82,7 +82,14 @@ def test_every_student_of_the_file_on_every_seed_is_a_revision_with_its_own_metr
 def test_an_invalid_experiment_file_fails_before_training_naming_file_and_field(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):
     bad = tmp_path / "bad.yaml"
     bad.write_text("students:\n  - name: tiny\n    mode: lora\n    seeds: []\n")
-    experiment = tiny_experiment.with_changes(experiment_file=str(bad))
+    with pytest.raises(ValueError) as refused:  # refused as soon as the settings are built (definitions load, run config)
+        tiny_experiment.with_changes(experiment_file=str(bad))
+    assert str(bad) in str(refused.value) and "students.0.seeds" in str(refused.value)
+
+    edited = tmp_path / "edited.yaml"  # valid when the settings were built, broken before the run reads it
+    edited.write_text("students:\n  - name: tiny\n")
+    experiment = tiny_experiment.with_changes(experiment_file=str(edited))
+    edited.write_text(bad.read_text())
     resources = {"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}
     with instance_for_test() as instance:
         raw = materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance,
@@ -91,9 +98,9 @@ def test_an_invalid_experiment_file_fails_before_training_naming_file_and_field(
                              instance=instance, resources=resources, raise_on_error=False)  # fmt: skip
         for run in (raw, result):  # the baseline (in raw_examples_job) and the student both read the file first
             assert not run.success
-            failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
-            message = str(failure.event_specific_data.error)
-            assert str(bad) in message and "students.0.seeds" in message
+            failure = next(e for e in run.all_events if e.event_type_value in ("STEP_FAILURE", "RUN_FAILURE", "PIPELINE_FAILURE"))
+            message = str(failure.event_specific_data.error if failure.event_specific_data else failure.message)
+            assert str(edited) in message and "students.0.seeds" in message
     assert tiny_home.store().rows("SELECT count(*) AS n FROM registry") == [{"n": 0}]
 
 

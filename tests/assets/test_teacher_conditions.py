@@ -41,7 +41,7 @@ def served_teacher(tmp_path_factory):
     root = tmp_path_factory.mktemp("teacher")
     model_dir = root / "model"
     # the requests TraceKD will send: same model name and sampling parameters as the resource below
-    config = TeacherConfig(base_url="unused", model=str(model_dir), **TEACHER_SETTINGS)
+    config = TeacherConfig(base_url="http://not-used.invalid/v1", model=str(model_dir), **TEACHER_SETTINGS)
     wrong = {records[1].example_id, records[5].example_id}
     model = build_teacher_model(model_dir, records, config, wrong)
     with serve(model_dir, root / "serve.log") as server:
