@@ -1,4 +1,4 @@
-"""A real OpenAI-compatible teacher on loopback: `transformers serve` running a tiny Llama that
+"""A real OpenAI-compatible teacher on loopback (`tracekd_ops.teacher.local.serve`) running a tiny Llama that
 this module trains (with TraceKD's own student trainer) to answer a handful of questions.
 
 The model learns, for each training question, the exact request TraceKD's teacher layer sends:
@@ -11,17 +11,9 @@ DeepSeek-style servers do. Everything is local: no download, no network beyond 1
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from tracekd_ops.core.records import QARecord
 from tracekd_ops.train.models import EOS
@@ -102,60 +94,3 @@ def _add_chat_templates(path: Path) -> None:
         [{"role": "user", "content": "q"}], add_generation_prompt=True, tokenize=False
     )
     assert rendered == render_chat([("user", "q")]), rendered
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    base_url: str
-    log: Path
-
-    def requests_served(self) -> int:
-        """Chat requests the server answered, counted from uvicorn's access log."""
-        return self.log.read_text().count('"POST /v1/chat/completions HTTP/1.1"')
-
-
-@contextmanager
-def serve(model_dir: Path, log: Path, timeout_s: float = 120.0) -> Iterator[Server]:
-    """`transformers serve` for `model_dir` on a free loopback port, offline; stopped on exit."""
-    port = free_port()
-    (log.parent / "hf_cache").mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_HUB_CACHE": str(log.parent / "hf_cache"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [str(Path(sys.executable).parent / "transformers"), "serve", str(model_dir),
-               "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]  # fmt: skip
-    with log.open("w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"transformers serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(base + "/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"transformers serve did not come up in {timeout_s} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield Server(base + "/v1", log)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()

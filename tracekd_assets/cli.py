@@ -15,33 +15,40 @@ from pathlib import Path
 from tracekd_ops.datasets import loadable_datasets
 
 
-def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: dict[str, object]) -> int:
+def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: dict[str, object], teacher: object = None) -> int:
     """Every partition of the graph for `datasets` (raw data, each condition's chain, SQL models
     and report) into the instance under `$DAGSTER_HOME` (default: <home>/dagster); then the
-    comparison table and where everything is."""
-    if os.environ.get("TRACEKD_REGISTRY", "local") == "local":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local study needs no network
-    if args.home:
-        os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
+    comparison table, how long each stage took, the result in one line, and where everything is."""
+    import time
+
     from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
     from tracekd_assets.demo import default_instance, materialize_everything
-    from tracekd_ops.report.render import ReportData, markdown_summary
+    from tracekd_ops.report.render import ReportData, markdown_summary, reading
 
+    started = time.monotonic()
     home = TraceKDHome()
     instance = default_instance(home)
     experiment = ExperimentSettings().with_changes(**changes) if changes else ExperimentSettings()
     conditions = tuple(args.conditions.split(",")) if getattr(args, "conditions", None) else None
-    outcome = materialize_everything(instance, home, experiment, datasets=datasets, workers=args.workers,
+    outcome = materialize_everything(instance, home, experiment, teacher=teacher, datasets=datasets, workers=args.workers,  # type: ignore[arg-type]
                                      **({"conditions": conditions} if conditions else {}))  # fmt: skip
     reported = "sql models + report" in outcome.succeeded
-    rows = home.store().rows("SELECT * FROM condition_comparison WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", [list(datasets)]) if reported else []
+    store = home.store()
+    chosen = [list(datasets)]
+    rows = store.rows("SELECT * FROM condition_comparison WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen) if reported else []
     if rows:
         print()
-        construction = home.store().rows("SELECT * FROM trace_construction")
+        construction = store.rows("SELECT * FROM trace_construction WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
         print(markdown_summary(ReportData(rows, construction)))
+        deltas = store.rows("SELECT * FROM condition_deltas WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
+        print()
+        print(f"reading:     {reading(rows, deltas)}")
     print()
+    for stage, seconds in outcome.seconds.items():
+        print(f"took:        {seconds:6.0f} s  {stage}")
+    print(f"took:        {time.monotonic() - started:6.0f} s  in all")
     print(f"report:      {home.reports_dir() / 'report.html'}")
-    print(f"duckdb:      {home.store().path}")
+    print(f"duckdb:      {store.path}")
     print(f"registry:    {home.local_registry().root}")
     print(f"dagster UI:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} tracekd dev")
     if outcome.failed:
@@ -50,12 +57,40 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
     return 0
 
 
+def _prepare_environment(args: argparse.Namespace) -> None:
+    if os.environ.get("TRACEKD_REGISTRY", "local") == "local":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local study needs no network
+    if args.home:
+        os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
+
+
+LOCAL_TEACHER_QUESTIONS = 60
+"""Training questions per dataset the local teacher is asked about: a 135M model on two CPU cores
+answers about one question every few seconds."""
+
+
 def _demo(args: argparse.Namespace) -> int:
-    return _materialize(args, ("synthetic",), {})
+    """The embedded default (generated data, CPU, no network); `--teacher local` also serves
+    SmolLM2-135M-Instruct as the teacher on loopback, so the three teacher conditions run too."""
+    _prepare_environment(args)
+    changes: dict[str, object] = {"seeds": list(range(args.seeds))} if args.seeds != 1 else {}
+    if args.teacher == "none":
+        return _materialize(args, ("synthetic",), changes)
+    from tracekd_assets.defs.resources import TeacherSettings, TraceKDHome
+    from tracekd_ops.teacher.local import serve
+    from tracekd_ops.train.bases import resolve_base_model
+
+    model = resolve_base_model("smollm2-135m-instruct")
+    with serve(Path(model), TraceKDHome().root / "teacher" / "serve.log") as server:
+        print(f"local teacher: {model} served at {server.base_url}; asked about {LOCAL_TEACHER_QUESTIONS} questions per dataset")
+        teacher = TeacherSettings(base_url=server.base_url, model=model, max_questions=LOCAL_TEACHER_QUESTIONS, max_tokens=160,
+                                  max_concurrency=2, timeout_s=300.0)  # fmt: skip
+        return _materialize(args, ("synthetic",), changes, teacher)
 
 
 def _run(args: argparse.Namespace) -> int:
     """A downloaded dataset, end to end: its source, loader options and budget as flags."""
+    _prepare_environment(args)
     options = dict(item.split("=", 1) for item in args.option)
     training: dict[str, object] = {}
     if args.max_steps is not None:
@@ -178,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="materialize the full asset graph on the generated default dataset")
     demo.add_argument("--home", help="where the DuckDB file, registry and reports go (default: $TRACEKD_HOME or ./var)")
+    demo.add_argument("--teacher", choices=("none", "local"), default="none",
+                      help="local: serve SmolLM2-135M-Instruct on loopback as the teacher, so the teacher conditions run too")
+    demo.add_argument("--seeds", type=int, default=1, help="seeds of the tiny student (default 1); the leaderboard shows sd and CIs over them")
     demo.add_argument("--workers", type=int, default=4,
                       help="condition chains trained and evaluated at once, each in its own process (default: 4, one per condition without a teacher)")
     demo.set_defaults(handler=_demo)

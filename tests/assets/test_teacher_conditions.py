@@ -16,7 +16,8 @@ import pytest
 from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 
 from tests.leaks import assert_secret_absent
-from tests.teacher_server import build_teacher_model, serve
+from tests.teacher_server import build_teacher_model
+from tracekd_ops.teacher.local import serve
 from tracekd_assets.definitions import ALL_ASSETS
 from tracekd_assets.defs.jobs import condition_job, raw_job
 from tracekd_assets.defs.partitions import run_key

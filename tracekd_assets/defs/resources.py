@@ -129,6 +129,7 @@ class ExperimentSettings(Settings):
     """Data sources and sizes, trace construction, training defaults and evaluation budget."""
 
     seed: int = 0
+    seeds: list[int] | None = Field(default=None, description="seeds of the default tiny student (no experiment file); unset: [seed]")
     experiment_file: str | None = env_field(
         "TRACEKD_EXPERIMENT_FILE", "YAML file listing the students (base models, modes, seeds); unset: one tiny student"
     )
@@ -202,8 +203,8 @@ class ExperimentSettings(Settings):
         return TraceOptions(seed=self.seed, style=self.trace_style, corruption=corruption)
 
     def experiment(self) -> ExperimentFile:
-        """The students to train: from `experiment_file`, else one tiny student on `seed`."""
-        return load_experiment_file(self.experiment_file) if self.experiment_file else default_experiment(self.seed)
+        """The students to train: from `experiment_file`, else one tiny student on `seeds` (or `seed`)."""
+        return load_experiment_file(self.experiment_file) if self.experiment_file else default_experiment(self.seeds or [self.seed])
 
     def training_defaults(self) -> TrainingConfig:
         return TrainingConfig.model_validate({**_plain(self.training), "seed": self.seed})
@@ -227,6 +228,9 @@ class TeacherSettings(Settings):
     seed: int | None = TeacherConfig.seed
     flush_every_s: float = Field(
         default=TeacherConfig.flush_every_s, description="replies are written to DuckDB at least this often (a killed run loses at most this much)"
+    )
+    max_questions: int | None = Field(
+        default=None, description="ask about at most this many training questions per dataset (a seeded sample); unset: all"
     )
 
     @model_validator(mode="after")

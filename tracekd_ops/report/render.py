@@ -293,6 +293,24 @@ def headline_lines(rows: Rows) -> list[str]:
     return lines
 
 
+def reading(leaderboard: Rows, deltas: Rows, alpha: float = 0.05) -> str:
+    """The result in one line: which conditions differ from solution-only (McNemar, paired by
+    question) and whether trace correctness predicts answer correctness (Fisher's exact test)."""
+    different = sorted({f"{d['dataset']}/{d['condition']}" for d in deltas if d.get("mcnemar_p") is not None and d["mcnemar_p"] < alpha})
+    compared = sorted({f"{d['dataset']}/{d['condition']}" for d in deltas if d.get("mcnemar_p") is not None})
+    traced = [r for r in leaderboard if r.get("fisher_p") is not None]
+    linked = sorted(f"{r['dataset']}/{r['condition']}" for r in traced if r["fisher_p"] < alpha)
+    first = (
+        f"{len(different)} of {len(compared)} conditions differ from solution-only at {alpha:.0%} (McNemar"
+        + (f": {', '.join(different)})" if different else ")")
+    ) if compared else "no condition could be compared with solution-only (train it too)"
+    second = (
+        f"trace correctness predicts answer correctness (Fisher p < {alpha}) in {len(linked)} of {len(traced)} trace-writing conditions"
+        + (f" ({', '.join(linked)})" if linked else "")
+    ) if traced else "no condition's students wrote scorable traces"
+    return f"{first}; {second}."
+
+
 def _figure(png: str | None, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">' if png else "<p>(nothing to plot yet)</p>"
 

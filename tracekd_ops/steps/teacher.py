@@ -3,6 +3,7 @@ then summaries and post-hoc explanations of the right ones), every reply cached 
 
 from __future__ import annotations
 
+import random
 from typing import Any, Callable
 
 from tracekd_ops.store.store import Store
@@ -25,6 +26,8 @@ def ask_teacher(store: Store, dataset: str, config: TeacherConfig, log: Callable
     """Ask what is not cached yet; the round's metadata. Fails when every request failed (they
     stay stored as failed rows and are retried by the next run)."""
     train = train_records(store, dataset)
+    if config.max_questions is not None and config.max_questions < len(train):
+        train = sorted(random.Random(f"teacher/{dataset}").sample(train, config.max_questions), key=lambda r: r.example_id)
     log(f"asking {config.model} at {public_url(config.base_url)} about {len(train)} {dataset} questions")
     client = TeacherClient(config)
     try:

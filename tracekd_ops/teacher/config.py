@@ -29,11 +29,15 @@ class TeacherConfig:
     seed: int | None = 0
     flush_every_s: float = 2.0
     """How often replies are written to the cache: a killed run loses at most this much work."""
+    max_questions: int | None = None
+    """Ask about at most this many training questions (a seeded sample), e.g. for a slow local
+    teacher; the others are left out of the teacher conditions' trace sets, and counted."""
 
     def __post_init__(self) -> None:
         if self.base_url:
             check_endpoint(self.base_url)
-        numbers = {"max_concurrency": self.max_concurrency, "max_attempts": self.max_attempts, "max_tokens": self.max_tokens}
+        numbers = {"max_concurrency": self.max_concurrency, "max_attempts": self.max_attempts, "max_tokens": self.max_tokens,
+                   "max_questions": self.max_questions if self.max_questions is not None else 1}  # fmt: skip
         for name, value in numbers.items():
             if value < 1:
                 raise ValueError(f"teacher {name} must be 1 or more; got {value}")

@@ -105,8 +105,9 @@ class ExperimentFile(BaseModel):
         return self
 
 
-def default_experiment(seed: int = 0) -> ExperimentFile:
-    return ExperimentFile(students=[StudentSpec(name="tiny", seeds=[seed])])
+def default_experiment(seeds: list[int] | None = None) -> ExperimentFile:
+    """Without an experiment file: one tiny from-config student, on seed 0 or the seeds given."""
+    return ExperimentFile(students=[StudentSpec(name="tiny", seeds=seeds or [0])])
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -5,6 +5,7 @@ load and format through here, so they cannot disagree."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -82,18 +83,22 @@ def format_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[str]:
 
 
 def load_pretrained(base_model: str, quantization: Any | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) of a pretrained base: bf16 on CUDA, fp32 on CPU; 4-bit when
-    `quantization` says so. A tokenizer without a pad token pads with its EOS."""
+    """(model, tokenizer) of a pretrained base (a named base model, a Hub id or a path): bf16 on
+    CUDA, fp32 on CPU; 4-bit when `quantization` says so. A tokenizer without a pad token pads
+    with its EOS."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tracekd_ops.train.bases import resolve_base_model
+
+    location = resolve_base_model(base_model)
     kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if torch.cuda.is_available() else torch.float32}
     if quantization is not None:
         kwargs["quantization_config"] = quantization
-    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    tokenizer = AutoTokenizer.from_pretrained(location)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return AutoModelForCausalLM.from_pretrained(base_model, **kwargs), tokenizer
+    return AutoModelForCausalLM.from_pretrained(location, **kwargs), tokenizer
 
 
 def load_student(model_dir: Path) -> tuple[Any, Any]:
@@ -101,10 +106,12 @@ def load_student(model_dir: Path) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    if (model_dir / "adapter_config.json").exists():
-        from peft import AutoPeftModelForCausalLM
+    adapter = model_dir / "adapter_config.json"
+    if adapter.exists():
+        from peft import PeftModel
 
-        model = AutoPeftModelForCausalLM.from_pretrained(str(model_dir))
+        base, _ = load_pretrained(json.loads(adapter.read_text())["base_model_name_or_path"])
+        model = PeftModel.from_pretrained(base, str(model_dir))
     else:
         model = AutoModelForCausalLM.from_pretrained(str(model_dir))
     return model, tokenizer

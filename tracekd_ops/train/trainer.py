@@ -10,6 +10,7 @@ Heavy imports (torch, transformers, trl, peft) happen inside the functions.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,10 @@ def train_student(
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     output_dir.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(output_dir))
+    adapter = output_dir / "adapter_config.json"
+    if adapter.exists():  # adapters name their base as the student's settings do (a named base, not a cache path)
+        settings = json.loads(adapter.read_text())
+        adapter.write_text(json.dumps({**settings, "base_model_name_or_path": config.base_model}, indent=2, sort_keys=True))
     (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: the same settings go out as JSON
     (output_dir / "training_args.json").write_text(trainer.args.to_json_string())
     tokenizer = trainer.processing_class
