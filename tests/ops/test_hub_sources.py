@@ -27,8 +27,8 @@ def test_msmarco_hub_layout_train_and_validation(tmp_path):
 
 
 def test_cotempqa_hub_splits_are_relations(tmp_path):
-    row = {"index": 3, "triple_element": "S1_R1_O2", "question": "q?", "facts": ["A held X.", "A held Y."],
-           "answer": ["Y"]}  # fmt: skip
+    row = {"index": 3, "triple_element": "S1_R1_O2", "question": "While Ann was holding the position of X, which position did Ann hold "
+           "concurrently?", "facts": ["Ann holds the position of X in 1990.", "Ann holds the position of Y in 1990."], "answer": ["Y"]}  # fmt: skip
     repo = write_split_files(tmp_path / "cotemp", {"equal": [row], "mix": [row, {**row, "index": 4}]})
     (repo / "README.md").write_text(
         "---\nconfigs:\n- config_name: default\n  data_files:\n"

@@ -12,7 +12,8 @@ from tracekd_ops.store.store import Store
 def metric_row(condition: str, n: int) -> dict:
     return {
         "dataset": "synthetic", "condition": condition, "student": "s", "base_model": "m", "seed": 0, "trace_set_version": "v",
-        "model_revision": "r", "eval_split": "test", "scorer_version": "s", "n": n, "answer_accuracy": 0.5,
+        "model_revision": "r", "eval_split": "test", "scorer_version": "s", "dataset_source": "generated", "dataset_hash": "h",
+        "n": n, "answer_accuracy": 0.5,
         "chance_accuracy": 0.1, "majority_accuracy": 0.2, "created_at": "2026-01-01 00:00:00",
     }  # fmt: skip
 
