@@ -1,6 +1,7 @@
 -- One row per dataset x trace condition: how its current training traces were built. Counts,
 -- questions left out (and why), the corruption settings of `incorrect`, the teacher's kept rate
--- for the teacher conditions, and the mean trace length in words and in the students' tokens.
+-- for the teacher conditions, the mean trace length in words and in the students' tokens, and how
+-- many examples students left out for being longer than their context (never cut).
 SELECT
     t.dataset,
     t.condition,
@@ -16,6 +17,7 @@ SELECT
     json_extract_string(t.teacher, '$.teacher_model') AS teacher_model,
     t.mean_trace_words,
     avg(CAST(json_extract(r.train_summary, '$.mean_completion_tokens') AS DOUBLE)) AS mean_completion_tokens,
+    max(coalesce(CAST(json_extract(r.train_summary, '$.dropped_too_long') AS INTEGER), 0)) AS dropped_too_long,
     count(r.revision) AS students
 FROM trace_sets AS t
 LEFT JOIN registry AS r

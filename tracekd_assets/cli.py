@@ -24,6 +24,7 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
     from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
     from tracekd_assets.demo import default_instance, materialize_everything
     from tracekd_ops.report.render import ReportData, markdown_summary, reading
+    from tracekd_ops.steps.report import code_versions
 
     started = time.monotonic()
     home = TraceKDHome()
@@ -39,7 +40,7 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
     if rows:
         print()
         construction = store.rows("SELECT * FROM trace_construction WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
-        print(markdown_summary(ReportData(rows, construction)))
+        print(markdown_summary(ReportData(rows, construction, code_versions=code_versions())))
         deltas = store.rows("SELECT * FROM condition_deltas WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
         print()
         print(f"reading:     {reading(rows, deltas)}")

@@ -52,6 +52,7 @@ CONSTRUCTION_COLUMNS = (
     ("teacher_kept_rate", "teacher kept"),
     ("mean_trace_words", "mean trace words"),
     ("mean_completion_tokens", "mean completion tokens"),
+    ("dropped_too_long", "too long (left out)"),
     ("settings", "settings"),
     ("trace_set_version", "trace set"),
 )
