@@ -1,8 +1,8 @@
-"""Benchmark: batched greedy generation (left padding) vs one prompt at a time.
-
-Builds the default from-config student (untrained weights: speed does not depend on them),
-then decodes the same test prompts at several batch sizes and prints prompts/s and the speed-up
-over batch size 1. Numbers only; nothing is asserted.
+"""Generation throughput: batched greedy decoding (left padding) at several batch sizes against
+one prompt at a time, in the same process, on the default from-config student (untrained weights:
+speed does not depend on them). Loading is timed apart; each batch size is timed once warm.
+Reports prompts/s and generated tokens/s per row, labelled with device and dtype, and writes
+bench/results/generation-<time>-<host>.json. Nothing is asserted.
 
     .venv/bin/python bench/bench_generation.py [--prompts 128] [--max-new-tokens 48]
 """
@@ -10,19 +10,25 @@ over batch size 1. Numbers only; nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tracekd_ops.traces.conditions import CORRECT, build_trace
-from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-from tracekd_ops.evaluate.generate import generate_completions
-from tracekd_ops.train.models import build_tiny_model, train_tokenizer
-from tracekd_ops.train.settings import TinyModelConfig
-from tracekd_ops.traces.render import render_prompt
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import device_name, logical_parameters, peak_memory_gib, save_result  # noqa: E402
+from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate  # noqa: E402
+from tracekd_ops.evaluate.generate import generate_with, load_for_generation  # noqa: E402
+from tracekd_ops.traces.conditions import CORRECT, build_trace  # noqa: E402
+from tracekd_ops.traces.render import render_prompt  # noqa: E402
+from tracekd_ops.train.models import build_tiny_model, train_tokenizer  # noqa: E402
+from tracekd_ops.train.settings import TinyModelConfig  # noqa: E402
 
 
 def main() -> None:
+    import torch
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=128)
     parser.add_argument("--max-new-tokens", type=int, default=48)
@@ -34,21 +40,32 @@ def main() -> None:
     prompts = [render_prompt(r) for r in records if r.split == "test"][: args.prompts]
     config = TinyModelConfig()
     tokenizer = train_tokenizer([t.prompt + t.completion for t in train], config.vocab_size)
-    model = build_tiny_model(tokenizer, config, seed=0)
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
-        model.save_pretrained(folder)
+        build_tiny_model(tokenizer, config, seed=0).save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-        generate_completions(Path(folder), prompts[:4], batch_size=4, max_new_tokens=4)  # warm-up
+        started = time.perf_counter()
+        model, loaded_tokenizer = load_for_generation(Path(folder))
+        load_s = time.perf_counter() - started
+        device = next(model.parameters()).device.type
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        generate_with(model, loaded_tokenizer, prompts[:4], batch_size=4, max_new_tokens=4)  # warm-up
+        print(f"{device_name()}: {len(prompts)} prompts, up to {args.max_new_tokens} new tokens, "
+              f"{logical_parameters(model):,} params, loaded in {load_s:.1f} s")  # fmt: skip
+        print(f"{'batch':>6} {'dev':>5} {'dtype':>8} {'seconds':>8} {'prompts/s':>10} {'tokens/s':>9} {'vs batch 1':>10}")
         baseline = None
-        print(f"{len(prompts)} prompts, {args.max_new_tokens} new tokens max, model {sum(p.numel() for p in model.parameters()):,} params")
-        print(f"{'batch':>6} {'seconds':>8} {'prompts/s':>10} {'speed-up':>9}")
         for batch_size in (int(b) for b in args.batch_sizes.split(",")):
             started = time.perf_counter()
-            generate_completions(Path(folder), prompts, batch_size=batch_size, max_new_tokens=args.max_new_tokens)
+            outputs = generate_with(model, loaded_tokenizer, prompts, batch_size=batch_size, max_new_tokens=args.max_new_tokens)
             seconds = time.perf_counter() - started
-            rate = len(prompts) / seconds
-            baseline = baseline or rate
-            print(f"{batch_size:>6} {seconds:>8.2f} {rate:>10.1f} {rate / baseline:>8.1f}x")
+            tokens = sum(len(ids) for ids in loaded_tokenizer(outputs, add_special_tokens=False)["input_ids"])
+            row = {"batch": batch_size, "device": device, "dtype": dtype, "seconds": seconds, "prompts_per_s": len(prompts) / seconds,
+                   "generated_tokens_per_s": tokens / seconds, "load_s": load_s, "peak_memory_gib": peak_memory_gib()}  # fmt: skip
+            baseline = baseline or row
+            print(f"{batch_size:>6} {device:>5} {dtype:>8} {seconds:>8.2f} {row['prompts_per_s']:>10.1f} {row['generated_tokens_per_s']:>9,.0f} "
+                  f"{row['prompts_per_s'] / baseline['prompts_per_s']:>9.1f}x")  # fmt: skip
+            rows.append(row)
+    print(f"saved {save_result('generation', rows, {'prompts': len(prompts), 'max_new_tokens': args.max_new_tokens, 'torch_threads': torch.get_num_threads()})}")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,25 @@ and a prompt that leaves no room at all gets no output (scored wrong) and is cou
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from tracekd_ops.train.models import format_prompts, load_pretrained, load_student, quiet_progress_bars
 from tracekd_ops.train.trainer import context_length
+
+
+def load_for_generation(model_dir: Path | str) -> tuple[Any, Any]:
+    """(model, tokenizer) ready to decode: a saved student, or a base model id/path/name (the
+    untuned baseline), on CUDA when there is one, in eval mode, padding on the left."""
+    import torch
+
+    quiet_progress_bars()
+    model, tokenizer = load_student(Path(model_dir)) if Path(model_dir).exists() else load_pretrained(str(model_dir))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    model.eval()
+    return model, tokenizer
 
 
 def generate_completions(
@@ -20,16 +35,22 @@ def generate_completions(
 ) -> list[str]:
     """Batched greedy decoding with left padding, so every row of a batch ends at its prompt.
     `model_dir` is a saved student, or a base model id/path (the untuned baseline)."""
+    model, tokenizer = load_for_generation(model_dir)
+    return generate_with(model, tokenizer, prompts, batch_size, max_new_tokens, log)
+
+
+def generate_with(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    batch_size: int = 64,
+    max_new_tokens: int = 64,
+    log: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Decode `prompts` with a loaded model (see `load_for_generation`)."""
     import torch
 
-    quiet_progress_bars()
-    model, tokenizer = load_student(Path(model_dir)) if Path(model_dir).exists() else load_pretrained(str(model_dir))
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device)
-    model.eval()
+    device = next(model.parameters()).device
     formatted = format_prompts(tokenizer, prompts)
     templated = bool(getattr(tokenizer, "chat_template", None))  # the template writes any BOS itself
     context = context_length(model)
