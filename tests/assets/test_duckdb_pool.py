@@ -1,8 +1,13 @@
-"""DuckDB writers are serialized across concurrent runs by the `duckdb` pool (limit 1).
+"""Concurrent runs that write DuckDB all succeed, queue on the `duckdb` pool, and store each
+partition exactly once.
 
-Two `dagster job execute` processes run the same DuckDB-writing job at once against one
-instance configured as `tracekd demo` configures it; the event log must show their pooled
-steps one after the other, never overlapping.
+Three `dagster job execute` processes run the same DuckDB-writing job at once against one
+instance configured as `tracekd demo` configures it. The pool (limit 1) makes later runs wait
+("blocked by limit for pool duckdb"), but it is a scheduling aid, not the guarantee: Dagster's
+SQLite storage claims a free slot with a read and then a write, not atomically, so two steps that
+ask at the same instant can both get the one slot (seen in CI: two `raw_examples` steps running
+at once). The guarantee is the Store's own OS file lock, exclusive per write transaction; what it
+promises is checked here: every run succeeds, and the rows are one copy, not two or none.
 """
 
 import json
@@ -14,6 +19,8 @@ from pathlib import Path
 from dagster import DagsterEventType, DagsterInstance
 
 from tracekd_assets.demo import prepare_dagster_home
+from tracekd_ops.datasets.synthetic import TASKS
+from tracekd_ops.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +41,7 @@ def step_intervals(instance: DagsterInstance, step_key: str) -> list[tuple[float
     return sorted(intervals)
 
 
-def test_pooled_steps_of_concurrent_runs_never_overlap(tmp_path):
+def test_concurrent_duckdb_writers_queue_and_store_one_copy(tmp_path):
     dagster_home = prepare_dagster_home(tmp_path / "dagster")
     DagsterInstance.from_config(str(dagster_home)).dispose()  # create its storage once, before the runs race
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "TRACEKD_HOME": str(tmp_path / "home")}
@@ -54,8 +61,10 @@ def test_pooled_steps_of_concurrent_runs_never_overlap(tmp_path):
     assert any("blocked by limit for pool duckdb" in log.read_text() for log in logs)
 
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        intervals = step_intervals(instance, "raw_examples")  # the job's pooled step (teacher_responses is not pooled)
-        assert len(intervals) == 3
-        for (_, end), (next_start, _) in zip(intervals, intervals[1:]):
-            assert end <= next_start, f"two DuckDB-writing steps ran at the same time: {intervals}"
+        assert len(step_intervals(instance, "raw_examples")) == 3
         assert instance.event_log_storage.get_concurrency_info("duckdb").slot_count == 1
+    rows = Store(tmp_path / "home" / "tracekd.duckdb").rows(
+        "SELECT split, count(*) AS n, count(DISTINCT example_id) AS ids FROM raw_examples WHERE dataset = 'synthetic' GROUP BY split ORDER BY split"
+    )
+    assert rows and all(row["n"] == row["ids"] for row in rows), rows  # no example stored twice
+    assert {row["split"]: row["n"] for row in rows}["train"] == 3000 * len(TASKS)

@@ -23,6 +23,7 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -43,27 +44,21 @@ UNFINISHED = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunSta
 PR_SET_PDEATHSIG = 1
 
 
-def _boot_time() -> float | None:
-    try:
-        for line in Path("/proc/stat").read_text().splitlines():
-            if line.startswith("btime "):
-                return float(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def _process_start(pid: int) -> tuple[float | None, str | None]:
-    """(start time as a Unix timestamp, state letter) of a process, from /proc; Nones elsewhere."""
+    """(start time as a Unix timestamp, state letter) of a process, from /proc; Nones elsewhere.
+
+    The start time is now minus the process's age on the boot clock (/proc/uptime), not the boot
+    time plus its start: /proc/stat's `btime` is stale wherever the wall clock moved since boot (a
+    VM restored from a snapshot, NTP steps), and a live run judged "started after its own events"
+    would have its pool slots freed under it."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError):
         return None, None
     fields = stat[stat.rfind(")") + 2 :].split()
-    boot = _boot_time()
-    ticks = os.sysconf("SC_CLK_TCK")
-    started = boot + int(fields[19]) / ticks if boot is not None else None
-    return started, fields[0]
+    age = uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return time.time() - age, fields[0]
 
 
 def process_alive(pid: int, seen_at: float) -> bool:
