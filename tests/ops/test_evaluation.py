@@ -2,7 +2,7 @@ import pytest
 
 from tracekd_ops.traces.conditions import CORRECT, SOLUTION_ONLY
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
-from tracekd_ops.evaluate.metrics import chance_accuracy, majority_accuracy, run_metrics, score_prediction
+from tracekd_ops.evaluate.metrics import category_baselines, chance_accuracy, majority_accuracy, run_metrics, score_prediction
 from tracekd_ops.datasets.answers import babi_answer_correct
 from tracekd_ops.traces.render import render_completion
 
@@ -64,3 +64,14 @@ def test_baselines():
     chance = chance_accuracy(TRAIN, TEST)
     assert chance == pytest.approx((1 / 6 + 1 / 6 + 1 / 2) / 3)
     assert 0.0 <= majority_accuracy(TRAIN, TEST) <= 1.0
+
+
+def test_baselines_per_category_are_the_same_baselines_on_each_category():
+    rows = category_baselines(TRAIN, TEST)
+    assert sum(r["n"] for r in rows) == len(TEST) and len({r["category"] for r in rows}) == len(rows)
+    for row in rows:
+        subset = [r for r in TEST if r.category == row["category"]]
+        assert row["chance_accuracy"] == chance_accuracy(TRAIN, subset)
+        assert row["majority_accuracy"] == majority_accuracy(TRAIN, subset)
+    pooled = sum(r["chance_accuracy"] * r["n"] for r in rows) / len(TEST)
+    assert pooled == pytest.approx(chance_accuracy(TRAIN, TEST))

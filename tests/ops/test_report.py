@@ -25,7 +25,7 @@ CONTINGENCY = [
 ]  # fmt: skip
 RUNS = [{"dataset": "synthetic", "condition": "correct", "trace_accuracy": 0.9, "answer_accuracy": 0.6},
         {"dataset": "synthetic", "condition": "correct", "trace_accuracy": 0.88, "answer_accuracy": 0.61}]  # fmt: skip
-CATEGORIES = [{"dataset": "synthetic", "condition": c, "category": k, "answer_accuracy": 0.5}
+CATEGORIES = [{"dataset": "synthetic", "condition": c, "student": "s-a", "category": k, "answer_accuracy": 0.5}
               for c in ("correct", "solution_only") for k in ("single-supporting-fact", "yes-no-questions")]  # fmt: skip
 DELTAS = [{"dataset": "synthetic", "condition": "correct", "base_model": "tiny", "seed": 0, "n": 300, "answer_accuracy": 0.6,
            "solution_only_accuracy": 0.55, "answer_delta": 0.05, "b": 30, "c": 15, "mcnemar_p": 0.0374}]  # fmt: skip
@@ -34,8 +34,12 @@ REFERENCE = [{"dataset": "babi", "condition": "correct", "reference_model": "met
               "source": "Reference study (QLoRA students, bAbI exact match)"}]  # fmt: skip
 
 
+BASELINES = [{"dataset": "synthetic", "category": "single-supporting-fact", "n": 100, "chance_accuracy": 0.167, "majority_accuracy": 0.19},
+             {"dataset": "synthetic", "category": "yes-no-questions", "n": 100, "chance_accuracy": 0.5, "majority_accuracy": 0.52}]  # fmt: skip
+
+
 def full_report() -> ReportData:
-    return ReportData(ROWS, CONSTRUCTION, CONTINGENCY, RUNS, CATEGORIES, DELTAS, REFERENCE, {"scorer": "s1"})
+    return ReportData(ROWS, CONSTRUCTION, CONTINGENCY, RUNS, CATEGORIES, DELTAS, REFERENCE, BASELINES, {"scorer": "s1"})
 
 
 def test_headline_states_accuracy_against_chance_and_the_association():
@@ -53,6 +57,8 @@ def test_html_is_one_offline_file_with_every_figure_and_section():
         assert section in page
     for value in ("abc", "r1", "s1", "solution_only", "0.280", "0.550–0.650", "0.037", "0.944", "v-teach", "QLoRA students"):
         assert value in page
+    # each category's own chance and majority stand in one row with every student's accuracy on it
+    assert "<tr><td>synthetic</td><td>yes-no-questions</td><td>100</td><td>0.500</td><td>0.520</td><td>0.500</td><td>0.500</td></tr>" in page
 
 
 def test_sections_without_rows_say_so_instead_of_breaking():

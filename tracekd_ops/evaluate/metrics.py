@@ -89,6 +89,19 @@ def majority_accuracy(train: Sequence[QARecord], test: Sequence[QARecord]) -> fl
     return hits / len(test)
 
 
+def category_baselines(train: Sequence[QARecord], test: Sequence[QARecord]) -> list[dict[str, Any]]:
+    """Chance and majority accuracy of each category's test questions (the same two baselines,
+    per category: a task with two possible answers has a chance of 0.5, not the pooled one)."""
+    by_category: dict[str, list[QARecord]] = defaultdict(list)
+    for record in test:
+        by_category[record.category].append(record)
+    return [
+        {"category": category, "n": len(records), "chance_accuracy": chance_accuracy(train, records),
+         "majority_accuracy": majority_accuracy(train, records)}  # fmt: skip
+        for category, records in sorted(by_category.items())
+    ]
+
+
 STEP_COLUMNS = {"class": "class_correct", "ir": "ir_exact", "trace": "trace_correct"}
 """The three 2x2 tables of a run: answer correctness against each step's (and the whole trace's)."""
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 Rows = Sequence[dict[str, Any]]
-REPORT_VERSION = "report-2"
+REPORT_VERSION = "report-3"
 """Bump when what the report shows, or how, changes."""
 
 SUMMARY_COLUMNS = (
@@ -97,6 +97,8 @@ class ReportData:
     categories: Rows = ()
     deltas: Rows = ()
     reference: Rows = ()
+    baselines: Rows = ()
+    """Chance and majority accuracy per dataset and category (`evaluate.metrics.category_baselines`)."""
     code_versions: dict[str, str] = field(default_factory=dict)
 
 
@@ -152,6 +154,19 @@ def _html_table(rows: Rows, columns: Sequence[tuple[str, str]]) -> str:
         "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(key)))}</td>" for key, _ in columns) + "</tr>" for r in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def category_table(categories: Rows, baselines: Rows) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """One row per dataset and category: its chance and majority, then each student's answer
+    accuracy (condition / student), so every number stands next to what guessing would get."""
+    students = sorted({(r["condition"], r["student"]) for r in categories})
+    accuracy = {(r["dataset"], r["category"], r["condition"], r["student"]): r["answer_accuracy"] for r in categories}
+    rows = [
+        {**b, **{f"{c}/{s}": accuracy.get((b["dataset"], b["category"], c, s)) for c, s in students}} for b in baselines
+    ]
+    columns = [("dataset", "dataset"), ("category", "category"), ("n", "test n"), ("chance_accuracy", "chance"),
+               ("majority_accuracy", "majority")] + [(f"{c}/{s}", f"{c} ({s})") for c, s in students]  # fmt: skip
+    return rows, columns
 
 
 def _png(fig: Any) -> str:
@@ -349,6 +364,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
         _figure(scatter_png(data.runs), "trace accuracy vs answer accuracy"),
         "<h2>Answer accuracy per category</h2>",
         _figure(category_bars_png(data.categories), "answer accuracy per category"),
+        _html_table(*category_table(data.categories, data.baselines)),
     ]
     if data.deltas:
         sections += [

@@ -10,11 +10,12 @@ from typing import Any
 from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.datasets import scorer_versions
 from tracekd_ops.datasets.synthetic import GENERATOR_VERSION
-from tracekd_ops.evaluate.metrics import METRICS_VERSION
+from tracekd_ops.evaluate.metrics import EVAL_SPLIT, METRICS_VERSION, category_baselines
 from tracekd_ops.report.reference import REFERENCE_CSV, reference_results
 from tracekd_ops.report.render import REPORT_VERSION, ReportData, markdown_summary, markdown_table, render_html
 from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, run_tests
 from tracekd_ops.store.store import Store
+from tracekd_ops.store.tables import read_records
 from tracekd_ops.teacher.requests import PROMPT_VERSION
 from tracekd_ops.train.trainer import TRAINER_VERSION
 from tracekd_ops.traces.render import TRACE_FORMAT_VERSION
@@ -69,13 +70,22 @@ def preview_markdown(rows: list[dict[str, Any]]) -> Markdown:
     return Markdown(markdown_table(rows))
 
 
+def category_baselines_of(store: Store, categories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chance and majority per category of every dataset with evaluated students."""
+    rows = []
+    for dataset in sorted({r["dataset"] for r in categories}):
+        train, test = read_records(store, dataset, "train"), read_records(store, dataset, EVAL_SPLIT)
+        rows += [{"dataset": dataset, **row} for row in category_baselines(train, test)]
+    return rows
+
+
 def build_report(store: Store, reports_dir: Path) -> dict[str, Any]:
     """Write the HTML report (atomically: a reader never sees half of it); its metadata."""
     tables = {name: store.rows(f'SELECT * FROM "{model}"') for name, model in REPORT_MODELS.items()}
     if not tables["leaderboard"]:
         raise ValueError(f"{REPORT_MODELS['leaderboard']} is empty: evaluate at least one student first")
     versions = code_versions()
-    data = ReportData(**tables, code_versions=versions)
+    data = ReportData(**tables, baselines=category_baselines_of(store, tables["categories"]), code_versions=versions)
     path = reports_dir / "report.html"
     staged = path.with_suffix(".html.tmp")
     staged.write_text(render_html(data))

@@ -80,8 +80,9 @@ def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
         use_cpu=not cuda,
         bf16=cuda,
         fp16=False,
-        # padding-free batching needs an attention kernel that keeps sequences apart
-        padding_free=cuda and importlib.util.find_spec("flash_attn") is not None,
+        # padding-free batching needs an attention kernel that keeps sequences apart, and no Canon
+        # layer (its convolution would mix the end of one sequence into the start of the next)
+        padding_free=cuda and importlib.util.find_spec("flash_attn") is not None and not (config.from_config and config.model.canon_kernel),
         completion_only_loss=True,
         max_length=config.sequence_limit,
         include_num_input_tokens_seen=True,

@@ -18,14 +18,30 @@ if TYPE_CHECKING:
 PAD, EOS = "<pad>", "<eos>"
 
 
-def train_tokenizer(texts: Sequence[str], vocab_size: int) -> "PreTrainedTokenizerFast":
+WORD_RUNS = r"(?: ?\p{L}+(?:-\p{L}+)*)+|\p{N}+|, | ?[^\s\p{L}\p{N}]+\n?|\s+"
+"""How `phrases` tokenizers cut text before BPE: each run of words between two pieces of
+punctuation stays one piece (so BPE can learn frequent multi-word tokens such as " went to the"
+from the corpus), while numbers (fact ids) and punctuation always stand apart."""
+
+
+def train_tokenizer(texts: Sequence[str], vocab_size: int, phrases: bool = False) -> "PreTrainedTokenizerFast":
     """Byte-level BPE trained on the corpus: exact decode (traces parse back), and the trace
-    markup tags as whole tokens so the student learns them as units."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    markup tags as whole tokens so the student learns them as units. With `phrases`, merges may
+    cross spaces within a run of words (`WORD_RUNS`): fewer tokens per story, and the words a
+    lookup needs stand closer together."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if phrases:
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(WORD_RUNS), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -41,10 +57,12 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> "PreTrainedTokeniz
 
 def build_tiny_model(tokenizer: "PreTrainedTokenizerFast", config: TinyModelConfig, seed: int) -> Any:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tracekd_ops.train.canon import CanonLlamaConfig, CanonLlamaForCausalLM
 
     torch.manual_seed(seed)
-    model_config = LlamaConfig(
+    model_config = CanonLlamaConfig(
+        canon_kernel=config.canon_kernel,
         vocab_size=len(tokenizer),
         hidden_size=config.hidden_size,
         intermediate_size=config.intermediate_size,
@@ -58,7 +76,7 @@ def build_tiny_model(tokenizer: "PreTrainedTokenizerFast", config: TinyModelConf
         bos_token_id=None,
         tie_word_embeddings=True,
     )
-    return LlamaForCausalLM(model_config)
+    return CanonLlamaForCausalLM(model_config)
 
 
 def quiet_progress_bars() -> None:
@@ -104,6 +122,8 @@ def load_pretrained(base_model: str, quantization: Any | None = None) -> tuple[A
 def load_student(model_dir: Path) -> tuple[Any, Any]:
     """(model, tokenizer) of a saved student: full weights, or LoRA adapters on their base."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import tracekd_ops.train.canon  # noqa: F401  (registers the tiny student's model type with the Auto classes)
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     adapter = model_dir / "adapter_config.json"

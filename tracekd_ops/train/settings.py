@@ -39,6 +39,8 @@ class TinyModelConfig(_Settings):
     init_std: float = Field(default=0.08, gt=0.0, le=1.0)
     vocab_size: int = Field(default=600, ge=16, le=1_000_000)
     max_positions: int = Field(default=1024, ge=16, le=1_048_576)
+    canon_kernel: int = Field(default=4, ge=0, le=64)
+    """Tokens each Canon layer mixes (itself and the ones before it); 0: a plain Llama (`canon.py`)."""
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "TinyModelConfig":

@@ -1,0 +1,64 @@
+"""The tiny student's Canon layers: causal, blind to padding, saved and loaded like any model."""
+
+import torch
+
+from tracekd_ops.train.canon import CanonLlamaConfig, CanonLlamaForCausalLM
+from tracekd_ops.train.models import load_student
+
+VOCAB = 50
+
+
+def tiny(kernel: int = 4) -> CanonLlamaForCausalLM:
+    torch.manual_seed(0)
+    config = CanonLlamaConfig(
+        canon_kernel=kernel, vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64, pad_token_id=0, eos_token_id=1,
+        bos_token_id=None, initializer_range=0.08,
+    )  # fmt: skip
+    return CanonLlamaForCausalLM(config).eval()
+
+
+def test_a_token_sees_only_the_tokens_before_it():
+    model = tiny()
+    ids = torch.randint(2, VOCAB, (1, 12))
+    changed = ids.clone()
+    changed[0, 8] = (ids[0, 8] + 1 - 2) % (VOCAB - 2) + 2
+    with torch.no_grad():
+        a, b = model(input_ids=ids).logits, model(input_ids=changed).logits
+    assert torch.allclose(a[0, :8], b[0, :8], atol=1e-6)
+    assert not torch.allclose(a[0, 8:], b[0, 8:], atol=1e-4)
+
+
+def test_left_padding_changes_nothing_a_real_token_computes():
+    model = tiny()
+    short = torch.randint(2, VOCAB, (1, 6))
+    padded = torch.cat([torch.zeros(1, 5, dtype=torch.long), short], dim=1)
+    mask = torch.cat([torch.zeros(1, 5, dtype=torch.long), torch.ones(1, 6, dtype=torch.long)], dim=1)
+    with torch.no_grad():
+        alone = model(input_ids=short).logits[0]
+        in_batch = model(input_ids=padded, attention_mask=mask).logits[0, 5:]
+    assert torch.allclose(alone, in_batch, atol=1e-5)
+    greedy_alone = model.generate(short, max_new_tokens=5, do_sample=False, pad_token_id=0)[0, 6:]
+    greedy_padded = model.generate(padded, attention_mask=mask, max_new_tokens=5, do_sample=False, pad_token_id=0)[0, 11:]
+    assert greedy_alone.tolist() == greedy_padded.tolist()
+
+
+def test_the_convolution_is_part_of_the_model_and_survives_saving(tmp_path):
+    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, models
+
+    model = tiny(kernel=6)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.input_layernorm.conv.weight.normal_()  # weights no fresh model would have
+    ids = torch.randint(2, VOCAB, (2, 10))
+    model.save_pretrained(tmp_path)
+    vocab = {str(i): i for i in range(VOCAB)}
+    PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="2")), pad_token="0").save_pretrained(tmp_path)
+    loaded, _ = load_student(tmp_path)
+    assert isinstance(loaded, CanonLlamaForCausalLM) and loaded.config.canon_kernel == 6
+    assert loaded.generation_config.use_cache is False  # the cache cannot hold what the convolution needs
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, loaded.eval()(input_ids=ids).logits, atol=1e-6)
+    plain = tiny(kernel=0)
+    assert not any("conv" in name for name, _ in plain.named_parameters())

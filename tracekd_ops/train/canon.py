@@ -1,0 +1,92 @@
+"""The tiny student's architecture: a Llama with Canon layers.
+
+A Canon layer (Allen-Zhu, "Physics of Language Models, Part 4.1", 2025) adds to a hidden state a
+learned, per-channel causal mix of the states of the few tokens before it (a depthwise causal
+convolution). In a 2-layer model that is what makes the stories learnable fast: the token of a
+place can carry the person a few tokens earlier from the first step of training, so the second
+layer's attention can look up "where did Mary go last" at once, instead of a first-layer head
+having to learn to fetch the person first (measured: README, "What the demo measures").
+
+Here the convolution is added to the output of each decoder layer's input norm (the attention's
+input): `y + conv(y)`. It is saved and loaded like any transformers model (its own `model_type`,
+registered with the Auto classes when this module is imported; `models.py` imports it).
+
+Two consequences, both handled here:
+- padding: positions the attention mask hides are zeroed before the convolution, so left padding
+  at generation never leaks into real tokens (right padding cannot: the mix is causal);
+- generation runs without the KV cache (`generation_config.use_cache = False`): the cache keeps
+  keys and values, not the normed states the convolution needs, so each new token recomputes the
+  sequence (cheap at these sizes). Sequences are never packed into one row for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+MODEL_TYPE = "tracekd_canon_llama"
+
+
+class CanonLlamaConfig(LlamaConfig):
+    """A Llama config with `canon_kernel`: how many tokens (itself included) each Canon layer
+    mixes; 0 builds a plain Llama."""
+
+    model_type = MODEL_TYPE
+
+    def __init__(self, canon_kernel: int = 4, **kwargs: Any) -> None:
+        self.canon_kernel = canon_kernel
+        super().__init__(**kwargs)
+
+
+class _PaddingMask:
+    """The attention mask of the current forward pass, shared by the model's Canon layers."""
+
+    mask: torch.Tensor | None = None
+
+
+class CanonNorm(nn.Module):
+    """A norm followed by a causal depthwise convolution of its output, added back."""
+
+    def __init__(self, norm: nn.Module, width: int, kernel: int, padding: _PaddingMask) -> None:
+        super().__init__()
+        self.norm = norm
+        self.conv = nn.Conv1d(width, width, kernel, groups=width, padding=kernel - 1, bias=False)
+        self._padding = padding
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        normed = self.norm(hidden)
+        mask = self._padding.mask
+        if mask is not None and mask.shape[1] == normed.shape[1]:
+            normed_seen = normed * mask[..., None].to(normed.dtype)
+        else:
+            normed_seen = normed
+        mixed = self.conv(normed_seen.transpose(1, 2))[..., : normed.shape[1]].transpose(1, 2)
+        return normed + mixed
+
+
+class CanonLlamaForCausalLM(LlamaForCausalLM):
+    """`LlamaForCausalLM` whose decoder layers' attention input goes through a Canon layer."""
+
+    config_class = CanonLlamaConfig
+
+    def __init__(self, config: CanonLlamaConfig) -> None:
+        super().__init__(config)
+        self._padding = _PaddingMask()
+        if config.canon_kernel:
+            for layer in self.model.layers:
+                layer.input_layernorm = CanonNorm(layer.input_layernorm, config.hidden_size, config.canon_kernel, self._padding)
+            self.generation_config.use_cache = False
+
+    def forward(self, input_ids: Any = None, attention_mask: Any = None, **kwargs: Any) -> Any:
+        self._padding.mask = attention_mask if attention_mask is not None and attention_mask.dim() == 2 else None
+        try:
+            return super().forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        finally:
+            self._padding.mask = None
+
+
+AutoConfig.register(MODEL_TYPE, CanonLlamaConfig, exist_ok=True)
+AutoModelForCausalLM.register(CanonLlamaConfig, CanonLlamaForCausalLM, exist_ok=True)
