@@ -44,7 +44,7 @@ def test_training_lowers_the_loss_saves_safetensors_and_decodes_in_batches(tmp_p
     assert result.steps == 12 and len(result.loss_curve) == 3 and any("tokens/s" in line for line in logged)
     assert result.loss_curve[-1][1] < result.loss_curve[0][1]
     assert (tmp_path / "ckpt" / "model.safetensors").exists()
-    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["model_type"] == "llama"
+    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["model_type"] == "tracekd_canon_llama"  # Canon layers (train/canon.py)
     prompts = [render_prompt(r) for r in RECORDS if r.split == "test"]
     batched = generate_completions(tmp_path / "ckpt", prompts, batch_size=5, max_new_tokens=12)
     single = generate_completions(tmp_path / "ckpt", prompts, batch_size=1, max_new_tokens=12)

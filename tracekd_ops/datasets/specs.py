@@ -75,6 +75,9 @@ class DatasetSpec:
     protocol: ProtocolRules = field(default_factory=ProtocolRules)
     reference_wrong_facts: Callable[[QARecord], WrongFacts] = same_count_wrong_facts
     """The reference study's rule for the facts of an `incorrect` trace."""
+    vocabulary_phrases: tuple[str, ...] = ()
+    """Fixed multi-word wording of the dataset's text (a generator's templates), which the
+    from-config student's tokenizer keeps whole (`train.models.train_tokenizer`)."""
 
     @property
     def generated(self) -> bool:

@@ -159,4 +159,7 @@ def oracle_answer(record: QARecord) -> str:
     return "yes" if asked == place else "no"
 
 
-SPEC = DatasetSpec(name=DATASET, labels=TASKS, answer=BABI_EXACT_MATCH, generate=generate)
+PHRASES: tuple[str, ...] = tuple(f"{verb} the" for verb in MOVE_VERBS + GRAB_VERBS + DROP_VERBS) + ("Where is the", "Where is", "in the")
+"""The templates' fixed wording, around the people, places and objects the stories vary."""
+
+SPEC = DatasetSpec(name=DATASET, labels=TASKS, answer=BABI_EXACT_MATCH, generate=generate, vocabulary_phrases=PHRASES)

@@ -9,10 +9,12 @@ from typing import Any, Callable
 
 from tracekd_ops.core.lineage import Lineage
 from tracekd_ops.core.metadata import Markdown
+from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.registry.base import PENDING, Registry
 from tracekd_ops.registry.index import RegistryIndex
 from tracekd_ops.store.store import Store
 from tracekd_ops.store.tables import read_traces
+from tracekd_ops.traces.render import TEMPLATE_PHRASES
 from tracekd_ops.train.experiment import ExperimentFile
 from tracekd_ops.train.settings import TrainingConfig
 from tracekd_ops.train.trainer import TrainResult, last_checkpoint, train_student
@@ -98,6 +100,7 @@ def train_students(
         raise ValueError(f"no stored traces for {dataset}/{condition}: materialize traces first")
     version = str(frame["trace_set_version"].iloc[0])
     index = RegistryIndex(store)
+    phrases = dataset_spec(dataset).vocabulary_phrases + TEMPLATE_PHRASES  # for from-config students' tokenizers
     outcome = StudentsOutcome(dataset, condition, version, experiment, registry.backend)
     for spec in experiment.students:
         for seed in spec.seeds:
@@ -112,7 +115,7 @@ def train_students(
             work = registry.work_dir(lineage, fingerprint)
             say(f"training ({config.mode}) on {len(frame)} traces, trace_set_version {version}, settings {fingerprint}")
             try:
-                result = train_student(list(frame["prompt"]), list(frame["completion"]), work, config, log=say)
+                result = train_student(list(frame["prompt"]), list(frame["completion"]), work, config, log=say, phrases=phrases)
             except BaseException:
                 if last_checkpoint(work) is None:  # nothing a later run could resume: leave no empty folder behind
                     shutil.rmtree(work, ignore_errors=True)

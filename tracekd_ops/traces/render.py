@@ -34,7 +34,12 @@ TRACE_STYLES: tuple[str, ...] = (SENTENCES, COMPACT)
 
 _CLASS_SENTENCE = "The category of the question asked is: {}."
 _FACTS_SENTENCE = "I need to use the following facts: [{}]."
+_SENTENCES = f"{_CLASS_SENTENCE} {_FACTS_SENTENCE}"
 _COMPACT = "class: {} | facts: {}"
+TEMPLATE_PHRASES: tuple[str, ...] = tuple(part.rstrip() for part in _SENTENCES.split("{}")[:2])
+"""The fixed wording of the `sentences` style between its variable parts ("The category of the
+question asked is:", ". I need to use the following facts: ["), which the from-config student's
+tokenizer keeps whole: one token each."""
 
 _CLASS_RE = re.compile(r"The category of the question asked is:\s*(.*?)\s*\.(?=\s*I need|\s*</think>|\s*$)", re.S)
 _FACTS_RE = re.compile(r"I need to use the following facts:\s*\[([^\]]*)\]", re.S)
@@ -71,7 +76,7 @@ def render_steps(category: str, fact_ids: Sequence[int], style: str = SENTENCES)
     """The two steps as written inside `<think>` (also the gold trace a generated one is compared with)."""
     ids = ", ".join(str(i) for i in fact_ids)
     if style == SENTENCES:
-        return f"{_CLASS_SENTENCE.format(category)} {_FACTS_SENTENCE.format(ids)}"
+        return _SENTENCES.format(category, ids)
     if style == COMPACT:
         return _COMPACT.format(category, ids)
     raise ValueError(f"unknown trace style {style!r}; known: {', '.join(TRACE_STYLES)}")

@@ -18,30 +18,36 @@ if TYPE_CHECKING:
 PAD, EOS = "<pad>", "<eos>"
 
 
-WORD_RUNS = r"(?: ?\p{L}+(?:-\p{L}+)*)+|\p{N}+|, | ?[^\s\p{L}\p{N}]+\n?|\s+"
-"""How `phrases` tokenizers cut text before BPE: each run of words between two pieces of
-punctuation stays one piece (so BPE can learn frequent multi-word tokens such as " went to the"
-from the corpus), while numbers (fact ids) and punctuation always stand apart."""
+PIECES = r", | ?\p{L}+(?:-\p{L}+)*|\p{N}+| ?[^\s\p{L}\p{N}]+\n?|\s+"
+"""How text is cut before BPE: a word with its leading space (hyphenated words whole), a bare
+number (so fact id 3 is one token in `[3] Mary ...` and in `facts: [2, 3]`), a list separator, a
+run of punctuation with one trailing newline, a run of whitespace."""
 
 
-def train_tokenizer(texts: Sequence[str], vocab_size: int, phrases: bool = False) -> "PreTrainedTokenizerFast":
-    """Byte-level BPE trained on the corpus: exact decode (traces parse back), and the trace
-    markup tags as whole tokens so the student learns them as units. With `phrases`, merges may
-    cross spaces within a run of words (`WORD_RUNS`): fewer tokens per story, and the words a
-    lookup needs stand closer together."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+def _pre_tokenizer(phrases: Sequence[str]) -> Any:
+    import re
+
+    from tokenizers import Regex, pre_tokenizers
+
+    pattern = PIECES
+    if phrases:  # longest first, so "Where is the" wins over "Where is"; whole words only
+        alternatives = "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
+        pattern = f" ?(?:{alternatives})(?!\\p{{L}})|" + PIECES
+    return pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(pattern), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
+    )
+
+
+def train_tokenizer(texts: Sequence[str], vocab_size: int, phrases: Sequence[str] = ()) -> "PreTrainedTokenizerFast":
+    """Byte-level BPE trained on the corpus: exact decode (traces parse back), the trace markup
+    tags as whole tokens so the student learns them as units, and each of `phrases` (the fixed
+    wording of a generator's templates and of the trace sentences) kept as one piece, so BPE makes
+    it one token: the words a lookup needs stand closer together (measured: README)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    if phrases:
-        tok.pre_tokenizer = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.Split(Regex(WORD_RUNS), behavior="isolated"),
-                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-            ]
-        )
-    else:
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = _pre_tokenizer(phrases)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -32,14 +32,14 @@ class TinyModelConfig(_Settings):
     """Shape of the from-config student. A larger init std than the Llama default (0.02) is what
     lets a model this small leave the chance plateau within a CPU minute (measured: README)."""
 
-    hidden_size: int = Field(default=256, ge=8, le=16384)
+    hidden_size: int = Field(default=128, ge=8, le=16384)
     num_layers: int = Field(default=2, ge=1, le=256)
-    num_heads: int = Field(default=8, ge=1, le=256)
-    intermediate_size: int = Field(default=512, ge=8, le=65536)
+    num_heads: int = Field(default=4, ge=1, le=256)
+    intermediate_size: int = Field(default=256, ge=8, le=65536)
     init_std: float = Field(default=0.08, gt=0.0, le=1.0)
     vocab_size: int = Field(default=600, ge=16, le=1_000_000)
     max_positions: int = Field(default=1024, ge=16, le=1_048_576)
-    canon_kernel: int = Field(default=4, ge=0, le=64)
+    canon_kernel: int = Field(default=6, ge=0, le=64)
     """Tokens each Canon layer mixes (itself and the ones before it); 0: a plain Llama (`canon.py`)."""
 
     @model_validator(mode="after")
@@ -66,9 +66,9 @@ class TrainingConfig(_Settings):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     base_model: str = Field(default=TINY_BASE_MODEL, min_length=1)
     mode: str = FULL
-    max_steps: int = Field(default=700, ge=-1, le=MAX_STEPS_LIMIT)
+    max_steps: int = Field(default=1000, ge=-1, le=MAX_STEPS_LIMIT)
     epochs: float = Field(default=1.0, gt=0.0, le=1000.0)
-    learning_rate: float = Field(default=2e-3, gt=0.0, lt=1.0)
+    learning_rate: float = Field(default=1e-3, gt=0.0, lt=1.0)
     batch_size: int = Field(default=32, ge=1, le=65536)
     grad_accumulation: int = Field(default=1, ge=1, le=65536)
     warmup_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)

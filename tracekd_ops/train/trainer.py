@@ -21,7 +21,7 @@ from tracekd_ops.train.models import build_tiny_model, format_prompts, load_pret
 from tracekd_ops.train.settings import FULL, TrainingConfig
 
 Log = Callable[[str], None]
-TRAINER_VERSION = "sft-2"
+TRAINER_VERSION = "sft-3"
 """Bump when how a student is trained changes (its asset's code version: students go stale)."""
 
 
@@ -76,17 +76,23 @@ def _progress_callback(config: TrainingConfig, log: Log) -> Any:
 
 
 def build_trainer(
-    prompts: Sequence[str], completions: Sequence[str], output_dir: Path, config: TrainingConfig, log: Log = print
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    output_dir: Path,
+    config: TrainingConfig,
+    log: Log = print,
+    phrases: Sequence[str] = (),
 ) -> Any:
     """A TRL `SFTTrainer` on prompt-completion data: TRL masks the prompt tokens out of the loss
-    (`completion_only_loss`), so the student learns only what it writes."""
+    (`completion_only_loss`), so the student learns only what it writes. `phrases`: fixed wording
+    the from-config student's tokenizer keeps whole (`models.train_tokenizer`)."""
     from datasets import Dataset
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
     quiet_progress_bars()
     if config.from_config:
-        tokenizer = train_tokenizer([p + c for p, c in zip(prompts, completions)], config.model.vocab_size)
+        tokenizer = train_tokenizer([p + c for p, c in zip(prompts, completions)], config.model.vocab_size, phrases)
         formatted = format_prompts(tokenizer, prompts)
         lengths = sequence_lengths(tokenizer, formatted, completions)
         positions = sized_for(lengths, config.model.max_positions)
@@ -163,10 +169,11 @@ def train_student(
     output_dir: Path,
     config: TrainingConfig,
     log: Log = print,
+    phrases: Sequence[str] = (),
 ) -> TrainResult:
     """Fine-tune a student (resuming from a checkpoint left in `output_dir` by a killed run of the
     same settings) and save safetensors weights (or LoRA adapters) + tokenizer to `output_dir`."""
-    trainer = build_trainer(prompts, completions, output_dir, config, log)
+    trainer = build_trainer(prompts, completions, output_dir, config, log, phrases)
     progress = next(c for c in trainer.callback_handler.callbacks if hasattr(c, "budget_hit"))  # ours
     resume = last_checkpoint(output_dir)
     if resume is not None:
