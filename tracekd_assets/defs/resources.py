@@ -59,7 +59,7 @@ def dagster_config(schema: type[BaseModel], exclude: tuple[str, ...] = ()) -> ty
 TrainingDefaults = dagster_config(TrainingConfig, exclude=("seed", "base_model"))
 """Every student's training settings before its experiment-file overrides (launchpad: `training`);
 the base model and seeds are the experiment file's (or the tiny student on `seed`)."""
-DEMO_TRAIN_SECONDS = 420.0
+DEMO_TRAIN_SECONDS = 600.0
 """The embedded default's wall-time cap per student."""
 
 
