@@ -9,10 +9,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 from tracekd_ops.datasets import loadable_datasets
+
+
+def _stop_on_term() -> None:
+    """TERM stops `demo` and `run` as Ctrl-C does: as an exception in the main thread, so worker
+    processes are terminated and the local teacher's server is stopped on the way out (by default
+    TERM would end this process alone and leave both running)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: dict[str, object], teacher: object = None) -> int:
@@ -59,6 +71,7 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
 
 
 def _prepare_environment(args: argparse.Namespace) -> None:
+    _stop_on_term()
     if os.environ.get("TRACEKD_REGISTRY", "local") == "local":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local study needs no network
     if args.home:

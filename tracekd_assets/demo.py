@@ -137,13 +137,20 @@ def materialize_everything(
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             spawn = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=spawn)
+            try:
                 futures = {
                     label: pool.submit(_run_partition, ref, condition_job.name, key, resources, threads)
                     for label, key in chains
                 }
                 for label, future in futures.items():
                     record(label, *future.result())
+            except BaseException:  # interrupted (Ctrl-C, TERM): stop the workers instead of waiting for them
+                for worker in multiprocessing.active_children():
+                    worker.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
         outcome.seconds[f"traces, students, evaluation [{dataset}]"] = time.monotonic() - started
     log("materializing SQL models and report ...")
     started = time.monotonic()

@@ -49,3 +49,32 @@ def test_run_takes_a_downloaded_dataset_to_a_report(tmp_path):
                          capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "| cotempqa | solution_only |" in run.stdout and (home / "reports" / "report.html").exists()
+
+
+def test_term_stops_the_demo_and_its_workers(tmp_path):
+    """TERM during training ends `tracekd demo` and every worker process it started: nothing left
+    running, nothing waited for (the default TERM would end the parent alone)."""
+    import os
+    import signal
+    import time
+
+    log = tmp_path / "demo.log"
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster")}
+    with log.open("w") as out:
+        demo = subprocess.Popen([TRACEKD, "demo", "--home", str(tmp_path / "home")], stdout=out, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while "training (full)" not in log.read_text():  # a worker is training: the moment that used to hang
+            assert demo.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(1)
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) != 0
+        time.sleep(2)
+        survivors = subprocess.run(["pgrep", "-s", str(demo.pid)], capture_output=True, text=True).stdout.split()
+        assert survivors == [], f"processes of the demo still running after TERM: {survivors}"
+    finally:
+        try:
+            os.killpg(demo.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
