@@ -73,7 +73,8 @@ def build_teacher_model(path: Path, records: Sequence[QARecord], config: Teacher
         completions.append(f"It is right because facts {list(record.gold_fact_ids)} say so.")
     training = TrainingConfig(
         max_steps=240, learning_rate=3e-3, batch_size=8, warmup_ratio=0.02, log_every=1000,
-        model=TinyModelConfig(hidden_size=96, num_layers=2, num_heads=4, intermediate_size=192, vocab_size=500, init_std=0.05),
+        # a plain Llama (no Canon layers): `transformers serve` loads it without TraceKD's model type
+        model=TinyModelConfig(hidden_size=96, num_layers=2, num_heads=4, intermediate_size=192, vocab_size=500, init_std=0.05, canon_kernel=0),
     )  # fmt: skip
     train_student(prompts, completions, path, training, log=lambda line: None)
     _add_chat_templates(path)

@@ -23,3 +23,17 @@ def test_smollm2_served_locally_answers_the_teacher_client(tmp_path):
         client.close()
         assert reply.ok and (reply.content or reply.reasoning), reply.error
         assert server.requests_served() == 1
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path):
+    import json
+
+    import pytest
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "no_such_architecture"}))
+    with pytest.raises(RuntimeError, match="transformers serve exited") as error:
+        with serve(folder, tmp_path / "serve.log", timeout_s=120):
+            pass
+    assert "Traceback" in str(error.value)  # the server's own error (its log's tail), not a ProcessLookupError from cleanup

@@ -67,9 +67,20 @@ def serve(model_dir: Path, log: Path, timeout_s: float = 180.0) -> Iterator[Serv
             time.sleep(0.2)
         yield Server(base + "/v1", log)
     finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """TERM the server's process group, KILL it after 20 s; nothing to do if it has exited (a
+    server that failed to start must not hide its own error behind ProcessLookupError)."""
+    try:
         os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except ProcessLookupError:
+        process.wait()
+    except subprocess.TimeoutExpired:
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        except ProcessLookupError:
+            pass
+        process.wait()

@@ -62,13 +62,15 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, phrases: Sequence[str
 
 
 def build_tiny_model(tokenizer: "PreTrainedTokenizerFast", config: TinyModelConfig, seed: int) -> Any:
+    """The from-config student: a Llama with Canon layers, or, with `canon_kernel` 0, a plain
+    Llama (which any transformers install loads, e.g. `transformers serve`)."""
     import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     from tracekd_ops.train.canon import CanonLlamaConfig, CanonLlamaForCausalLM
 
     torch.manual_seed(seed)
-    model_config = CanonLlamaConfig(
-        canon_kernel=config.canon_kernel,
+    shape = dict(
         vocab_size=len(tokenizer),
         hidden_size=config.hidden_size,
         intermediate_size=config.intermediate_size,
@@ -82,7 +84,9 @@ def build_tiny_model(tokenizer: "PreTrainedTokenizerFast", config: TinyModelConf
         bos_token_id=None,
         tie_word_embeddings=True,
     )
-    return CanonLlamaForCausalLM(model_config)
+    if config.canon_kernel:
+        return CanonLlamaForCausalLM(CanonLlamaConfig(canon_kernel=config.canon_kernel, **shape))
+    return LlamaForCausalLM(LlamaConfig(**shape))
 
 
 def quiet_progress_bars() -> None:
