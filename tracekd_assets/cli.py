@@ -25,6 +25,9 @@ def _stop_on_term() -> None:
         raise KeyboardInterrupt(f"stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupt)
+    # A background job starts with SIGINT ignored, and after a run in this process Dagster gives
+    # TERM whatever SIGINT has: without this line TERM would be ignored from then on.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: dict[str, object], teacher: object = None) -> int:

@@ -23,7 +23,7 @@ from dagster import DagsterInstance, materialize
 from tracekd_assets.definitions import ALL_ASSETS
 from tracekd_assets.defs.jobs import condition_job, raw_job, report_job
 from tracekd_assets.defs.partitions import run_key
-from tracekd_assets.defs.recovery import free_dead_runs
+from tracekd_assets.defs.recovery import die_with_parent, free_dead_runs
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 
@@ -67,6 +67,7 @@ def _run_partition(
     torch_threads: int | None = None,
 ) -> tuple[bool, str]:
     """One run of a job's assets for one partition; (success, run id). Runs in a worker process."""
+    die_with_parent()  # a worker must not outlive the demo, even before its run sets anything up
     if torch_threads:
         import torch
 
@@ -87,6 +88,21 @@ def _run_partition(
             raise_on_error=False,
         )
         return result.success, result.run_id
+
+
+def _stop_workers(grace_s: float = 5.0) -> None:
+    """TERM every worker, then KILL those still running after `grace_s`: Dagster inside a worker
+    defers TERM to the end of the running step. A killed write is rolled back by DuckDB, and the
+    killed runs are recovered by the next run (`free_dead_runs`)."""
+    workers = multiprocessing.active_children()
+    for worker in workers:
+        worker.terminate()
+    deadline = time.monotonic() + grace_s
+    for worker in workers:
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
 
 
 def materialize_everything(
@@ -146,8 +162,7 @@ def materialize_everything(
                 for label, future in futures.items():
                     record(label, *future.result())
             except BaseException:  # interrupted (Ctrl-C, TERM): stop the workers instead of waiting for them
-                for worker in multiprocessing.active_children():
-                    worker.terminate()
+                _stop_workers()
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown()

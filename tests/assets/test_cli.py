@@ -61,8 +61,9 @@ def test_term_stops_the_demo_and_its_workers(tmp_path):
     log = tmp_path / "demo.log"
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster")}
     with log.open("w") as out:
+        # started as a shell starts a background job (`cmd &`, as CI does): with SIGINT ignored
         demo = subprocess.Popen([TRACEKD, "demo", "--home", str(tmp_path / "home")], stdout=out, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True)  # fmt: skip
+                                env=env, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
     try:
         deadline = time.monotonic() + 300
         while "training (full)" not in log.read_text():  # a worker is training: the moment that used to hang
