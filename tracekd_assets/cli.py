@@ -2,7 +2,9 @@
 `tracekd run DATASET SOURCE` runs it on a downloaded dataset (a path or an `hf:` id);
 `tracekd datasets inspect DATASET PATH` checks dataset files before they are materialized;
 `tracekd query SQL` and `tracekd snapshot PATH` read results safely while Dagster is writing;
-`tracekd dev` serves the UI; `tracekd doctor` recovers from killed runs."""
+`tracekd dev` serves the UI; `tracekd doctor` recovers from killed runs; `tracekd ratings serve`
+serves the rating page to participants, and `tracekd ratings export|import` moves ratings to and
+from other annotation tools."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 from tracekd_ops.datasets import loadable_datasets
+from tracekd_ops.ratings.formats import FORMATS
 
 
 def _stop_on_term() -> None:
@@ -225,6 +228,57 @@ def _snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ratings_serve(args: argparse.Namespace) -> int:
+    """The rating page for the newest item set (or `--item-set`), on loopback unless told otherwise."""
+    import logging
+
+    import uvicorn
+
+    from tracekd_ops.ratings.server import PROLIFIC_QUERY, StudySettings, create_app, study_secret
+    from tracekd_ops.steps.ratings import current_item_set
+
+    store = _store(args.home)
+    try:
+        version = current_item_set(store, args.item_set, args.dataset)
+        settings = StudySettings(store, version, study_secret(store.path.parent), args.completion_code, args.completion_url)
+        app = create_app(settings)
+    except (LookupError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    base = f"http://{args.host}:{args.port}"
+    print(f"rating page for item set {version}: {base}/ (in-lab), or {base}/{PROLIFIC_QUERY} as a Prolific study URL", flush=True)
+    # access_log off: request lines carry participant ids in their query strings
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _ratings_export(args: argparse.Namespace) -> int:
+    from tracekd_ops.steps.ratings import export_ratings
+
+    try:
+        done = export_ratings(_store(args.home), args.format, Path(args.path), args.item_set, args.panel)
+    except (LookupError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{done['ratings']} {done['panel']} ratings of item set {done['item_set_version']} written to {done['path']}")
+    return 0
+
+
+def _ratings_import(args: argparse.Namespace) -> int:
+    from tracekd_ops.ratings.formats import ImportRejected
+    from tracekd_ops.steps.ratings import import_ratings
+
+    try:
+        done = import_ratings(_store(args.home), args.format, Path(args.path), args.item_set)
+    except (ImportRejected, LookupError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"imported {done['ratings']} ratings by {done['participants']} participants into item set {done['item_set_version']}; "
+          "materialize rating_analysis (or the report job) to see them")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracekd", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -273,6 +327,27 @@ def main(argv: list[str] | None = None) -> int:
     snapshot.add_argument("path")
     snapshot.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
     snapshot.set_defaults(handler=_snapshot)
+    ratings = commands.add_parser("ratings", help="the human rating study").add_subparsers(dest="action", required=True)
+    serve = ratings.add_parser("serve", help="serve the rating page to participants (loopback by default)")
+    serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to reach it from other machines (put TLS in front)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--item-set", help="item set version (default: the newest)")
+    serve.add_argument("--dataset", help="the newest item set of this dataset")
+    serve.add_argument("--completion-code", help="one code for every participant (as Prolific studies use); default: one per participant")
+    serve.add_argument("--completion-url", help="where participants go at the end; {code} is replaced, "
+                       "e.g. https://app.prolific.com/submissions/complete?cc={code}")
+    serve.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+    serve.set_defaults(handler=_ratings_serve)
+    for name, handler, text in (("export", _ratings_export, "write ratings (and their items) to a file"),
+                                ("import", _ratings_import, "read ratings collected with another tool as real ratings")):  # fmt: skip
+        action = ratings.add_parser(name, help=text)
+        action.add_argument("format", choices=FORMATS)
+        action.add_argument("path")
+        action.add_argument("--item-set", help="item set version (default: the newest)")
+        action.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+        if name == "export":
+            action.add_argument("--panel", choices=("real", "simulated"), default="real")
+        action.set_defaults(handler=handler)
     args = parser.parse_args(argv)
     return args.handler(args)
 

@@ -167,10 +167,10 @@ def materialize_everything(
                 raise
             pool.shutdown()
         outcome.seconds[f"traces, students, evaluation [{dataset}]"] = time.monotonic() - started
-    log("materializing SQL models and report ...")
+    log("materializing rating items and statistics (simulated panel), SQL models and report ...")
     started = time.monotonic()
     record("sql models + report", *_run_partition(ref, report_job.name, None, resources))
-    outcome.seconds["SQL models and report"] = time.monotonic() - started
+    outcome.seconds["ratings, SQL models and report"] = time.monotonic() - started
     return outcome
 
 

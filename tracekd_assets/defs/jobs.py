@@ -23,6 +23,7 @@ evaluation_job = define_asset_job(
 )
 report_job = define_asset_job(
     "report_job",
-    selection=AssetSelection.groups("sql_models") | AssetSelection.assets("reference_results", "report"),
-    description="Rebuild the SQL models and the report from whatever metrics are stored.",
+    selection=AssetSelection.groups("sql_models", "ratings") | AssetSelection.assets("reference_results", "report"),
+    description="Rebuild the rating items and statistics (simulated panel included), the SQL models and the report from "
+    "whatever traces, ratings and metrics are stored.",
 )

@@ -1,5 +1,6 @@
 """The reference study's published numbers, kept as data with their source, for the report's
-side-by-side (`data/reference_results.csv`; edit it to add numbers, one row per value)."""
+side-by-side: accuracies (`data/reference_results.csv`) and the human study's mean Likert ratings
+(`data/reference_ratings.csv`). Edit a file to add numbers, one row per value."""
 
 from __future__ import annotations
 
@@ -9,24 +10,36 @@ from typing import Any
 
 REFERENCE_CSV = Path(__file__).parent / "data" / "reference_results.csv"
 COLUMNS = ("dataset", "condition", "base_model", "metric", "value", "source")
+REFERENCE_RATINGS_CSV = Path(__file__).parent / "data" / "reference_ratings.csv"
+RATING_COLUMNS = ("condition", "scale", "mean", "source")
 
 
-def reference_results(path: Path = REFERENCE_CSV) -> list[dict[str, Any]]:
-    """The rows, validated: every column present and non-empty, values within [0, 1]."""
+def _rows(path: Path, columns: tuple[str, ...], number: str, low: float, high: float, meaning: str) -> list[dict[str, Any]]:
+    """The rows, validated: every column present and non-empty, `number` within [low, high]."""
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
-        if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(f"{path}: header must be {','.join(COLUMNS)}; got {','.join(reader.fieldnames or [])}")
+        if tuple(reader.fieldnames or ()) != columns:
+            raise ValueError(f"{path}: header must be {','.join(columns)}; got {','.join(reader.fieldnames or [])}")
         rows = []
         for line, row in enumerate(reader, start=2):
-            empty = [c for c in COLUMNS if not (row.get(c) or "").strip()]
+            empty = [c for c in columns if not (row.get(c) or "").strip()]
             if empty:
                 raise ValueError(f"{path}:{line}: empty field {empty[0]}")
             try:
-                value = float(row["value"])
+                value = float(row[number])
             except ValueError:
-                raise ValueError(f"{path}:{line}: field value is not a number: {row['value']!r}") from None
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{path}:{line}: field value must be a share in [0, 1]; got {value}")
-            rows.append({**row, "value": value})
+                raise ValueError(f"{path}:{line}: field {number} is not a number: {row[number]!r}") from None
+            if not low <= value <= high:
+                raise ValueError(f"{path}:{line}: field {number} must be {meaning} in [{low:g}, {high:g}]; got {value}")
+            rows.append({**row, number: value})
+    if not rows:
+        raise ValueError(f"{path}: no rows")
     return rows
+
+
+def reference_results(path: Path = REFERENCE_CSV) -> list[dict[str, Any]]:
+    return _rows(path, COLUMNS, "value", 0.0, 1.0, "a share")
+
+
+def reference_ratings(path: Path = REFERENCE_RATINGS_CSV) -> list[dict[str, Any]]:
+    return _rows(path, RATING_COLUMNS, "mean", 1.0, 5.0, "a 5-point Likert mean")

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 Rows = Sequence[dict[str, Any]]
-REPORT_VERSION = "report-3"
+REPORT_VERSION = "report-4"
 """Bump when what the report shows, or how, changes."""
 
 SUMMARY_COLUMNS = (
@@ -80,6 +80,32 @@ REFERENCE_COLUMNS = (
     ("measured_value", "measured here"),
     ("source", "source"),
 )
+RATING_COLUMNS = (
+    ("dataset", "dataset"),
+    ("condition", "condition"),
+    ("panel", "panel"),
+    ("participants", "participants"),
+    ("interpretability_mean", "interpretability"),
+    ("interpretability_ci", "95% CI"),
+    ("cognitive_load_mean", "cognitive load"),
+    ("cognitive_load_ci", "95% CI"),
+    ("answer_accuracy", "answer acc"),
+    ("reference_interpretability", "reference interpretability"),
+    ("reference_cognitive_load", "reference cognitive load"),
+    ("item_set_version", "item set"),
+    ("rated_trace_set_version", "rated trace set"),
+)
+RATING_TEST_COLUMNS = (
+    ("panel", "panel"),
+    ("scale", "scale"),
+    ("test", "test"),
+    ("groups", "conditions"),
+    ("n", "n"),
+    ("statistic", "statistic"),
+    ("p", "p"),
+    ("p_holm", "p (Holm)"),
+    ("note", "note"),
+)
 LINEAGE_COLUMNS = (
     "dataset", "condition", "student", "base_model", "eval_split", "trace_set_versions", "model_revisions", "scorer_versions",
     "dataset_sources", "dataset_hashes",
@@ -97,6 +123,9 @@ class ReportData:
     categories: Rows = ()
     deltas: Rows = ()
     reference: Rows = ()
+    ratings: Rows = ()
+    """The rating study per condition beside accuracy (`rating_comparison`)."""
+    rating_tests: Rows = ()
     baselines: Rows = ()
     """Chance and majority accuracy per dataset and category (`evaluate.metrics.category_baselines`)."""
     code_versions: dict[str, str] = field(default_factory=dict)
@@ -291,6 +320,41 @@ def category_bars_png(categories: Rows) -> str | None:
     return _png(fig)
 
 
+def _rating_rows(rows: Rows) -> list[dict[str, Any]]:
+    """Ratings with their CIs as one cell each, and every simulated value marked as such."""
+    out = []
+    for r in rows:
+        row = dict(r)
+        for scale in ("interpretability", "cognitive_load"):
+            row[f"{scale}_ci"] = f"{_fmt(r[f'{scale}_ci_low'])}–{_fmt(r[f'{scale}_ci_high'])}"
+        if r["panel"] != "real":
+            row["panel"] = f"{r['panel']} (not people)"
+        out.append(row)
+    return out
+
+
+def tradeoff_png(ratings: Rows) -> str | None:
+    """The study's trade-off: mean interpretability (with its 95% CI) against answer accuracy, one
+    point per condition; the title says when the ratings come from the simulated panel."""
+    points = [r for r in ratings if r.get("answer_accuracy") is not None and r.get("interpretability_mean") is not None]
+    if not points:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 4), dpi=110)
+    for r in points:
+        low, high = r["interpretability_ci_low"], r["interpretability_ci_high"]
+        error = [[r["interpretability_mean"] - low], [high - r["interpretability_mean"]]] if low is not None else None
+        ax.errorbar([r["interpretability_mean"]], [r["answer_accuracy"]], xerr=error, fmt="o", capsize=3, label=f"{r['dataset']}/{r['condition']}")
+    ax.set_xlim(1, 5)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("mean interpretability rating (1-5)")
+    ax.set_ylabel("answer accuracy of the condition's students")
+    simulated = any(r["panel"] != "real" for r in points)
+    ax.set_title("SIMULATED PANEL (not people)" if simulated else "ratings by participants", fontsize=9, color="#a00" if simulated else "#222")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
 def headline_lines(rows: Rows) -> list[str]:
     """One sentence per condition: measured answer accuracy against chance, and the trace/answer link."""
     lines = []
@@ -371,6 +435,21 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
             "<h2>Against solution-only on the same questions</h2><p>McNemar's test on paired answers (exact binomial "
             "below 25 discordant pairs).</p>",
             _html_table(data.deltas, DELTA_COLUMNS),
+        ]
+    if data.ratings:
+        simulated = any(r["panel"] != "real" for r in data.ratings)
+        sections += [
+            "<h2>Human ratings: interpretability against accuracy</h2>"
+            + ('<p style="color:#a00"><b>Simulated panel:</b> no participant has rated this item set yet, so these are '
+               "TraceKD's synthetic raters (a stand-in that shows the analysis, not a finding about people).</p>" if simulated else "")
+            + "<p>Mean 5-point Likert ratings per trace condition (interpretability: 5 = completely interpretable; "
+            "cognitive load: 5 = very much effort), 95% CIs over participants' means, participants who failed an "
+            "attention check left out; beside the answer accuracy of the condition's students and the reference "
+            "study's published means (Bhambri et al., ACL 2026).</p>",
+            _figure(tradeoff_png(data.ratings), "interpretability vs answer accuracy"),
+            _html_table(_rating_rows(data.ratings), RATING_COLUMNS),
+            "<p>Agreement and tests (Friedman across conditions; pairwise Wilcoxon signed-rank on participants' means, Holm-corrected):</p>",
+            _html_table(data.rating_tests, RATING_TEST_COLUMNS),
         ]
     if data.reference:
         sections += [

@@ -11,7 +11,7 @@ from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.datasets import scorer_versions
 from tracekd_ops.datasets.synthetic import GENERATOR_VERSION
 from tracekd_ops.evaluate.metrics import EVAL_SPLIT, METRICS_VERSION, category_baselines
-from tracekd_ops.report.reference import REFERENCE_CSV, reference_results
+from tracekd_ops.report.reference import REFERENCE_CSV, REFERENCE_RATINGS_CSV, reference_ratings, reference_results
 from tracekd_ops.report.render import REPORT_VERSION, ReportData, markdown_summary, markdown_table, render_html
 from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, run_tests
 from tracekd_ops.store.store import Store
@@ -28,6 +28,8 @@ REPORT_MODELS = {
     "categories": "per_category_accuracy",
     "deltas": "condition_deltas",
     "reference": "reference_comparison",
+    "ratings": "rating_comparison",
+    "rating_tests": "rating_statistics",
 }
 """ReportData field -> the SQL model it is read from."""
 
@@ -45,9 +47,10 @@ def code_versions() -> dict[str, str]:
 
 
 def store_reference_results(store: Store) -> dict[str, Any]:
-    rows = reference_results()
-    store.replace_partition("reference_results", {}, rows)
-    return {"rows": len(rows), "file": REFERENCE_CSV}
+    """The published accuracies and mean ratings, replaced together (one transaction)."""
+    results, ratings = reference_results(), reference_ratings()
+    store.replace_partitions([("reference_results", {}, results), ("reference_ratings", {}, ratings)])
+    return {"rows": len(results), "file": REFERENCE_CSV, "rating_rows": len(ratings), "ratings_file": REFERENCE_RATINGS_CSV}
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ SCHEMA: dict[str, str] = {
         dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL, base_model VARCHAR NOT NULL,
         metric VARCHAR NOT NULL, value DOUBLE NOT NULL, source VARCHAR NOT NULL
     """,
+    "reference_ratings": """
+        condition VARCHAR NOT NULL, scale VARCHAR NOT NULL, mean DOUBLE NOT NULL, source VARCHAR NOT NULL
+    """,
     "teacher_requests": """
         request_hash VARCHAR NOT NULL, purpose VARCHAR NOT NULL, model VARCHAR NOT NULL, endpoint VARCHAR,
         request VARCHAR NOT NULL, status VARCHAR NOT NULL, content VARCHAR, reasoning VARCHAR,
@@ -101,6 +104,42 @@ SCHEMA: dict[str, str] = {
         n_step_wrong_answer_ok INTEGER NOT NULL, n_step_wrong_answer_wrong INTEGER NOT NULL,
         chi2 DOUBLE, chi2_p DOUBLE, fisher_p DOUBLE, small_cells BOOLEAN NOT NULL, phi DOUBLE,
         p_answer_given_step_correct DOUBLE, p_answer_given_step_wrong DOUBLE, share_both_correct DOUBLE
+    """,
+    "rating_item_sets": """
+        item_set_version VARCHAR NOT NULL, dataset VARCHAR NOT NULL, conditions VARCHAR[] NOT NULL,
+        trace_set_versions VARCHAR NOT NULL, seed INTEGER NOT NULL, per_condition INTEGER NOT NULL,
+        attention_checks INTEGER NOT NULL, paired BOOLEAN NOT NULL, items INTEGER NOT NULL, created_at TIMESTAMP NOT NULL
+    """,
+    "rating_items": """
+        item_set_version VARCHAR NOT NULL, item_id VARCHAR NOT NULL, dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL,
+        trace_set_version VARCHAR NOT NULL, example_id VARCHAR NOT NULL, facts VARCHAR NOT NULL, question VARCHAR NOT NULL,
+        trace VARCHAR NOT NULL, answer VARCHAR NOT NULL, trace_words INTEGER NOT NULL, trace_corrupted BOOLEAN NOT NULL,
+        attention_check BOOLEAN NOT NULL, expected_interpretability INTEGER, expected_cognitive_load INTEGER
+    """,
+    "rating_sessions": """
+        item_set_version VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, platform VARCHAR NOT NULL,
+        study_id VARCHAR, session_id VARCHAR, token_sha256 VARCHAR NOT NULL, item_order VARCHAR[] NOT NULL,
+        counterbalance_row INTEGER NOT NULL, started_at TIMESTAMP NOT NULL, completed_at TIMESTAMP
+    """,
+    "ratings": """
+        item_set_version VARCHAR NOT NULL, item_id VARCHAR NOT NULL, participant_id VARCHAR NOT NULL,
+        panel VARCHAR NOT NULL, source VARCHAR NOT NULL, dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL,
+        trace_set_version VARCHAR NOT NULL, interpretability INTEGER NOT NULL, cognitive_load INTEGER NOT NULL,
+        comment VARCHAR, submitted_at TIMESTAMP NOT NULL
+    """,
+    "rating_summary": """
+        item_set_version VARCHAR NOT NULL, panel VARCHAR NOT NULL, dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL,
+        trace_set_version VARCHAR NOT NULL, scale VARCHAR NOT NULL, n_ratings INTEGER NOT NULL,
+        n_participants INTEGER NOT NULL, mean DOUBLE, sd DOUBLE, ci_low DOUBLE, ci_high DOUBLE
+    """,
+    "rating_tests": """
+        item_set_version VARCHAR NOT NULL, panel VARCHAR NOT NULL, scale VARCHAR NOT NULL, test VARCHAR NOT NULL,
+        groups VARCHAR NOT NULL, n INTEGER NOT NULL, statistic DOUBLE, p DOUBLE, p_holm DOUBLE, note VARCHAR
+    """,
+    "rating_participants": """
+        item_set_version VARCHAR NOT NULL, panel VARCHAR NOT NULL, participant_id VARCHAR NOT NULL,
+        rated INTEGER NOT NULL, attention_checks INTEGER NOT NULL, attention_failed INTEGER NOT NULL,
+        excluded BOOLEAN NOT NULL
     """,
 }
 

@@ -56,6 +56,14 @@ def render_prompt(record: QARecord) -> str:
     return "\n".join(lines)
 
 
+def split_prompt(prompt: str) -> tuple[str, str]:
+    """(facts block, question) of a prompt written by `render_prompt`, for showing it to people."""
+    head, marker, question = prompt.rpartition("\nQuestion: ")
+    if not marker or not head.startswith("Facts:"):
+        raise ValueError("not a TraceKD prompt: expected 'Facts:' lines, then a 'Question:' line")
+    return head.removeprefix("Facts:").strip("\n"), question.strip()
+
+
 def render_answer(answers: tuple[str, ...] | list[str]) -> str:
     """The answer as written in a trace: the first gold answer (its aliases are for scoring)."""
     return answers[0]

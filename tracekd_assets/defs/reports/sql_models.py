@@ -29,6 +29,11 @@ TABLE_PRODUCERS = {
     "registry": "student",
     "teacher_requests": "teacher_responses",
     "contingency": "metrics",
+    "reference_ratings": "reference_results",
+    "rating_item_sets": "rating_items",
+    "rating_summary": "rating_analysis",
+    "rating_tests": "rating_analysis",
+    "rating_participants": "rating_analysis",
 }
 """DuckDB tables written by an asset of another name (as a side table); every other table is the
 asset of its own name."""

@@ -1,0 +1,277 @@
+"""The rating study without a browser: item sampling, the counterbalanced order, answer checks,
+storage through the real DuckDB store, the statistics, the simulated panel and import/export."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
+from tracekd_ops.ratings.analysis import analyse, holm
+from tracekd_ops.ratings.formats import FORMATS, ImportRejected, export, read
+from tracekd_ops.ratings.items import sample_item_set
+from tracekd_ops.ratings.storage import (
+    REAL,
+    ParticipantTaken,
+    answered,
+    load_items,
+    ratings_of,
+    record_answer,
+    start_session,
+    store_item_set,
+)
+from tracekd_ops.ratings.study import ATTENTION_TEXT, RatingRejected, check_answer, participant_order, williams_square
+from tracekd_ops.steps.ratings import analyse_ratings, build_item_set, import_ratings, run_simulated_panel
+from tracekd_ops.store.store import Store
+from tracekd_ops.traces.conditions import TraceOptions
+from tracekd_ops.traces.trace_set import build
+
+CONDITIONS = ("solution_only", "correct", "incorrect", "swapped")
+
+
+def store_traces(store: Store, conditions=CONDITIONS, train_per_task: int = 10) -> None:
+    """Trace sets as the traces step stores them (its Great Expectations suite is tested elsewhere)."""
+    records = [r for r in generate(SyntheticConfig(train_per_task=train_per_task, test_per_task=2)) if r.split == "train"]
+    for name in conditions:
+        trace_set = build("synthetic", name, records, TASKS, TraceOptions())
+        keys = {"dataset": "synthetic", "condition": name}
+        store.replace_partitions([("traces", keys, trace_set.frame()), ("trace_sets", keys, [trace_set.summary_row()])])
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> tuple[Store, str]:
+    store = Store(tmp_path / "tracekd.duckdb")
+    store_traces(store)
+    return store, build_item_set(store, "synthetic", per_condition=4, seed=0, attention_checks=2)["item_set_version"]
+
+
+def test_williams_square_balances_positions_and_carry_over():
+    for n in (2, 3, 4, 5):
+        rows = williams_square(n)
+        assert all(sorted(row) == list(range(n)) for row in rows)
+        for position in range(n):  # each condition takes each serial position equally often
+            assert len(set(Counter(row[position] for row in rows).values())) == 1
+        pairs = Counter((row[k], row[k + 1]) for row in rows for k in range(n - 1))
+        assert len(pairs) == n * (n - 1) and len(set(pairs.values())) == 1  # each ordered pair follows equally often
+
+
+def test_item_set_is_balanced_paired_seeded_and_leaves_out_answer_only_traces(study):
+    store, version = study
+    items = load_items(store, version)
+    rated = [i for i in items if not i.attention_check]
+    assert Counter(i.condition for i in rated) == {"correct": 4, "incorrect": 4, "swapped": 4}  # solution_only has no trace
+    assert len({i.example_id for i in rated}) == 4  # the same questions in every condition
+    checks = [i for i in items if i.attention_check]
+    assert len(checks) == 2 and all(i.trace == ATTENTION_TEXT for i in checks)
+    assert all(i.trace_corrupted for i in rated if i.condition == "incorrect")
+    assert not any(i.trace_corrupted for i in rated if i.condition == "correct")
+    assert all(i.condition not in i.item_id for i in items)  # ids do not reveal the condition
+    # the same traces and seed give the same version; another seed another one
+    assert build_item_set(store, "synthetic", 4, 0, 2)["item_set_version"] == version
+    assert build_item_set(store, "synthetic", 4, 1, 2)["item_set_version"] != version
+
+
+def test_item_set_refuses_what_it_cannot_sample(tmp_path: Path):
+    store = Store(tmp_path / "tracekd.duckdb")
+    store_traces(store, conditions=("solution_only",))
+    with pytest.raises(ValueError, match="no trace set has traces to rate"):
+        build_item_set(store, "synthetic", 4, 0, 2)
+    store_traces(store, conditions=("correct",), train_per_task=1)
+    with pytest.raises(ValueError, match=r"fewer traces than per_condition=4 in correct \(3\)"):
+        build_item_set(store, "synthetic", 4, 0, 2)
+    with pytest.raises(ValueError, match="no stored traces"):
+        build_item_set(Store(tmp_path / "empty.duckdb"), "synthetic", 4, 0, 2)
+
+
+def test_order_takes_every_condition_each_round_and_spreads_attention_checks(study):
+    store, version = study
+    items = [i.as_order_item() for i in load_items(store, version)]
+    condition_of = {i.item_id: i.condition for i in items}
+    first_conditions = Counter()
+    for row in range(6):
+        order = participant_order(items, row, f"p{row}", version)
+        assert sorted(order) == sorted(i.item_id for i in items)
+        checks = [k for k, item in enumerate(order) if condition_of[item] == "attention_check"]
+        assert checks == [4, 9]  # 12 rated items, 2 checks: after a third and two thirds
+        rated = [condition_of[i] for i in order if condition_of[i] != "attention_check"]
+        assert all(sorted(rated[k : k + 3]) == ["correct", "incorrect", "swapped"] for k in range(0, 12, 3))
+        first_conditions[rated[0]] += 1
+    assert set(first_conditions.values()) == {2}  # 6 participants: each condition leads twice
+
+
+@pytest.mark.parametrize(
+    "form, field",
+    [
+        ({"cognitive_load": "3"}, "interpretability"),
+        ({"interpretability": "6", "cognitive_load": "3"}, "interpretability"),
+        ({"interpretability": "0", "cognitive_load": "3"}, "interpretability"),
+        ({"interpretability": "2", "cognitive_load": "3.5"}, "cognitive_load"),
+        ({"interpretability": "2", "cognitive_load": "-1"}, "cognitive_load"),
+        ({"interpretability": "2", "cognitive_load": "3", "comment": "x" * 2001}, "comment"),
+        ({"interpretability": "2", "cognitive_load": "3", "comment": "bell\x07"}, "comment"),
+    ],
+)
+def test_answers_outside_the_scales_are_rejected_naming_the_field(form, field):
+    with pytest.raises(RatingRejected) as error:
+        check_answer(form)
+    assert error.value.field == field
+
+
+def test_sessions_resume_refuse_another_browser_and_count_an_answer_once(study):
+    store, version = study
+    items = load_items(store, version)
+    session = start_session(store, items, version, "P1", "token-a", "prolific", "S", "X")
+    assert start_session(store, items, version, "P1", "token-a", "prolific", "S", "X") == session  # reload
+    with pytest.raises(ParticipantTaken):
+        start_session(store, items, version, "P1", "token-b", "prolific", "S", "X")
+    other = start_session(store, items, version, "P2", "token-c", "prolific", "S", "Y")
+    assert other.counterbalance_row == session.counterbalance_row + 1
+    by_id = {i.item_id: i for i in items}
+    first = by_id[session.item_order[0]]
+    assert record_answer(store, session, first, {"interpretability": 4, "cognitive_load": 2}, None)
+    assert not record_answer(store, session, first, {"interpretability": 1, "cognitive_load": 1}, "again")
+    rows = ratings_of(store, version, REAL)
+    assert len(rows) == 1 and (rows[0]["interpretability"], rows[0]["cognitive_load"]) == (4, 2)
+    assert answered(store, session) == {first.item_id} and answered(store, other) == set()
+    assert "token-a" not in json.dumps(store.rows("SELECT * FROM rating_sessions"), default=str)  # only its hash is kept
+
+
+def test_holm_matches_the_step_down_definition():
+    assert holm([0.01, 0.04, 0.03, 0.2]) == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def synthetic_ratings(items, participants: int, shift: dict[str, float], seed: int = 0, failing: int = 0):
+    """Ratings whose interpretability is shifted per condition; the first `failing` participants
+    miss the attention checks."""
+    rng, rows = random.Random(seed), []
+    for p in range(participants):
+        for item in items:
+            if item.attention_check:
+                values = (3, 3) if p < failing else (item.expected_interpretability, item.expected_cognitive_load)
+            else:
+                level = 3 + shift.get(item.condition, 0.0) + rng.choice((-1, 0, 0, 1))
+                values = (max(1, min(5, round(level))), rng.randint(1, 5))
+            rows.append({"participant_id": f"p{p}", "item_id": item.item_id, "condition": item.condition,
+                         "interpretability": values[0], "cognitive_load": values[1]})  # fmt: skip
+    return rows
+
+
+def test_analysis_finds_a_real_difference_excludes_inattentive_raters_and_agrees_with_scipy(study):
+    store, version = study
+    items = load_items(store, version)
+    ratings = synthetic_ratings(items, participants=12, shift={"correct": 1.5, "incorrect": -1.0}, failing=2)
+    result = analyse(items, ratings)
+    flagged = {p["participant_id"] for p in result.participants if p["excluded"]}
+    assert flagged == {"p0", "p1"}
+    summary = {(r["condition"], r["scale"]): r for r in result.summary}
+    assert summary[("correct", "interpretability")]["n_participants"] == 10
+    assert summary[("correct", "interpretability")]["mean"] > summary[("swapped", "interpretability")]["mean"] > summary[("incorrect", "interpretability")]["mean"]
+    low, high = summary[("correct", "interpretability")]["ci_low"], summary[("correct", "interpretability")]["ci_high"]
+    assert low < summary[("correct", "interpretability")]["mean"] < high
+    tests = {(r["scale"], r["test"], r["groups"]): r for r in result.tests}
+    friedman = tests[("interpretability", "friedman", "correct,incorrect,swapped")]
+    assert friedman["n"] == 10 and friedman["p"] < 0.001
+    # the same test computed here from the raw rows of the attentive participants
+    kept = [r for r in ratings if r["participant_id"] not in flagged and r["condition"] != "attention_check"]
+    means = {c: [sum(r["interpretability"] for r in kept if r["participant_id"] == p and r["condition"] == c) / 4
+                 for p in sorted({r["participant_id"] for r in kept})] for c in ("correct", "incorrect", "swapped")}  # fmt: skip
+    assert friedman["statistic"] == pytest.approx(stats.friedmanchisquare(*means.values()).statistic)
+    pair = tests[("interpretability", "wilcoxon", "correct,incorrect")]
+    assert pair["p_holm"] < 0.05 and pair["p_holm"] >= pair["p"]
+    assert tests[("cognitive_load", "friedman", "correct,incorrect,swapped")]["p"] > 0.01  # no effect there
+    alpha = tests[("interpretability", "krippendorff_alpha_ordinal", "correct,incorrect,swapped")]["statistic"]
+    assert 0.3 < alpha < 1.0
+
+
+def test_analysis_says_why_a_statistic_is_undefined(study):
+    store, version = study
+    items = load_items(store, version)
+    one = synthetic_ratings(items, participants=1, shift={})
+    tests = analyse(items, one).tests
+    assert {t["note"] for t in tests if t["test"] == "krippendorff_alpha_ordinal"} == {"needs at least 2 raters"}
+    assert all(t["p"] is None for t in tests if t["test"] in ("friedman", "wilcoxon"))
+    with pytest.raises(ValueError, match="not in the item set"):
+        analyse(items, [{**one[0], "item_id": "forged"}])
+
+
+def test_simulated_panel_is_labelled_and_never_mixed_with_real_ratings(study):
+    store, version = study
+    run_simulated_panel(store, raters=12, seed=0, version=version)
+    first = analyse_ratings(store, version)
+    assert first["panels"] == ["simulated"] and first["reported_panel"] == "simulated"
+    items = load_items(store, version)
+    session = start_session(store, items, version, "P1", "tok", "lab")
+    for item_id in session.item_order:
+        item = next(i for i in items if i.item_id == item_id)
+        record_answer(store, session, item, {"interpretability": item.expected_interpretability or 5,
+                                             "cognitive_load": item.expected_cognitive_load or 1}, None)  # fmt: skip
+    second = analyse_ratings(store, version)
+    assert second["panels"] == ["real", "simulated"] and second["reported_panel"] == "real"
+    by_panel = Counter(r["panel"] for r in store.rows("SELECT panel FROM rating_summary WHERE item_set_version = ?", [version]))
+    assert by_panel == {"real": 6, "simulated": 6}  # 3 conditions x 2 scales each, computed apart
+    real = store.rows("SELECT * FROM rating_summary WHERE panel = 'real' AND scale = 'interpretability'")
+    assert {r["mean"] for r in real} == {5.0} and {r["n_participants"] for r in real} == {1}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_then_import_gives_the_same_ratings(study, tmp_path: Path, fmt: str):
+    store, version = study
+    items = load_items(store, version)
+    ratings = [{**r, "comment": "clear, but long" if k % 5 == 0 else None}
+               for k, r in enumerate(synthetic_ratings(items, participants=3, shift={"correct": 1}))]  # fmt: skip
+    path = tmp_path / f"ratings.{fmt}"
+    export(fmt, items, ratings, version, path)
+    back = read(fmt, path, items)
+    key = lambda r: (r["participant_id"], r["item_id"])  # noqa: E731
+    assert [(key(r), r["interpretability"], r["cognitive_load"], r["comment"]) for r in sorted(back, key=key)] == [
+        (key(r), r["interpretability"], r["cognitive_load"], r["comment"]) for r in sorted(ratings, key=key)
+    ]
+    assert import_ratings(store, fmt, path, version)["ratings"] == len(ratings)
+    assert import_ratings(store, fmt, path, version)["ratings"] == len(ratings)  # a second import replaces the first
+    assert len(ratings_of(store, version, REAL)) == len(ratings)
+
+
+def test_a_bad_import_names_the_line_and_field_and_changes_nothing(study, tmp_path: Path):
+    store, version = study
+    items = load_items(store, version)
+    good = tmp_path / "good.csv"
+    export("csv", items, synthetic_ratings(items, participants=2, shift={}), version, good)
+    import_ratings(store, "csv", good, version)
+    before = store.rows("SELECT * FROM ratings ORDER BY participant_id, item_id")
+    header, first, second = good.read_text().splitlines()[0], items[0].item_id, items[1].item_id
+    cases = {
+        "line 3: interpretability: must be one of 1-5; got '7'": [f"p9,{first},,,,,,3,3,,", f"p9,{second},,,,,,7,3,,"],
+        "line 2: item_id: 'forged' is not an item of this item set": ["p9,forged,,,,,,3,3,,"],
+        "line 2: participant_id: missing": [f",{first},,,,,,3,3,,"],
+        "line 3: participant p9 rated item": [f"p9,{first},,,,,,3,3,,", f"p9,{first},,,,,,4,4,,"],
+        "no ratings in the file": [],
+    }
+    for message, lines in cases.items():
+        bad = tmp_path / "bad.csv"
+        bad.write_text("\n".join([header, *lines]) + "\n")
+        with pytest.raises(ImportRejected, match=message) as error:
+            import_ratings(store, "csv", bad, version)
+        assert str(bad) in str(error.value)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ImportRejected, match="empty.csv:1: missing column"):
+        import_ratings(store, "csv", tmp_path / "empty.csv", version)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ImportRejected, match="not JSON"):
+        import_ratings(store, "label-studio", tmp_path / "bad.json", version)
+    assert store.rows("SELECT * FROM ratings ORDER BY participant_id, item_id") == before
+
+
+def test_stored_item_set_round_trips(study):
+    store, version = study
+    items = load_items(store, version)
+    records = {i.condition: i for i in items}
+    assert records["correct"].trace.startswith("The category of the question asked is:")
+    assert records["correct"].facts.startswith("[1] ") and records["correct"].question.endswith("?")
+    item_set = sample_item_set("synthetic", {"correct": store.rows("SELECT * FROM traces WHERE condition = 'correct'")}, 4, 0, 2)
+    assert store_item_set(store, item_set) == 6

@@ -1,0 +1,74 @@
+"""The rating study: item sets sampled from the trace sets, the simulated panel's ratings, and the
+Likert statistics of every panel. Real ratings arrive through the rating page
+(`tracekd ratings serve`) or an import (`tracekd ratings import`), straight into DuckDB."""
+
+from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from pydantic import Field
+
+from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.pools import DUCKDB_POOL
+from tracekd_assets.defs.resources import TraceKDHome
+from tracekd_ops.core.metadata import Markdown
+from tracekd_ops.ratings.study import ITEMS_VERSION
+from tracekd_ops.report.render import markdown_table
+from tracekd_ops.steps.ratings import analyse_ratings, build_item_sets, latest_item_sets, run_simulated_panel
+
+
+class RatingItemsConfig(Config):
+    per_condition: int = Field(default=4, ge=1, le=1000, description="Items per trace condition (the same questions in every condition where they share them).")
+    attention_checks: int = Field(default=2, ge=0, le=100, description="Attention-check items spread through each session.")
+    seed: int = Field(default=0, ge=0, description="Seeds which questions are sampled.")
+
+
+class SimulatedPanelConfig(Config):
+    raters: int = Field(default=24, ge=1, le=10_000, description="Synthetic raters (10% of them inattentive).")
+    seed: int = Field(default=0, ge=0)
+
+
+@asset(
+    deps=["traces"],
+    pool=DUCKDB_POOL,
+    group_name="ratings",
+    code_version=ITEMS_VERSION,
+    description="Rating items of every dataset with traces: the question with its facts, a training trace and its "
+    "answer, balanced across the trace-writing conditions, seeded, with attention checks; versioned by content "
+    "(DuckDB tables `rating_item_sets`, `rating_items`). `tracekd ratings serve` shows the newest to participants.",
+)
+def rating_items(context: AssetExecutionContext, config: RatingItemsConfig, home: TraceKDHome) -> MaterializeResult:
+    built = build_item_sets(home.store(), config.per_condition, config.seed, config.attention_checks)
+    for item_set in built:
+        context.log.info(f"{item_set['dataset']}: item set {item_set['item_set_version']}, {item_set['items']} items of {item_set['conditions']}")
+    return MaterializeResult(metadata=as_metadata({"item_sets": built, "item_set_versions": [b["item_set_version"] for b in built]}))
+
+
+@asset(
+    deps=["rating_items"],
+    pool=DUCKDB_POOL,
+    group_name="ratings",
+    code_version="simulated-panel-1",
+    description="SIMULATED ratings of the newest item sets by seeded synthetic raters (stored as panel `simulated`, "
+    "never mixed with real ratings), so the analysis and the report can be shown without people.",
+)
+def simulated_ratings(context: AssetExecutionContext, config: SimulatedPanelConfig, home: TraceKDHome) -> MaterializeResult:
+    store = home.store()
+    runs = [run_simulated_panel(store, config.raters, config.seed, version) for version in latest_item_sets(store)]
+    return MaterializeResult(metadata=as_metadata({"panels": runs, "ratings": sum(r["ratings"] for r in runs)}))
+
+
+@asset(
+    deps=["rating_items", "simulated_ratings"],
+    pool=DUCKDB_POOL,
+    group_name="ratings",
+    code_version="rating-analysis-1",
+    description="Likert statistics of the newest item sets, per panel (real and simulated apart): mean, sd and 95% CI "
+    "per condition and scale, Krippendorff's alpha, Friedman and Holm-corrected pairwise Wilcoxon tests, attention-check "
+    "failures (DuckDB tables `rating_summary`, `rating_tests`, `rating_participants`).",
+)
+def rating_analysis(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeResult:
+    store = home.store()
+    outcomes = [analyse_ratings(store, version) for version in latest_item_sets(store)]
+    preview = [row for outcome in outcomes for row in outcome.pop("preview")]
+    for outcome in outcomes:
+        context.log.info(f"item set {outcome['item_set_version']}: panels {outcome['panels']}, {outcome['excluded']} of "
+                         f"{outcome['participants']} participants failed an attention check")  # fmt: skip
+    return MaterializeResult(metadata=as_metadata({"item_sets": outcomes, "summary": Markdown(markdown_table(preview))}))

@@ -1,0 +1,259 @@
+"""The rating page: a small web app (FastAPI, served by uvicorn) that a participant opens in an
+ordinary browser. Consent, instructions, one item at a time with the two Likert scales and an
+optional comment, progress, and a completion code at the end.
+
+Crowdsourcing conventions: a Prolific link carries `PROLIFIC_PID`, `STUDY_ID` and `SESSION_ID`
+(other platforms: `participant_id`); the end page links to the study's completion URL with the
+code. Without them (an in-lab session) the page makes up a participant id.
+
+Each participant's browser holds a random session token (an HttpOnly cookie; the database keeps
+only its hash), and every request acts on that session alone: nobody can read or change another
+participant's answers, and a participant id that has started in one browser cannot be taken over
+from another. A reload continues at the first unanswered item; a resubmitted form is not counted
+twice. Every input is checked on the server; a rejected one gets a 4xx naming the field and
+changes nothing. Each answer is one short write through the store's lock, so the page and a
+running materialization take turns.
+
+Needs the `serve` extra (fastapi, uvicorn): only `tracekd ratings serve` imports this module.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from tracekd_ops.ratings.items import RatingItem
+from tracekd_ops.ratings.storage import ParticipantTaken, Session, answered, load_items, record_answer, session_for, start_session
+from tracekd_ops.ratings.study import SCALES, RatingRejected, check_answer, check_participant_id, completion_code
+from tracekd_ops.store.store import Store, StoreBusy
+
+COOKIE = "tracekd_rating_session"
+MAX_FORM_BYTES = 16_384
+"""A form larger than this is refused (413) before it is parsed: a comment is at most 2,000 characters."""
+PLATFORM_PARAMETERS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "participant_id")
+log = logging.getLogger("tracekd.ratings")
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    store: Store
+    item_set_version: str
+    secret: bytes
+    """Signs completion codes; kept in a file of the TraceKD home (`study_secret`), never logged."""
+    completion_code: str | None = None
+    """A fixed code for every participant (what Prolific studies use); None: one per participant."""
+    completion_url: str | None = None
+    """Where a participant goes at the end; `{code}` is replaced by the completion code."""
+    title: str = "Rating reasoning traces"
+
+
+def study_secret(home: Path) -> bytes:
+    """The home's completion-code secret, made once (owner-only file) and the same after a restart."""
+    path = home / "ratings_secret"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(path.name + ".tmp")
+        staged.write_bytes(secrets.token_bytes(32))
+        staged.chmod(0o600)
+        staged.replace(path)
+    return path.read_bytes()
+
+
+class PageError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{html.escape(title)}</title><style>
+body {{ font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }}
+pre {{ white-space: pre-wrap; background: #f6f6f6; padding: .6rem; border-radius: 4px; }}
+fieldset {{ border: 1px solid #ccc; margin: 1rem 0; }} label {{ display: block; margin: .2rem 0; }}
+.trace {{ background: #eef4ff; }} .error {{ color: #a00; }} textarea {{ width: 100%; }}
+button {{ font-size: 1rem; padding: .4rem 1.2rem; }}
+</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>""",
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def create_app(settings: StudySettings) -> FastAPI:
+    """The FastAPI app of one item set."""
+    items = {item.item_id: item for item in load_items(settings.store, settings.item_set_version)}
+    app = FastAPI(title="TraceKD rating study", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(PageError)
+    async def _page_error(request: Request, error: PageError) -> Any:
+        return _page("Something is wrong", f'<p class="error" id="error">{html.escape(error.message)}</p>', error.status)
+
+    @app.exception_handler(StoreBusy)
+    async def _busy(request: Request, error: StoreBusy) -> Any:
+        log.warning("store busy: %s", error)
+        return _page("Please try again", '<p class="error" id="error">The study database is busy; nothing was saved. '
+                     "Please go back and submit again in a moment.</p>", 503)  # fmt: skip
+
+    def current(request: Request) -> Session | None:
+        token = request.cookies.get(COOKIE)
+        return session_for(settings.store, token) if token else None
+
+    def required(request: Request) -> Session:
+        session = current(request)
+        if session is None or session.item_set_version != settings.item_set_version:
+            raise PageError(401, "No study session in this browser: open the study link you were given.")
+        return session
+
+    async def form(request: Request) -> dict[str, str]:
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise PageError(413, f"The form is too large ({len(body)} bytes; at most {MAX_FORM_BYTES}).")
+        try:
+            fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise PageError(400, "The form is not UTF-8 text.") from None
+        repeated = [k for k, v in fields.items() if len(v) > 1]
+        if repeated:
+            raise PageError(400, f"Field {repeated[0]} was sent more than once.")
+        return {k: v[0] for k, v in fields.items()}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "item_set_version": settings.item_set_version, "items": len(items)}
+
+    @app.get("/")
+    def consent(request: Request) -> Any:
+        session = current(request)
+        if session is not None and session.item_set_version == settings.item_set_version:
+            return _redirect("/item")
+        hidden = "".join(
+            f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+            for name in PLATFORM_PARAMETERS if (value := request.query_params.get(name)) is not None
+        )  # fmt: skip
+        return _page(settings.title, f"""
+<h2>Consent</h2>
+<p>You are invited to take part in a research study on how people judge written reasoning. You will read
+{len(items)} short puzzles, each with a piece of reasoning and an answer, and rate each on two 5-point
+scales. It takes about {max(1, len(items) // 2)} minutes. Your ratings are stored with a participant id
+and used only for research; you may stop at any time by closing this page.</p>
+<form method="post" action="/start">{hidden}
+<label><input type="checkbox" name="consent" value="yes" id="consent" required> I have read the above and agree to take part.</label>
+<button type="submit" id="start">Start</button></form>""")
+
+    @app.post("/start")
+    async def start(request: Request) -> Any:
+        fields = await form(request)
+        if fields.get("consent") != "yes":
+            raise PageError(400, "Consent is required to take part (tick the box on the first page).")
+        platform_fields = {k: fields[k] for k in PLATFORM_PARAMETERS if k in fields}
+        try:
+            if "PROLIFIC_PID" in platform_fields or "STUDY_ID" in platform_fields or "SESSION_ID" in platform_fields:
+                participant, platform = check_participant_id(platform_fields.get("PROLIFIC_PID"), "PROLIFIC_PID"), "prolific"
+            elif "participant_id" in platform_fields:
+                participant, platform = check_participant_id(platform_fields["participant_id"]), "url"
+            else:
+                participant, platform = f"lab-{secrets.token_hex(4)}", "lab"
+            study_id = check_participant_id(platform_fields["STUDY_ID"], "STUDY_ID") if "STUDY_ID" in platform_fields else None
+            session_id = check_participant_id(platform_fields["SESSION_ID"], "SESSION_ID") if "SESSION_ID" in platform_fields else None
+        except RatingRejected as error:
+            raise PageError(400, f"The study link is incomplete or malformed: {error}.") from None
+        token = request.cookies.get(COOKIE) or secrets.token_urlsafe(32)
+        try:
+            session = start_session(settings.store, list(items.values()), settings.item_set_version, participant, token,
+                                    platform, study_id, session_id)  # fmt: skip
+        except ParticipantTaken:
+            raise PageError(409, "This participant id has already started the study in another browser; please continue there.") from None
+        log.info("participant %s (%s) started, counterbalance row %d", participant, platform, session.counterbalance_row)
+        response = _redirect("/instructions")
+        response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=7 * 86400)
+        return response
+
+    @app.get("/instructions")
+    def instructions(request: Request) -> Any:
+        required(request)
+        scales = "".join(f"<li><b>{html.escape(s.question)}</b> 1 = {html.escape(s.anchors[0])}, 5 = {html.escape(s.anchors[-1])}</li>"
+                         for s in SCALES)  # fmt: skip
+        return _page(settings.title, f"""
+<h2>Instructions</h2>
+<p>Each page shows a short story of numbered facts, a question about it, a piece of <em>reasoning</em> that
+leads to an answer, and the answer. Judge the reasoning, not the answer; there are no right or wrong
+ratings, except for a few attention checks that tell you what to choose.</p><ul>{scales}</ul>
+<p>You can leave an optional comment. Your progress is saved after every item: if you reload or come back
+later in this browser, you continue where you were.</p>
+<p><a href="/item" id="begin">Begin</a></p>""")
+
+    @app.get("/item")
+    def item_page(request: Request) -> Any:
+        session = required(request)
+        done = answered(settings.store, session)
+        remaining = [i for i in session.item_order if i not in done]
+        if not remaining:
+            return _redirect("/done")
+        position = len(session.item_order) - len(remaining) + 1
+        return _page(settings.title, _item_form(items[remaining[0]], position, len(session.item_order)))
+
+    @app.post("/rate")
+    async def rate(request: Request) -> Any:
+        fields = await form(request)
+        session = required(request)
+        item_id = fields.get("item_id", "")
+        if item_id not in session.item_order:
+            raise PageError(404, f"item_id: {item_id[:40]!r} is not an item of your session.")
+        try:
+            values, comment = check_answer(fields)
+        except RatingRejected as error:
+            raise PageError(422, f"Your answer was not saved: {error}. Go back and correct it.") from None
+        if record_answer(settings.store, session, items[item_id], values, comment):
+            log.info("participant %s rated an item", session.participant_id)
+        return _redirect("/item")
+
+    @app.get("/done")
+    def done_page(request: Request) -> Any:
+        session = required(request)
+        if len(answered(settings.store, session)) < len(session.item_order):
+            return _redirect("/item")
+        code = settings.completion_code or completion_code(settings.secret, settings.item_set_version, session.participant_id)
+        link = ""
+        if settings.completion_url:
+            url = settings.completion_url.replace("{code}", code)
+            link = f'<p><a href="{html.escape(url)}" id="complete">Return to the study platform to finish</a></p>'
+        return _page(settings.title, f'<h2>Thank you!</h2><p>Your completion code is <code id="code">{code}</code>.</p>{link}')
+
+    return app
+
+
+def _item_form(item: RatingItem, position: int, total: int) -> str:
+    scales = "".join(
+        f'<fieldset><legend>{html.escape(s.question)}</legend>'
+        + "".join(f'<label><input type="radio" name="{s.name}" value="{k}" id="{s.name}-{k}" required> {k} – {html.escape(a)}</label>'
+                  for k, a in enumerate(s.anchors, start=1))
+        + "</fieldset>"
+        for s in SCALES
+    )  # fmt: skip
+    return f"""
+<p id="progress">Item {position} of {total} <progress value="{position - 1}" max="{total}"></progress></p>
+<h3>Facts</h3><pre>{html.escape(item.facts)}</pre>
+<h3>Question</h3><p>{html.escape(item.question)}</p>
+<h3>Reasoning</h3><pre class="trace">{html.escape(item.trace)}</pre>
+<h3>Answer</h3><p>{html.escape(item.answer)}</p>
+<form method="post" action="/rate"><input type="hidden" name="item_id" value="{html.escape(item.item_id)}">{scales}
+<label for="comment">Comment (optional)</label><textarea name="comment" id="comment" rows="2" maxlength="2000"></textarea>
+<p><button type="submit" id="next">Next</button></p></form>"""
+
+
+
+PROLIFIC_QUERY = "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+"""What to append to the study URL in Prolific's study settings (Prolific fills in the ids)."""

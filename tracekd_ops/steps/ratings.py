@@ -1,0 +1,103 @@
+"""Steps of the rating study: sample an item set from the stored trace sets, let the simulated
+panel rate it, analyse each panel's ratings, and move ratings in and out of other tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tracekd_ops.ratings.analysis import analyse
+from tracekd_ops.ratings.formats import export, read
+from tracekd_ops.ratings.items import sample_item_set
+from tracekd_ops.ratings.simulate import SIMULATED_SOURCE, simulate_panel
+from tracekd_ops.ratings.storage import PANELS, REAL, SIMULATED, latest_item_set, load_items, ratings_of, replace_panel, store_item_set
+from tracekd_ops.store.store import Store
+
+
+def build_item_set(store: Store, dataset: str, per_condition: int, seed: int, attention_checks: int) -> dict[str, Any]:
+    """Sample items from the training traces of every stored condition of `dataset` and store them."""
+    rows = store.rows(
+        "SELECT t.* FROM traces t JOIN trace_sets s USING (dataset, condition, trace_set_version) "
+        "WHERE t.dataset = ? AND t.split = 'train' ORDER BY t.condition, t.example_id",
+        [dataset],
+    )
+    by_condition: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_condition.setdefault(row["condition"], []).append(row)
+    if not by_condition:
+        raise ValueError(f"{dataset}: no stored traces; materialize traces of {dataset} first")
+    item_set = sample_item_set(dataset, by_condition, per_condition, seed, attention_checks)
+    store_item_set(store, item_set)
+    return {"item_set_version": item_set.version, "dataset": dataset, "items": len(item_set.items),
+            "conditions": list(item_set.conditions), "trace_set_versions": item_set.trace_set_versions,
+            "paired": item_set.paired, "attention_checks": attention_checks,
+            "left_out": sorted(set(by_condition) - set(item_set.conditions))}  # fmt: skip
+
+
+def build_item_sets(store: Store, per_condition: int, seed: int, attention_checks: int) -> list[dict[str, Any]]:
+    """One item set for every dataset with stored traces."""
+    datasets = [r["dataset"] for r in store.rows("SELECT DISTINCT dataset FROM trace_sets ORDER BY dataset")]
+    if not datasets:
+        raise ValueError("no stored traces: materialize the traces of some dataset first")
+    return [build_item_set(store, dataset, per_condition, seed, attention_checks) for dataset in datasets]
+
+
+def current_item_set(store: Store, item_set_version: str | None = None, dataset: str | None = None) -> str:
+    version = item_set_version or latest_item_set(store, dataset)
+    if version is None:
+        raise LookupError(f"no rating item set in {store.path}: materialize the asset rating_items first")
+    return version
+
+
+def latest_item_sets(store: Store) -> list[str]:
+    """The newest item set of each dataset (what the page serves and the report shows by default)."""
+    rows = store.rows("SELECT arg_max(item_set_version, created_at) AS v FROM rating_item_sets GROUP BY dataset ORDER BY dataset")
+    if not rows:
+        raise LookupError(f"no rating item set in {store.path}: materialize the asset rating_items first")
+    return [r["v"] for r in rows]
+
+
+def run_simulated_panel(store: Store, raters: int, seed: int, version: str) -> dict[str, Any]:
+    rows = simulate_panel(load_items(store, version), version, raters, seed)
+    replace_panel(store, version, SIMULATED, SIMULATED_SOURCE, rows)
+    return {"item_set_version": version, "panel": SIMULATED, "raters": raters, "ratings": len(rows), "source": SIMULATED_SOURCE}
+
+
+def analyse_ratings(store: Store, version: str) -> dict[str, Any]:
+    """Analyse each panel of the item set apart (real and simulated are never mixed) and replace the
+    item set's rows of `rating_summary`, `rating_tests` and `rating_participants` in one transaction."""
+    items = load_items(store, version)
+    dataset = items[0].dataset
+    keys = {"item_set_version": version}
+    summary, tests, participants = [], [], []
+    for panel in PANELS:
+        ratings = ratings_of(store, version, panel)
+        if not ratings:
+            continue
+        result = analyse(items, ratings)
+        tag = {"item_set_version": version, "panel": panel}
+        summary += [{**tag, "dataset": dataset, **row} for row in result.summary]
+        tests += [{**tag, **row} for row in result.tests]
+        participants += [{**tag, **row} for row in result.participants]
+    if not summary:
+        raise ValueError(f"item set {version} has no ratings yet: run the rating page or the simulated panel, or import ratings")
+    store.replace_partitions([("rating_summary", keys, summary), ("rating_tests", keys, tests), ("rating_participants", keys, participants)])
+    shown = REAL if any(r["panel"] == REAL for r in summary) else SIMULATED
+    preview = [{k: r[k] for k in ("panel", "condition", "scale", "n_participants", "mean", "ci_low", "ci_high")} for r in summary if r["panel"] == shown]
+    return {"item_set_version": version, "panels": sorted({r["panel"] for r in summary}), "reported_panel": shown,
+            "participants": len(participants), "excluded": sum(p["excluded"] for p in participants), "preview": preview}  # fmt: skip
+
+
+def export_ratings(store: Store, fmt: str, path: Path, item_set_version: str | None = None, panel: str = REAL) -> dict[str, Any]:
+    version = current_item_set(store, item_set_version)
+    count = export(fmt, load_items(store, version), ratings_of(store, version, panel), version, path)
+    return {"item_set_version": version, "panel": panel, "ratings": count, "path": path}
+
+
+def import_ratings(store: Store, fmt: str, path: Path, item_set_version: str | None = None) -> dict[str, Any]:
+    """Bring in a study run on another tool as real ratings; a second import of the same file
+    replaces the first (its source is the file name)."""
+    version = current_item_set(store, item_set_version)
+    rows = read(fmt, path, load_items(store, version))
+    replace_panel(store, version, REAL, f"import:{fmt}:{path.name}", rows)
+    return {"item_set_version": version, "ratings": len(rows), "participants": len({r["participant_id"] for r in rows})}
