@@ -19,8 +19,13 @@ def test_definitions_load_with_every_stage_of_the_graph():
     assert graph.get(AssetKey("traces")).parent_keys == {AssetKey("raw_examples"), AssetKey("teacher_responses")}
     assert graph.get(AssetKey("student")).parent_keys == {AssetKey("traces")}
     report_inputs = {"condition_comparison", "trace_construction", "contingency_tables", "run_metrics",
-                     "per_category_accuracy", "condition_deltas", "reference_comparison"}  # fmt: skip
+                     "per_category_accuracy", "condition_deltas", "reference_comparison", "rating_comparison",
+                     "rating_statistics"}  # fmt: skip
     assert graph.get(AssetKey("report")).parent_keys == {AssetKey(name) for name in report_inputs}
+    # the rating study: items from the traces, then the statistics beside the models' accuracy
+    assert graph.get(AssetKey("rating_items")).parent_keys == {AssetKey("traces")}
+    assert graph.get(AssetKey("rating_comparison")).parent_keys == {
+        AssetKey("rating_items"), AssetKey("rating_analysis"), AssetKey("condition_comparison"), AssetKey("reference_results")}
 
 
 def test_sql_model_deps_are_read_off_the_sql_file():

@@ -24,10 +24,19 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
         n = len(WITHOUT_TEACHER)
         assert counts == {"raw_examples": 144, "traces": 120 * n, "trace_sets": n, "predictions": 24 * n, "metrics": n}
 
+        # the rating study: items of the three trace-writing conditions, rated by the simulated panel, beside accuracy
+        ratings = store.rows("SELECT * FROM rating_comparison ORDER BY condition")
+        assert [(r["condition"], r["panel"]) for r in ratings] == [(c, "simulated") for c in ("correct", "incorrect", "swapped")]
+        assert all(1 <= r["interpretability_mean"] <= 5 and r["answer_accuracy"] is not None for r in ratings)
+        assert "Simulated panel" in (tiny_home.reports_dir() / "report.html").read_text()
+        rating_counts = {t: store.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("rating_item_sets", "rating_items", "ratings")}
+        assert rating_counts == {"rating_item_sets": 1, "rating_items": 3 * 4 + 2, "ratings": 24 * 14}
+
         second = materialize_everything(instance, tiny_home, tiny_experiment)
         assert second.failed == []
         again = {t: store.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in counts}
         assert again == counts
+        assert {t: store.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in rating_counts} == rating_counts
         # students are never overwritten: each training run is a new registry revision
         revisions = store.rows("SELECT condition, count(DISTINCT revision) AS n FROM registry GROUP BY condition")
         assert {r["condition"]: r["n"] for r in revisions} == {c: 2 for c in WITHOUT_TEACHER}

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
 from tracekd_ops.ratings.analysis import analyse, holm
 from tracekd_ops.ratings.formats import FORMATS, ImportRejected, export, read
 from tracekd_ops.ratings.items import sample_item_set
@@ -27,21 +26,8 @@ from tracekd_ops.ratings.storage import (
 )
 from tracekd_ops.ratings.study import ATTENTION_TEXT, RatingRejected, check_answer, participant_order, williams_square
 from tracekd_ops.steps.ratings import analyse_ratings, build_item_set, import_ratings, run_simulated_panel
+from tests.conftest import store_traces
 from tracekd_ops.store.store import Store
-from tracekd_ops.traces.conditions import TraceOptions
-from tracekd_ops.traces.trace_set import build
-
-CONDITIONS = ("solution_only", "correct", "incorrect", "swapped")
-
-
-def store_traces(store: Store, conditions=CONDITIONS, train_per_task: int = 10) -> None:
-    """Trace sets as the traces step stores them (its Great Expectations suite is tested elsewhere)."""
-    records = [r for r in generate(SyntheticConfig(train_per_task=train_per_task, test_per_task=2)) if r.split == "train"]
-    for name in conditions:
-        trace_set = build("synthetic", name, records, TASKS, TraceOptions())
-        keys = {"dataset": "synthetic", "condition": name}
-        store.replace_partitions([("traces", keys, trace_set.frame()), ("trace_sets", keys, [trace_set.summary_row()])])
-
 
 @pytest.fixture
 def study(tmp_path: Path) -> tuple[Store, str]:
@@ -76,14 +62,14 @@ def test_item_set_is_balanced_paired_seeded_and_leaves_out_answer_only_traces(st
     assert build_item_set(store, "synthetic", 4, 1, 2)["item_set_version"] != version
 
 
-def test_item_set_refuses_what_it_cannot_sample(tmp_path: Path):
+def test_item_set_refuses_nothing_to_rate_and_shrinks_to_what_every_condition_has(tmp_path: Path):
     store = Store(tmp_path / "tracekd.duckdb")
     store_traces(store, conditions=("solution_only",))
     with pytest.raises(ValueError, match="no trace set has traces to rate"):
         build_item_set(store, "synthetic", 4, 0, 2)
-    store_traces(store, conditions=("correct",), train_per_task=1)
-    with pytest.raises(ValueError, match=r"fewer traces than per_condition=4 in correct \(3\)"):
-        build_item_set(store, "synthetic", 4, 0, 2)
+    store_traces(store, conditions=("correct", "incorrect"), train_per_task=1)  # 3 traces each
+    fewer = build_item_set(store, "synthetic", 4, 0, 2)
+    assert fewer["items"] == 2 * 3 + 2 and fewer["conditions"] == ["correct", "incorrect"]
     with pytest.raises(ValueError, match="no stored traces"):
         build_item_set(Store(tmp_path / "empty.duckdb"), "synthetic", 4, 0, 2)
 

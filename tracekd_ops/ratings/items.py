@@ -102,7 +102,8 @@ def sample_item_set(
     attention_checks: int,
 ) -> ItemSet:
     """`per_condition` items of every condition that has traces to rate (conditions without a
-    trace, like `solution_only`, are not rated). The same questions in every condition where the
+    trace, like `solution_only`, are not rated); fewer, the same number in every condition, when a
+    condition has fewer traces (the item set records how many). The same questions in every condition where the
     conditions share enough of them (paired), else an independent sample per condition.
     `traces`: condition -> stored `traces` rows of one trace set."""
     if per_condition < 1:
@@ -119,9 +120,7 @@ def sample_item_set(
             candidates[name] = items
     if not candidates:
         raise ValueError(f"{dataset}: no trace set has traces to rate (materialize the traces of a trace-writing condition first)")
-    short = {name: len(items) for name, items in candidates.items() if len(items) < per_condition}
-    if short:
-        raise ValueError(f"{dataset}: fewer traces than per_condition={per_condition} in " + ", ".join(f"{k} ({v})" for k, v in short.items()))
+    per_condition = min(per_condition, *(len(items) for items in candidates.values()))
     rng = random.Random(seed)
     shared = sorted(set.intersection(*(set(items) for items in candidates.values())))
     paired = len(shared) >= per_condition

@@ -249,7 +249,7 @@ def _item_form(item: RatingItem, position: int, total: int) -> str:
 <h3>Question</h3><p>{html.escape(item.question)}</p>
 <h3>Reasoning</h3><pre class="trace">{html.escape(item.trace)}</pre>
 <h3>Answer</h3><p>{html.escape(item.answer)}</p>
-<form method="post" action="/rate"><input type="hidden" name="item_id" value="{html.escape(item.item_id)}">{scales}
+<form method="post" action="/rate" autocomplete="off"><input type="hidden" name="item_id" value="{html.escape(item.item_id)}">{scales}
 <label for="comment">Comment (optional)</label><textarea name="comment" id="comment" rows="2" maxlength="2000"></textarea>
 <p><button type="submit" id="next">Next</button></p></form>"""
 

@@ -34,12 +34,16 @@ def build_item_set(store: Store, dataset: str, per_condition: int, seed: int, at
             "left_out": sorted(set(by_condition) - set(item_set.conditions))}  # fmt: skip
 
 
-def build_item_sets(store: Store, per_condition: int, seed: int, attention_checks: int) -> list[dict[str, Any]]:
-    """One item set for every dataset with stored traces."""
-    datasets = [r["dataset"] for r in store.rows("SELECT DISTINCT dataset FROM trace_sets ORDER BY dataset")]
-    if not datasets:
-        raise ValueError("no stored traces: materialize the traces of some dataset first")
-    return [build_item_set(store, dataset, per_condition, seed, attention_checks) for dataset in datasets]
+def build_item_sets(store: Store, per_condition: int, seed: int, attention_checks: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """One item set for every dataset with traces to rate, and why the other datasets have none
+    (the rating study never stops the models' report)."""
+    built, none = [], {}
+    for dataset in [r["dataset"] for r in store.rows("SELECT DISTINCT dataset FROM trace_sets ORDER BY dataset")]:
+        try:
+            built.append(build_item_set(store, dataset, per_condition, seed, attention_checks))
+        except ValueError as reason:
+            none[dataset] = str(reason)
+    return built, none
 
 
 def current_item_set(store: Store, item_set_version: str | None = None, dataset: str | None = None) -> str:
@@ -52,8 +56,6 @@ def current_item_set(store: Store, item_set_version: str | None = None, dataset:
 def latest_item_sets(store: Store) -> list[str]:
     """The newest item set of each dataset (what the page serves and the report shows by default)."""
     rows = store.rows("SELECT arg_max(item_set_version, created_at) AS v FROM rating_item_sets GROUP BY dataset ORDER BY dataset")
-    if not rows:
-        raise LookupError(f"no rating item set in {store.path}: materialize the asset rating_items first")
     return [r["v"] for r in rows]
 
 

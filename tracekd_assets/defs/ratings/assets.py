@@ -35,10 +35,13 @@ class SimulatedPanelConfig(Config):
     "(DuckDB tables `rating_item_sets`, `rating_items`). `tracekd ratings serve` shows the newest to participants.",
 )
 def rating_items(context: AssetExecutionContext, config: RatingItemsConfig, home: TraceKDHome) -> MaterializeResult:
-    built = build_item_sets(home.store(), config.per_condition, config.seed, config.attention_checks)
+    built, none = build_item_sets(home.store(), config.per_condition, config.seed, config.attention_checks)
     for item_set in built:
         context.log.info(f"{item_set['dataset']}: item set {item_set['item_set_version']}, {item_set['items']} items of {item_set['conditions']}")
-    return MaterializeResult(metadata=as_metadata({"item_sets": built, "item_set_versions": [b["item_set_version"] for b in built]}))
+    for dataset, reason in none.items():
+        context.log.warning(f"{dataset}: no rating items: {reason}")
+    return MaterializeResult(metadata=as_metadata({"item_sets": built, "item_set_versions": [b["item_set_version"] for b in built],
+                                                   "datasets_without_items": none}))  # fmt: skip
 
 
 @asset(

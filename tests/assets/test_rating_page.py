@@ -1,0 +1,220 @@
+"""The rating page for real: `tracekd ratings serve` in its own process on loopback, driven by a
+headless Chromium (Debian's chromium + chromium-driver, through selenium) through a whole Prolific
+session, and by plain HTTP with hostile input. The rows are then read back from DuckDB."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import store_traces
+from tracekd_ops.ratings.server import COOKIE, study_secret
+from tracekd_ops.ratings.study import ATTENTION_TEXT, completion_code
+from tracekd_ops.steps.ratings import build_item_set
+from tracekd_ops.store.store import Store
+
+COMPLETION_URL = "https://app.prolific.com/submissions/complete?cc={code}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Store, str, Path]]:
+    """(base URL, store, item set version, home) of a running rating page."""
+    home = tmp_path / "home"
+    store = Store(home / "tracekd.duckdb")
+    store_traces(store)
+    version = build_item_set(store, "synthetic", per_condition=4, seed=0, attention_checks=2)["item_set_version"]
+    # hostile text in an item: the page must show it as text
+    store.execute("UPDATE rating_items SET question = '<script>window.pwned=1</script> Where is Mary?' WHERE item_set_version = ?", [version])
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tracekd"), "ratings", "serve", "--home", str(home), "--port", str(port),
+         "--completion-url", COMPLETION_URL],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "the rating page did not start in 60 s"
+            time.sleep(0.2)
+        yield base, store, version, home
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+        served_log = (tmp_path / "serve.log").read_text()
+        assert COOKIE not in served_log and "token" not in served_log.lower()
+
+
+def browser():
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/browser.sh installs them as root)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+
+
+def click_and_wait(driver, element_id: str) -> None:  # noqa: ANN001 - a selenium WebDriver
+    """Click a link or submit button, then wait until the next page has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, element_id).click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+
+
+def test_a_participant_session_in_a_real_browser_from_the_platform_link_to_the_completion_code(served):
+    from selenium.webdriver.common.by import By
+
+    base, store, version, home = served
+    driver = browser()
+    rng = random.Random(0)
+    try:
+        driver.get(f"{base}/?PROLIFIC_PID=5f3c2a1b9d8e7f6a5b4c3d2e&STUDY_ID=study-42&SESSION_ID=sess-7")
+        driver.find_element(By.ID, "consent").click()
+        click_and_wait(driver, "start")
+        assert "Instructions" in driver.page_source
+        click_and_wait(driver, "begin")
+        seen: list[tuple[str, tuple[int, int]]] = []
+        while "Your completion code" not in driver.page_source:
+            progress = driver.find_element(By.ID, "progress").text
+            assert progress.startswith(f"Item {len(seen) + 1} of 14"), progress
+            if len(seen) == 5:  # a reload continues at the same item
+                driver.refresh()
+                assert driver.find_element(By.ID, "progress").text == progress
+            trace = driver.find_element(By.CSS_SELECTOR, "pre.trace").text
+            if trace == ATTENTION_TEXT:
+                values = (1, 5)
+            else:
+                values = (rng.randint(1, 5), rng.randint(1, 5))
+            driver.find_element(By.ID, f"interpretability-{values[0]}").click()
+            driver.find_element(By.ID, f"cognitive_load-{values[1]}").click()
+            if len(seen) == 2:
+                driver.find_element(By.ID, "comment").send_keys("The second fact did not seem needed. ünïcödé")
+            seen.append((trace, values))
+            click_and_wait(driver, "next")
+            if len(seen) == 3:  # back shows the first unanswered item again, never an answered one
+                driver.back()
+                assert driver.find_element(By.ID, "progress").text.startswith("Item 4 of 14")
+        assert driver.execute_script("return window.pwned === undefined")  # the hostile question stayed text
+        code = driver.find_element(By.ID, "code").text
+        link = driver.find_element(By.ID, "complete").get_attribute("href")
+    finally:
+        driver.quit()
+    participant = "5f3c2a1b9d8e7f6a5b4c3d2e"
+    assert code == completion_code(study_secret(home), version, participant)
+    assert link == COMPLETION_URL.format(code=code)
+    rows = store.rows("SELECT * FROM ratings WHERE item_set_version = ? ORDER BY submitted_at", [version])
+    assert len(rows) == 14 and {r["participant_id"] for r in rows} == {participant}
+    assert {r["panel"] for r in rows} == {"real"} and {r["source"] for r in rows} == {"rating page"}
+    assert [(r["interpretability"], r["cognitive_load"]) for r in rows] == [values for _, values in seen]
+    assert [r["comment"] for r in rows if r["comment"]] == ["The second fact did not seem needed. ünïcödé"]
+    trace_sets = {r["condition"]: r["trace_set_version"] for r in store.rows("SELECT * FROM trace_sets")}
+    assert all(r["trace_set_version"] == trace_sets[r["condition"]] for r in rows if r["condition"] != "attention_check")
+    (session,) = store.rows("SELECT * FROM rating_sessions")
+    assert (session["platform"], session["study_id"], session["session_id"]) == ("prolific", "study-42", "sess-7")
+    assert session["completed_at"] is not None
+
+
+def start(base: str, client: httpx.Client, **params: str) -> httpx.Response:
+    return client.post(f"{base}/start", data={"consent": "yes", **params})
+
+
+def test_bad_input_gets_a_clear_4xx_and_changes_nothing(served):
+    base, store, version, _ = served
+    with httpx.Client() as stranger:
+        response = stranger.post(f"{base}/rate", data={"item_id": "x", "interpretability": "3", "cognitive_load": "3"})
+        assert response.status_code == 401 and "No study session" in response.text
+    for params, message in [
+        ({"PROLIFIC_PID": "", "STUDY_ID": "s", "SESSION_ID": "x"}, "PROLIFIC_PID: missing"),
+        ({"STUDY_ID": "s", "SESSION_ID": "x"}, "PROLIFIC_PID: missing"),
+        ({"PROLIFIC_PID": "a b", "STUDY_ID": "s", "SESSION_ID": "x"}, "PROLIFIC_PID: must be 1-128 printable characters"),
+        ({"participant_id": "p" * 500}, "participant_id: must be 1-128"),
+    ]:
+        with httpx.Client() as client:
+            response = start(base, client, **params)
+            assert response.status_code == 400 and message in response.text, (params, response.text)
+    with httpx.Client() as client:
+        assert client.post(f"{base}/start", data={"PROLIFIC_PID": "p1"}).status_code == 400  # no consent
+        assert start(base, client, PROLIFIC_PID="p1", STUDY_ID="s", SESSION_ID="x").status_code == 303
+        item_id = client.get(f"{base}/item").text.split('name="item_id" value="')[1].split('"')[0]
+        cases = [
+            ({"item_id": item_id, "interpretability": "9", "cognitive_load": "3"}, 422, "interpretability: must be one of 1-5"),
+            ({"item_id": item_id, "interpretability": "3"}, 422, "cognitive_load: missing"),
+            ({"item_id": item_id, "interpretability": "3", "cognitive_load": "2", "comment": "y" * 3000}, 422, "comment: at most 2000"),
+            ({"item_id": "0123456789ab", "interpretability": "3", "cognitive_load": "3"}, 404, "is not an item of your session"),
+            ({"item_id": item_id, "interpretability": "3", "cognitive_load": "3", "comment": "z" * 20_000}, 413, "too large"),
+        ]
+        for form, status, message in cases:
+            response = client.post(f"{base}/rate", data=form)
+            assert response.status_code == status and message in response.text, (form, response.status_code, response.text[-300:])
+        repeated = client.post(f"{base}/rate", content=f"item_id={item_id}&interpretability=3&interpretability=5&cognitive_load=2",
+                               headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+        assert repeated.status_code == 400 and "more than once" in repeated.text
+    with httpx.Client() as other_browser:  # the same participant id from another browser
+        response = start(base, other_browser, PROLIFIC_PID="p1", STUDY_ID="s", SESSION_ID="x")
+        assert response.status_code == 409 and "another browser" in response.text
+    assert store.rows("SELECT count(*) AS n FROM ratings")[0]["n"] == 0
+    assert [r["participant_id"] for r in store.rows("SELECT participant_id FROM rating_sessions")] == ["p1"]
+
+
+def hold_the_store(path: str, seconds: float, ready) -> None:  # noqa: ANN001 - a multiprocessing Event
+    with Store(path).connect(write=True):
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_an_answer_waits_for_a_running_write_and_then_lands(served):
+    """A materialization holding the store's write lock (another process) delays an answer; it
+    neither fails nor breaks the write. The same answer sent again is not counted twice."""
+    base, store, version, _ = served
+    with httpx.Client(timeout=60) as client:
+        assert start(base, client, participant_id="lab-7").status_code == 303
+        item_id = client.get(f"{base}/item").text.split('name="item_id" value="')[1].split('"')[0]
+        context = multiprocessing.get_context("spawn")
+        ready = context.Event()
+        writer = context.Process(target=hold_the_store, args=(str(store.path), 3.0, ready))
+        writer.start()
+        assert ready.wait(60)
+        started = time.monotonic()
+        response = client.post(f"{base}/rate", data={"item_id": item_id, "interpretability": "4", "cognitive_load": "2"})
+        waited = time.monotonic() - started
+        writer.join(30)
+        assert writer.exitcode == 0
+        again = client.post(f"{base}/rate", data={"item_id": item_id, "interpretability": "1", "cognitive_load": "1"})
+    assert response.status_code == 303 and waited > 1.0
+    assert again.status_code == 303  # a form sent twice (double click, retry) is not counted twice
+    assert store.rows("SELECT participant_id, interpretability FROM ratings") == [{"participant_id": "lab-7", "interpretability": 4}]
+
