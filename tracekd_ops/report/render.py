@@ -316,7 +316,8 @@ def category_bars_png(categories: Rows) -> str | None:
     ax.set_xticks(range(len(labels)), [f"{d}\n{c}" for d, c in labels], fontsize=6, rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("answer accuracy")
-    ax.legend(fontsize=6, ncol=min(4, len(conditions)))
+    # above the axes, not over the bars (accuracies near 1 reach the top of the plot)
+    ax.legend(fontsize=6, ncol=min(4, len(conditions)), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     return _png(fig)
 
 
@@ -462,7 +463,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 80rem; color: #222; }}
-table {{ border-collapse: collapse; margin: 1rem 0; font-size: 0.85rem; }}
+table {{ border-collapse: collapse; margin: 1rem 0; font-size: 0.85rem; display: block; max-width: 100%; overflow-x: auto; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }}
 th {{ background: #f3f3f3; }} td:first-child, td:nth-child(2) {{ text-align: left; }}
 code {{ font-size: 0.8rem; }} img {{ max-width: 100%; }}
