@@ -38,6 +38,17 @@ BASELINES = [{"dataset": "synthetic", "category": "single-supporting-fact", "n":
              {"dataset": "synthetic", "category": "yes-no-questions", "n": 100, "chance_accuracy": 0.5, "majority_accuracy": 0.52}]  # fmt: skip
 
 
+RATINGS = [
+    {"dataset": "synthetic", "condition": c, "panel": panel, "participants": 20, "interpretability_mean": m,
+     "interpretability_ci_low": m - 0.2, "interpretability_ci_high": m + 0.2, "cognitive_load_mean": 2.5,
+     "cognitive_load_ci_low": 2.3, "cognitive_load_ci_high": 2.7, "answer_accuracy": a, "reference_interpretability": ref,
+     "reference_cognitive_load": None, "item_set_version": "items-v1", "rated_trace_set_version": "abc"}
+    for c, m, a, ref, panel in (("correct", 4.2, 0.6, 4.86, "simulated"), ("incorrect", 3.1, 0.5, None, "simulated"))
+]  # fmt: skip
+RATING_TESTS = [{"panel": "simulated", "scale": "interpretability", "test": "friedman", "groups": "correct,incorrect",
+                 "n": 20, "statistic": 12.5, "p": 0.0004, "p_holm": None, "note": "participant means"}]  # fmt: skip
+
+
 def full_report() -> ReportData:
     return ReportData(ROWS, CONSTRUCTION, CONTINGENCY, RUNS, CATEGORIES, DELTAS, REFERENCE, BASELINES, {"scorer": "s1"})
 
@@ -51,6 +62,7 @@ def test_headline_states_accuracy_against_chance_and_the_association():
 def test_html_is_one_offline_file_with_every_figure_and_section():
     page = render_html(full_report())
     assert page.count("data:image/png;base64,") == 4  # accuracy bars, heatmaps, scatter, category bars
+    assert "Human ratings" not in page  # no rating study yet: no section
     assert "http" not in page
     for section in ("How the training traces were built", "Step × answer tables", "Trace accuracy against answer accuracy",
                     "Answer accuracy per category", "Against solution-only", "Reference study, side by side", "Lineage"):  # fmt: skip
@@ -59,6 +71,19 @@ def test_html_is_one_offline_file_with_every_figure_and_section():
         assert value in page
     # each category's own chance and majority stand in one row with every student's accuracy on it
     assert "<tr><td>synthetic</td><td>yes-no-questions</td><td>100</td><td>0.500</td><td>0.520</td><td>0.500</td><td>0.500</td></tr>" in page
+
+
+def test_ratings_section_sets_interpretability_against_accuracy_and_labels_a_simulated_panel():
+    from dataclasses import replace
+
+    page = render_html(replace(full_report(), ratings=RATINGS, rating_tests=RATING_TESTS))
+    assert page.count("data:image/png;base64,") == 5  # + the trade-off plot
+    section = page[page.index("Human ratings"):page.index("Reference study, side by side")]
+    assert "Simulated panel:" in section and section.count("simulated (not people)") == 2
+    for value in ("4.200", "4.000–4.400", "4.860", "items-v1", "friedman", "0.000"):
+        assert value in section
+    real = render_html(replace(full_report(), ratings=[{**r, "panel": "real"} for r in RATINGS], rating_tests=RATING_TESTS))
+    assert "Simulated panel" not in real and "not people" not in real
 
 
 def test_sections_without_rows_say_so_instead_of_breaking():

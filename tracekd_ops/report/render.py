@@ -123,12 +123,12 @@ class ReportData:
     categories: Rows = ()
     deltas: Rows = ()
     reference: Rows = ()
-    ratings: Rows = ()
-    """The rating study per condition beside accuracy (`rating_comparison`)."""
-    rating_tests: Rows = ()
     baselines: Rows = ()
     """Chance and majority accuracy per dataset and category (`evaluate.metrics.category_baselines`)."""
     code_versions: dict[str, str] = field(default_factory=dict)
+    ratings: Rows = ()
+    """The rating study per condition beside accuracy (`rating_comparison`)."""
+    rating_tests: Rows = ()
 
 
 def _cell(value: Any) -> str:
