@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/browser.sh  # chromium + chromium-driver for the rating page's browser test
+bash scripts/debian_packages.sh  # chromium, chromium-driver, postgresql: tests that run them for real
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec .venv/bin/python -m pytest -q "$@"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from dagster import Config, ConfigurableResource, Definitions, InitResourceContext
+from dagster import Config, ConfigurableResource, Definitions, ExecutorDefinition, InitResourceContext
 from dagster.components import definitions
 from pydantic import BaseModel, Field, create_model, model_validator
 
@@ -295,15 +295,38 @@ class RegistrySettings(Settings):
         )
 
 
-RESOURCES_BY_DEPLOYMENT: dict[str, dict[str, Any]] = {
-    "local": {
-        "home": TraceKDHome(),
-        "experiment": ExperimentSettings(),
-        "teacher": TeacherSettings(),
-        "registry": RegistrySettings(),
-    },
+def _resources() -> dict[str, Any]:
+    return {"home": TraceKDHome(), "experiment": ExperimentSettings(), "teacher": TeacherSettings(), "registry": RegistrySettings()}
+
+
+RESOURCES_BY_DEPLOYMENT: dict[str, Callable[[], dict[str, Any]]] = {
+    "local": _resources,
+    # the same settings; on a cluster TRACEKD_HOME is a volume every pod mounts (deploy/values.yaml)
+    "cluster": _resources,
 }
-"""The resources of each deployment profile; `local` (one machine, the embedded default) is today's only one."""
+"""The resources of each deployment profile (`TRACEKD_DEPLOYMENT`). `local`: one machine, the
+embedded default. `cluster`: the Dagster instance on Postgres (deploy/dagster.yaml) and every step
+in its own Kubernetes pod (`EXECUTORS_BY_DEPLOYMENT`)."""
+
+
+def _k8s_executor() -> ExecutorDefinition:
+    """Each step a Kubernetes job (dagster-k8s, the `cluster` extra); the step's op tag
+    `dagster-k8s/config` (e.g. the student's GPU request) shapes its pod."""
+    from dagster_k8s import k8s_job_executor
+
+    return k8s_job_executor.configured(
+        {"job_namespace": {"env": "TRACEKD_K8S_NAMESPACE"}, "image_pull_policy": "IfNotPresent",
+         "env_vars": ["TRACEKD_DEPLOYMENT", "TRACEKD_HOME", "TRACEKD_TEACHER_API_KEY", "HF_TOKEN"],
+         "volume_mounts": [{"name": "tracekd-home", "mount_path": "/tracekd"}],
+         "volumes": [{"name": "tracekd-home", "persistent_volume_claim": {"claim_name": "tracekd-home"}}]},  # fmt: skip
+        name="tracekd_k8s_job_executor",
+    )
+
+
+EXECUTORS_BY_DEPLOYMENT: dict[str, Callable[[], ExecutorDefinition]] = {
+    "local": lambda: recovering_executor,
+    "cluster": _k8s_executor,
+}
 
 
 def deployment() -> str:
@@ -315,5 +338,6 @@ def deployment() -> str:
 
 @definitions
 def defs() -> Definitions:
-    """The deployment's resources, and the executor that frees what killed runs left behind."""
-    return Definitions(resources=RESOURCES_BY_DEPLOYMENT[deployment()], executor=recovering_executor)
+    """The deployment's resources and executor (locally, the one that frees what killed runs left behind)."""
+    name = deployment()
+    return Definitions(resources=RESOURCES_BY_DEPLOYMENT[name](), executor=EXECUTORS_BY_DEPLOYMENT[name]())

@@ -1,0 +1,123 @@
+"""The `cluster` deployment profile, as far as one machine can run it for real: the Dagster
+instance of deploy/dagster.yaml on a real Postgres server (Debian's packages, a throwaway data
+directory, loopback only), concurrent runs queueing on the `duckdb` pool there, the code location
+on the profile (k8s executor, GPU pod requests), and the Helm values and image kept in step."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import AssetKey, DagsterInstance
+
+from tests.assets.test_duckdb_pool import step_intervals
+from tests.postgres import postgres_bin, running_postgres
+from tracekd_ops.store.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+@pytest.fixture
+def postgres():
+    if postgres_bin() is None:
+        pytest.skip("Postgres is not installed (scripts/debian_packages.sh installs it as root)")
+    with running_postgres() as server:
+        yield server
+
+
+def test_concurrent_runs_on_the_postgres_instance_take_the_duckdb_pool_in_turn(tmp_path, postgres):
+    """On Postgres a pool slot is claimed atomically (SELECT ... FOR UPDATE), so unlike the local
+    profile's SQLite (see test_duckdb_pool) the `duckdb` steps of concurrent runs never overlap."""
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    shutil.copy(DEPLOY / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {**os.environ, **postgres.dagster_env(), "DAGSTER_HOME": str(dagster_home), "TRACEKD_HOME": str(tmp_path / "home")}
+    env.pop("TRACEKD_DEPLOYMENT", None)  # steps in processes here: the k8s executor needs a cluster
+    os.environ.update(postgres.dagster_env())
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert instance.get_ref().run_launcher_data.class_name == "K8sRunLauncher"  # configured, loaded when a run launches
+    config = tmp_path / "small.yaml"
+    config.write_text(json.dumps({"resources": {"experiment": {"config": {"synthetic_train_per_task": 1500, "synthetic_test_per_task": 20}}}}))
+    command = [
+        str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "tracekd_assets.definitions",
+        "-a", "defs", "-j", "raw_examples_job", "--tags", json.dumps({"dagster/partition": "synthetic"}), "-c", str(config),
+    ]  # fmt: skip
+    logs = [tmp_path / f"run{i}.log" for i in range(3)]
+    processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT) for log in logs]
+    for process in processes:
+        process.wait(timeout=600)
+    assert [p.returncode for p in processes] == [0, 0, 0], "\n".join(log.read_text()[-3000:] for log in logs)
+    assert any("blocked by limit for pool duckdb" in log.read_text() for log in logs)
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        intervals = step_intervals(instance, "raw_examples")
+        assert instance.get_runs_count() == 3
+    assert len(intervals) == 3
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(intervals, intervals[1:])), intervals
+    rows = Store(tmp_path / "home" / "tracekd.duckdb").rows("SELECT count(*) AS n, count(DISTINCT example_id) AS ids FROM raw_examples")
+    assert rows[0]["n"] == rows[0]["ids"] > 0
+
+
+def test_the_code_location_on_the_cluster_profile_runs_steps_as_kubernetes_jobs_with_gpu_pods(tmp_path):
+    env = {**os.environ, "TRACEKD_DEPLOYMENT": "cluster", "TRACEKD_K8S_NAMESPACE": "tracekd", "DAGSTER_HOME": str(tmp_path)}
+    script = (
+        "from tracekd_assets.definitions import defs; from dagster import AssetKey; import json;"
+        "tags = lambda name: defs.resolve_assets_def(AssetKey(name)).op.tags.get('dagster-k8s/config');"
+        "print(json.dumps({'executor': defs.resolve_implicit_global_asset_job_def().executor_def.name,"
+        " 'student': tags('student'), 'predictions': tags('predictions'), 'raw': tags('raw_examples')}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["executor"] == "tracekd_k8s_job_executor"
+    for step in ("student", "predictions"):
+        assert json.loads(seen[step])["container_config"]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
+    assert seen["raw"] is None  # data steps ask for no GPU
+    validate = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "tracekd_assets.definitions"],
+                              env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    assert validate.returncode == 0, validate.stdout[-2000:] + validate.stderr[-2000:]
+    wrong = subprocess.run([sys.executable, "-c", "import tracekd_assets.definitions"], env={**env, "TRACEKD_DEPLOYMENT": "clustr"},
+                           capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    assert wrong.returncode != 0 and "TRACEKD_DEPLOYMENT must be one of local, cluster; got 'clustr'" in wrong.stderr
+
+
+def test_helm_values_and_the_instance_file_say_the_same():
+    instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
+    values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
+    assert values["runLauncher"]["type"] == instance["run_launcher"]["class"] == "K8sRunLauncher"
+    assert values["concurrency"]["pools"]["defaultLimit"] == instance["concurrency"]["pools"]["default_limit"] == 1
+    assert values["concurrency"]["pools"]["granularity"] == instance["concurrency"]["pools"]["granularity"] == "op"
+    assert values["concurrency"]["runs"]["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    env = {e["name"]: e["value"] for e in deployment["env"]}
+    assert env["TRACEKD_DEPLOYMENT"] == "cluster" and deployment["dagsterApiGrpcArgs"] == ["-m", "tracekd_assets.definitions"]
+    text = (DEPLOY / "values.yaml").read_text() + (DEPLOY / "dagster.yaml").read_text()
+    assert "password:" not in text.replace("password: {env: DAGSTER_PG_PASSWORD}", "")  # secrets come from the environment
+
+
+def test_the_image_builds(tmp_path):
+    if shutil.which("docker") is None:
+        pytest.skip("no docker on this machine: deploy/Dockerfile is not built here")
+    if subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode != 0:
+        pytest.skip("the docker CLI is here but no Docker daemon answers: deploy/Dockerfile is not built here")
+    result = subprocess.run(["docker", "build", "-f", str(DEPLOY / "Dockerfile"), "-t", "tracekd-test", str(ROOT)],
+                            capture_output=True, text=True, timeout=3600)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_asset_keys_are_the_same_on_both_profiles(tmp_path):
+    script = "from tracekd_assets.definitions import defs; print(sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()))"
+    outputs = []
+    for profile in ("local", "cluster"):
+        env = {**os.environ, "TRACEKD_DEPLOYMENT": profile, "TRACEKD_K8S_NAMESPACE": "tracekd", "DAGSTER_HOME": str(tmp_path)}
+        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs.append(result.stdout.strip().splitlines()[-1])
+    assert outputs[0] == outputs[1] and str(AssetKey("student").to_user_string()) in outputs[0]
