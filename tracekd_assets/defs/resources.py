@@ -162,6 +162,11 @@ class ExperimentSettings(Settings):
     )
     eval_batch_size: int = 64
     eval_max_new_tokens: int = 64
+    training_processes: int = Field(
+        default=0, ge=0, le=1024,
+        description="0: train inside the step's process; N: launch `torchrun` with N processes (DDP; one per GPU, or "
+        "gloo on CPU) through Dagster Pipes, the global batch spread over them (it must divide by N)",
+    )
 
     @model_validator(mode="after")
     def _usable(self) -> "ExperimentSettings":

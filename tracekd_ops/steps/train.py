@@ -20,6 +20,9 @@ from tracekd_ops.train.settings import TrainingConfig
 from tracekd_ops.train.trainer import TrainResult, last_checkpoint, train_student
 
 Log = Callable[[str], None]
+Train = Callable[..., TrainResult]
+"""`train_student`'s signature: in this process by default; the Dagster layer can pass one that
+launches the same training elsewhere (torchrun through Dagster Pipes)."""
 
 
 def train_summary(result: TrainResult, examples: int) -> dict[str, Any]:
@@ -93,7 +96,7 @@ def _complete_pending(index: RegistryIndex, registry: Registry, lineage: Lineage
 
 def train_students(
     store: Store, registry: Registry, dataset: str, condition: str, experiment: ExperimentFile, defaults: TrainingConfig,
-    log: Callable[[str], None], error: Callable[[str], None],
+    log: Callable[[str], None], error: Callable[[str], None], train: Train = train_student,
 ) -> StudentsOutcome:  # fmt: skip
     frame = read_traces(store, dataset, condition)
     if frame.empty:
@@ -115,7 +118,7 @@ def train_students(
             work = registry.work_dir(lineage, fingerprint)
             say(f"training ({config.mode}) on {len(frame)} traces, trace_set_version {version}, settings {fingerprint}")
             try:
-                result = train_student(list(frame["prompt"]), list(frame["completion"]), work, config, log=say, phrases=phrases)
+                result = train(list(frame["prompt"]), list(frame["completion"]), work, config, log=say, phrases=phrases)
             except BaseException:
                 if last_checkpoint(work) is None:  # nothing a later run could resume: leave no empty folder behind
                     shutil.rmtree(work, ignore_errors=True)

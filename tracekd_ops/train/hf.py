@@ -6,6 +6,7 @@ to one trainer). Nothing else translates a setting field by field."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,8 @@ def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
         seed=config.seed,
         data_seed=config.seed,
         use_cpu=not cuda,
+        # under torchrun (WORLD_SIZE > 1): gloo on CPU, accelerate's default (NCCL) on GPUs
+        ddp_backend="gloo" if not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
         bf16=cuda,
         fp16=False,
         # padding-free batching needs an attention kernel that keeps sequences apart, and no Canon

@@ -180,15 +180,16 @@ def train_student(
         log(f"resuming from {resume.name} (step {resume.name.split('-')[-1]}) left by an interrupted run")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     output_dir.mkdir(parents=True, exist_ok=True)
-    trainer.save_model(str(output_dir))
-    adapter = output_dir / "adapter_config.json"
-    if adapter.exists():  # adapters name their base as the student's settings do (a named base, not a cache path)
-        settings = json.loads(adapter.read_text())
-        adapter.write_text(json.dumps({**settings, "base_model_name_or_path": config.base_model}, indent=2, sort_keys=True))
-    (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: the same settings go out as JSON
-    (output_dir / "training_args.json").write_text(trainer.args.to_json_string())
+    trainer.save_model(str(output_dir))  # every rank calls it (sharded states gather); rank 0 writes
     tokenizer = trainer.processing_class
-    tokenizer.save_pretrained(str(output_dir))
+    if trainer.is_world_process_zero():  # under torchrun, one process writes the folder
+        adapter = output_dir / "adapter_config.json"
+        if adapter.exists():  # adapters name their base as the student's settings do (a named base, not a cache path)
+            settings = json.loads(adapter.read_text())
+            adapter.write_text(json.dumps({**settings, "base_model_name_or_path": config.base_model}, indent=2, sort_keys=True))
+        (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: the same settings go out as JSON
+        (output_dir / "training_args.json").write_text(trainer.args.to_json_string())
+        tokenizer.save_pretrained(str(output_dir))
     completion_tokens = [len(ids) for ids in tokenizer(list(completions), add_special_tokens=False)["input_ids"]]
     return TrainResult(
         output_dir=output_dir,
