@@ -170,3 +170,53 @@ def test_collect_keeps_right_answers_and_asks_follow_ups_only_for_them(tmp_path)
     assert summaries[RECORDS[0].example_id].text == "Short summary."
     explanations = teacher_texts("posthoc", RECORDS, client.config, TeacherCache(store))
     assert explanations[RECORDS[0].example_id].text == "Because the fact says so."
+
+
+def test_requests_spread_over_replicas_within_each_ones_limit_and_a_failing_one_is_routed_around(tmp_path):
+    lock = threading.Lock()
+    in_flight: dict[str, int] = {"a": 0, "b": 0}
+    peak: dict[str, int] = {"a": 0, "b": 0}
+    failing = {"b"}
+
+    def script_for(name: str):
+        def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+            with lock:
+                in_flight[name] += 1
+                peak[name] = max(peak[name], in_flight[name])
+            time.sleep(0.2)
+            with lock:
+                in_flight[name] -= 1
+            if name in failing:
+                return 503, {"error": {"message": "replica down"}}, {}
+            asked = any(r.question in prompt for r in RECORDS)
+            return 200, chat_reply(f"<answer>{right_answer(prompt)}</answer>" if asked else "A short summary.", "r"), {}
+
+        return script
+
+    store = Store(tmp_path / "t.duckdb")
+    with ScriptedChatServer(script_for("a")) as a, ScriptedChatServer(script_for("b")) as b:
+        failing.clear()
+        client = TeacherClient(config_for(a, extra_urls=(b.base_url,), max_concurrency=2))
+        assert client.capacity == 4
+        healthy = ask_all(client, TeacherCache(store), [answer_request(client.config, r) for r in RECORDS], log=lambda _: None)
+        assert healthy.ok == len(RECORDS) == 6
+        assert peak == {"a": 2, "b": 2}  # both used, neither above its own limit
+        assert len(a.requests) + len(b.requests) == 6 and a.requests and b.requests
+        endpoints = {r["endpoint"] for r in store.rows("SELECT endpoint FROM teacher_requests")}
+        assert endpoints == {public_url(a.base_url), public_url(b.base_url)}
+
+        failing.add("b")  # one replica goes down: its requests are retried on the other
+        summaries = [summary_request(client.config, f"reasoning {r.example_id}") for r in RECORDS]
+        routed = ask_all(client, TeacherCache(store), summaries, log=lambda _: None)
+        assert (routed.ok, routed.failed) == (len(RECORDS), 0)
+        rows = store.rows("SELECT endpoint FROM teacher_requests WHERE purpose = 'summary'")
+        assert {r["endpoint"] for r in rows} == {public_url(a.base_url)}
+
+
+def test_replica_urls_are_checked_like_the_first():
+    with pytest.raises(ValueError, match="must be an http"):
+        TeacherConfig(base_url="http://a/v1", model="m", extra_urls=("ftp://b/v1",))
+    with pytest.raises(ValueError, match="endpoints must differ"):
+        TeacherConfig(base_url="http://a/v1", model="m", extra_urls=("http://a/v1",))
+    with pytest.raises(ValueError, match="need a base_url"):
+        TeacherConfig(extra_urls=("http://b/v1",))

@@ -221,9 +221,14 @@ class TeacherSettings(Settings):
 
     base_url: str | None = env_field("TRACEKD_TEACHER_BASE_URL", "OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     model: str | None = env_field("TRACEKD_TEACHER_MODEL", "teacher model name as the server knows it")
+    extra_urls: list[str] = Field(
+        default_factory=lambda: [u for u in os.environ.get("TRACEKD_TEACHER_EXTRA_URLS", "").split(",") if u.strip()],
+        description="more endpoints serving the same model; each request goes to the least busy (default: "
+        "$TRACEKD_TEACHER_EXTRA_URLS, comma-separated)",
+    )
     summary_model: str | None = env_field("TRACEKD_TEACHER_SUMMARY_MODEL", "model that writes teacher_summary traces; unset: the teacher itself")
     api_key_env: str = Field(default=TeacherConfig.api_key_env, description="environment variable holding the API key")
-    max_concurrency: int = Field(default=TeacherConfig.max_concurrency, description="requests in flight at once")
+    max_concurrency: int = Field(default=TeacherConfig.max_concurrency, description="requests in flight at once, per endpoint")
     max_attempts: int = Field(default=TeacherConfig.max_attempts, description="tries per request before it is stored as failed")
     timeout_s: float = TeacherConfig.timeout_s
     backoff_s: float = Field(default=TeacherConfig.backoff_s, description="first retry delay; doubles per try")
@@ -241,18 +246,20 @@ class TeacherSettings(Settings):
     @model_validator(mode="after")
     def _valid(self) -> "TeacherSettings":
         """Checked when the definitions load (defaults from the environment included)."""
-        if self.base_url:
-            check_endpoint(self.base_url)
-            if url_secrets(self.base_url):
+        for name, url in [("base_url", self.base_url), *(("extra_urls", u) for u in self.extra_urls)]:
+            if not url:
+                continue
+            check_endpoint(url)
+            if url_secrets(url):
                 raise ValueError(
-                    "the teacher base_url carries credentials (user:password@); they would show in every run's config: "
+                    f"the teacher {name} carries credentials (user:password@); they would show in every run's config: "
                     "put the key in the variable api_key_env names (TRACEKD_TEACHER_API_KEY) instead"
                 )
         self.config()
         return self
 
     def config(self) -> TeacherConfig:
-        return TeacherConfig(**self.as_config())
+        return TeacherConfig(**{**self.as_config(), "extra_urls": tuple(self.extra_urls)})
 
     @property
     def configured(self) -> bool:

@@ -43,7 +43,7 @@ class TeacherCache:
                 "request_hash": reply.request_hash,
                 "purpose": request.purpose,
                 "model": request.model,
-                "endpoint": public_url(base_url),
+                "endpoint": reply.endpoint or public_url(base_url),
                 "request": json.dumps(request.payload(), sort_keys=True),
                 "status": reply.status,
                 "content": reply.content,

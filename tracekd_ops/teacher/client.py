@@ -1,5 +1,7 @@
 """The HTTP side of the teacher: any OpenAI-compatible chat endpoint (vLLM, SGLang, Ollama,
-`transformers serve`, the DeepSeek API), through the official `openai` client.
+`transformers serve`, the DeepSeek API), through the official `openai` client; one endpoint, or
+several replicas of the same model (`extra_urls`), each try sent to the least busy one with at
+most `max_concurrency` requests in flight per endpoint.
 
 Transient failures (timeouts, connection errors, 408/409/429, 5xx, malformed bodies) are retried
 with exponential backoff through the one retry loop (`core.retry`); what still fails comes back as
@@ -9,12 +11,14 @@ a `failed` reply, never as an exception. The API key is scrubbed from every erro
 from __future__ import annotations
 
 import random
+import threading
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from tracekd_ops.core.retry import with_retries
 from tracekd_ops.core.secrets import redact, url_secrets
-from tracekd_ops.teacher.config import TeacherConfig
+from tracekd_ops.teacher.config import TeacherConfig, public_url
 from tracekd_ops.teacher.requests import TeacherReply, TeacherRequest
 
 
@@ -30,6 +34,15 @@ class _Permanent(Exception):
     """A failure another try cannot fix (bad request, unknown model, wrong key)."""
 
 
+class _Endpoint:
+    """One endpoint: its client, a slot per request it may hold at once, and how many it holds."""
+
+    def __init__(self, url: str, client: Any, slots: int) -> None:
+        self.url, self.public, self.client = url, public_url(url), client
+        self.slots = threading.BoundedSemaphore(slots)
+        self.in_flight = 0
+
+
 class TeacherClient:
     """Sends chat requests with retries; never raises for a failed request (returns a failed reply)."""
 
@@ -40,17 +53,48 @@ class TeacherClient:
             raise ValueError("the teacher needs a base_url and a model")
         self.config = config
         self._secret = config.api_key()
-        self._secrets = [self._secret, *url_secrets(config.base_url)]
+        self._secrets = [self._secret, *(s for url in config.endpoints for s in url_secrets(url))]
         self._sleep = sleep
-        self._client = openai.OpenAI(
-            base_url=config.base_url,
-            api_key=self._secret or "not-needed",  # local servers take any key; the client wants one
-            max_retries=0,  # retries are ours, so every fault type is retried and counted alike
-            timeout=config.timeout_s,
-        )
+        self._lock = threading.Lock()
+        self._turn = 0
+        self._last_endpoint: dict[str, str | None] = {}
+        self._endpoints = [
+            _Endpoint(url, openai.OpenAI(
+                base_url=url,
+                api_key=self._secret or "not-needed",  # local servers take any key; the client wants one
+                max_retries=0,  # retries are ours, so every fault type is retried and counted alike
+                timeout=config.timeout_s,
+            ), config.max_concurrency)
+            for url in config.endpoints
+        ]  # fmt: skip
+
+    @property
+    def capacity(self) -> int:
+        """Requests that can be in flight at once, over all endpoints."""
+        return self.config.max_concurrency * len(self._endpoints)
+
+    @contextmanager
+    def _endpoint(self, avoid: str | None) -> Iterator[_Endpoint]:
+        """The least busy endpoint (ties in turn), other than `avoid` (the one whose try just failed)
+        when there is another, holding one of its slots for one try."""
+        with self._lock:
+            self._turn += 1
+            n = len(self._endpoints)
+            candidates = [i for i in range(n) if self._endpoints[i].public != avoid] or list(range(n))
+            chosen = min(candidates, key=lambda i: (self._endpoints[i].in_flight, (i - self._turn) % n))
+            endpoint = self._endpoints[chosen]
+            endpoint.in_flight += 1
+        endpoint.slots.acquire()
+        try:
+            yield endpoint
+        finally:
+            endpoint.slots.release()
+            with self._lock:
+                endpoint.in_flight -= 1
 
     def close(self) -> None:
-        self._client.close()
+        for endpoint in self._endpoints:
+            endpoint.client.close()
 
     def complete(self, request: TeacherRequest) -> TeacherReply:
         started = time.monotonic()
@@ -64,7 +108,8 @@ class TeacherClient:
         )
         if outcome.value is not None:
             return outcome.value
-        return TeacherReply(request.key, "failed", None, None, outcome.error, outcome.attempts, time.monotonic() - started)
+        return TeacherReply(request.key, "failed", None, None, outcome.error, outcome.attempts, time.monotonic() - started,
+                            endpoint=self._last_endpoint.get(request.key))  # fmt: skip
 
     def _backoff(self, attempt: int, fault: Exception) -> float | None:
         """Seconds before the next try: the server's Retry-After, else jittered exponential
@@ -80,8 +125,15 @@ class TeacherClient:
         import openai
 
         payload = request.payload()
+        with self._endpoint(avoid=self._last_endpoint.get(request.key) if attempt > 1 else None) as endpoint:
+            self._last_endpoint[request.key] = endpoint.public
+            return self._ask(endpoint, payload, request, attempt, started)
+
+    def _ask(self, endpoint: _Endpoint, payload: dict[str, Any], request: TeacherRequest, attempt: int, started: float) -> TeacherReply:
+        import openai
+
         try:
-            response = self._client.chat.completions.create(**payload)
+            response = endpoint.client.chat.completions.create(**payload)
         except openai.APIStatusError as fault:
             status = fault.status_code
             message = f"HTTP {status}: {_short(fault.message)}"
@@ -113,6 +165,7 @@ class TeacherClient:
             time.monotonic() - started,
             getattr(usage, "prompt_tokens", None),
             getattr(usage, "completion_tokens", None),
+            endpoint.public,
         )
 
 

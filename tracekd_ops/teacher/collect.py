@@ -49,7 +49,7 @@ def ask_all(
     progress_every_s: float = 15.0,
 ) -> AskStats:
     """Answer every request, from the cache where it holds a successful reply, else from the
-    teacher (up to `max_concurrency` at once). Replies are written to the cache at least every
+    teacher (up to `max_concurrency` at once per endpoint). Replies are written to the cache at least every
     `flush_every_s`, and whatever finished is written even when the run is interrupted."""
     flush_every_s = client.config.flush_every_s
     unique = list({r.key: r for r in requests}.values())
@@ -62,7 +62,7 @@ def ask_all(
     pending: list[tuple[TeacherRequest, TeacherReply]] = []
     started = last_flush = last_progress = time.monotonic()
     done = 0
-    pool = ThreadPoolExecutor(max_workers=max(1, client.config.max_concurrency), thread_name_prefix="teacher")
+    pool = ThreadPoolExecutor(max_workers=max(1, client.capacity), thread_name_prefix="teacher")
     futures: dict[Future[TeacherReply], TeacherRequest] = {}
     try:
         futures = {pool.submit(client.complete, r): r for r in todo}

@@ -16,6 +16,9 @@ class TeacherConfig:
 
     base_url: str | None = None
     model: str | None = None
+    extra_urls: tuple[str, ...] = ()
+    """More endpoints serving the same model (replicas): each request goes to the least busy one,
+    each endpoint takes at most `max_concurrency` at once, and a retry may land on another."""
     summary_model: str | None = None
     api_key_env: str = "TRACEKD_TEACHER_API_KEY"
     max_concurrency: int = 4
@@ -36,6 +39,12 @@ class TeacherConfig:
     def __post_init__(self) -> None:
         if self.base_url:
             check_endpoint(self.base_url)
+        if self.extra_urls and not self.base_url:
+            raise ValueError("teacher extra_urls need a base_url (the first endpoint)")
+        for url in self.extra_urls:
+            check_endpoint(url)
+        if len(set(self.endpoints)) != len(self.endpoints):
+            raise ValueError("teacher endpoints must differ: " + ", ".join(str(public_url(u)) for u in self.endpoints))
         numbers = {"max_concurrency": self.max_concurrency, "max_attempts": self.max_attempts, "max_tokens": self.max_tokens,
                    "max_questions": self.max_questions if self.max_questions is not None else 1}  # fmt: skip
         for name, value in numbers.items():
@@ -47,6 +56,10 @@ class TeacherConfig:
     @property
     def configured(self) -> bool:
         return bool(self.base_url and self.model)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (self.base_url, *self.extra_urls) if self.base_url else ()
 
     def sampling(self) -> dict[str, Any]:
         params: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}

@@ -62,6 +62,8 @@ class TeacherReply:
     latency_s: float
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    endpoint: str | None = None
+    """The endpoint of the last try (public URL: no user info, no query)."""
 
     @property
     def ok(self) -> bool:
