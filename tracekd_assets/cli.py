@@ -144,6 +144,7 @@ def _dev(args: argparse.Namespace) -> int:
     from tracekd_assets.demo import prepare_dagster_home
 
     os.environ.setdefault("DAGSTER_HOME", str(prepare_dagster_home(TraceKDHome().root / "dagster")))
+    _pools(args)
     target = ["-w", "workspace.yaml"] if Path("workspace.yaml").exists() else ["-m", "tracekd_assets.definitions"]
     command = [str(Path(sys.executable).parent / "dagster"), "dev", *target, "--host", args.host, "--port", str(args.port)]
 
@@ -163,6 +164,18 @@ def _dev(args: argparse.Namespace) -> int:
         except ProcessLookupError:
             pass
     return code
+
+
+def _pools(args: argparse.Namespace) -> int:
+    """Write TraceKD's pool limits (tracekd_assets/defs/pools.py) into the instance at $DAGSTER_HOME."""
+    from dagster import DagsterInstance
+
+    from tracekd_assets.defs.pools import apply_pool_limits
+
+    with DagsterInstance.get() as instance:
+        limits = apply_pool_limits(instance)
+    print("pool limits: " + ", ".join(f"{pool} {limit}" for pool, limit in limits.items()))
+    return 0
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -294,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--host", "-H", default="127.0.0.1")
     dev.add_argument("--port", "-p", type=int, default=3000)
     dev.set_defaults(handler=_dev)
+    pools = commands.add_parser("pools", help="set TraceKD's pool limits (duckdb 1, training $TRACEKD_TRAINING_SLOTS, "
+                                "teacher_endpoint $TRACEKD_TEACHER_SLOTS) in the instance at $DAGSTER_HOME")
+    pools.set_defaults(handler=_pools)
     doctor = commands.add_parser("doctor", help="recover from killed runs: mark them failed and free their pool slots ($DAGSTER_HOME)")
     doctor.set_defaults(handler=_doctor)
     run = commands.add_parser("run", help="materialize the full asset graph on a downloaded dataset (a file, a folder or hf:<repo id>)")

@@ -23,13 +23,15 @@ from dagster import DagsterInstance, materialize
 from tracekd_assets.definitions import ALL_ASSETS
 from tracekd_assets.defs.jobs import condition_job, raw_job, report_job
 from tracekd_assets.defs.partitions import run_key
+from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.defs.recovery import die_with_parent, free_dead_runs
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 
 DAGSTER_YAML = """\
 # Written by TraceKD. DuckDB allows one writing process per file: steps in the `duckdb` pool
-# run one at a time across all runs (op granularity).
+# run one at a time across all runs (op granularity). TraceKD sets its other pools' limits
+# (training, teacher_endpoint) in the instance itself (tracekd_assets/defs/pools.py).
 concurrency:
   pools:
     granularity: op
@@ -178,4 +180,6 @@ def default_instance(home: TraceKDHome) -> DagsterInstance:
     """The instance under `$DAGSTER_HOME`, or `<tracekd home>/dagster` when that is unset."""
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or home.root / "dagster")
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(dagster_home))
-    return DagsterInstance.get()
+    instance = DagsterInstance.get()
+    apply_pool_limits(instance)
+    return instance

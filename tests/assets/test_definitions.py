@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey
 
 from tracekd_assets.definitions import defs
@@ -87,3 +88,22 @@ def test_a_dataset_answer_rule_reaches_only_that_datasets_evaluations():
             graph.get(AssetKey("answer_rules")).partitions_def,
         ).partitions_subset.get_partition_keys()
         assert list(upstream) == ["cotempqa"]
+
+
+def test_every_pool_an_asset_uses_is_declared_with_its_limit(tmp_path, monkeypatch):
+    from tracekd_assets.defs.pools import DUCKDB_POOL, TEACHER_POOL, TRAINING_POOL, pool_limits
+    from tracekd_assets.defs.resources import TraceKDHome
+    from tracekd_assets.demo import default_instance
+
+    graph = defs.resolve_asset_graph()
+    used = {defs.resolve_assets_def(key).op.pool for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
+    assert used - {None} == {DUCKDB_POOL, TRAINING_POOL, TEACHER_POOL} == set(pool_limits())
+    assert defs.resolve_assets_def(AssetKey("student")).op.pool == TRAINING_POOL
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("TRACEKD_TRAINING_SLOTS", "3")
+    with default_instance(TraceKDHome(home=str(tmp_path / "home"))) as instance:
+        slots = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count for pool in pool_limits()}
+    assert slots == {DUCKDB_POOL: 1, TRAINING_POOL: 3, TEACHER_POOL: 1}
+    monkeypatch.setenv("TRACEKD_TRAINING_SLOTS", "none")
+    with pytest.raises(ValueError, match="TRACEKD_TRAINING_SLOTS must be a whole number"):
+        pool_limits()

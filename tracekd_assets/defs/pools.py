@@ -1,8 +1,44 @@
-"""Where steps run and how many at once: Dagster pools (concurrency limits shared by every run of
-the instance) and the pod shape of GPU steps on the cluster profile."""
+"""Where steps run and how many at once: the Dagster pools (concurrency limits shared by every run
+of the instance, declared here with their limits) and the pod shape of GPU steps on the cluster
+profile. `apply_pool_limits` writes the limits into an instance; `tracekd demo`, `tracekd run`
+and `tracekd dev` do it for theirs, `tracekd pools` for any other (a cluster's)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
 
 DUCKDB_POOL = "duckdb"
-"""Steps whose work is writing DuckDB (one writing process per file): limit 1 in the instance config."""
+"""Steps whose work is writing DuckDB (one writing process per file): limit 1."""
+TRAINING_POOL = "training"
+"""Steps that train or generate with a student (one GPU each on the cluster): limit
+`TRACEKD_TRAINING_SLOTS`, the GPUs (or, on one CPU machine, the students trained side by side)."""
+TEACHER_POOL = "teacher_endpoint"
+"""Steps that ask the teacher (each with `max_concurrency` requests per endpoint): limit
+`TRACEKD_TEACHER_SLOTS`, so several runs cannot overload the endpoints together."""
+
+
+def pool_limits() -> dict[str, int]:
+    """Every pool TraceKD's assets use, with its limit (a test checks that none is missing)."""
+    limits = {DUCKDB_POOL: 1, TRAINING_POOL: _slots("TRACEKD_TRAINING_SLOTS", 4), TEACHER_POOL: _slots("TRACEKD_TEACHER_SLOTS", 1)}
+    return limits
+
+
+def _slots(variable: str, default: int) -> int:
+    value = os.environ.get(variable, str(default))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{variable} must be a whole number of slots, 1 or more; got {value!r}")
+    return int(value)
+
+
+def apply_pool_limits(instance: Any) -> dict[str, int]:
+    """Set every pool's limit in the instance's storage (idempotent); the limits set."""
+    limits = pool_limits()
+    for pool, limit in limits.items():
+        if instance.event_log_storage.get_concurrency_info(pool).slot_count != limit:
+            instance.event_log_storage.set_concurrency_slots(pool, limit)
+    return limits
+
 
 GPU_STEP_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
 """Op tags of the steps that want a GPU (training, batched generation): on the `cluster` profile

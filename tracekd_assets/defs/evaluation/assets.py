@@ -15,7 +15,7 @@ from dagster import (
 
 from tracekd_assets.defs.metadata import as_metadata
 from tracekd_assets.defs.partitions import dataset_partitions, run_partitions, split_run_key
-from tracekd_assets.defs.pools import DUCKDB_POOL, GPU_STEP_TAGS
+from tracekd_assets.defs.pools import DUCKDB_POOL, GPU_STEP_TAGS, TRAINING_POOL
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
 from tracekd_ops.evaluate.metrics import BASELINE_CONDITION, METRICS_VERSION
 from tracekd_ops.steps.evaluate import compute_metrics, evaluate_base_models, evaluate_students
@@ -43,6 +43,7 @@ def answer_rules() -> DataVersionsByPartition:
     partitions_def=run_partitions,
     deps=["student", "raw_examples", AssetDep("answer_rules", partition_mapping=BY_DATASET)],
     op_tags=GPU_STEP_TAGS,
+    pool=TRAINING_POOL,
     group_name="evaluation",
     code_version=EVALUATION_VERSION,
     description="Batched greedy generations of each registered student (the registered revision, downloaded from "

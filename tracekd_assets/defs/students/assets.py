@@ -4,7 +4,7 @@ traces, each training run a new registry revision."""
 from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 
 from tracekd_assets.defs.metadata import as_metadata
-from tracekd_assets.defs.pools import GPU_STEP_TAGS
+from tracekd_assets.defs.pools import GPU_STEP_TAGS, TRAINING_POOL
 from tracekd_assets.defs.partitions import run_partitions, split_run_key
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
 from tracekd_assets.defs.students.launch import torchrun_trainer
@@ -16,6 +16,7 @@ from tracekd_ops.train.trainer import TRAINER_VERSION
     partitions_def=run_partitions,
     deps=["traces"],
     op_tags=GPU_STEP_TAGS,
+    pool=TRAINING_POOL,
     group_name="students",
     code_version=TRAINER_VERSION,
     description="Students fine-tuned (TRL SFTTrainer, completion-only loss; full, LoRA or QLoRA) on one condition's "
