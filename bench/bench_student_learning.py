@@ -35,8 +35,16 @@ from tracekd_ops.traces.render import TEMPLATE_PHRASES, render_prompt  # noqa: E
 from tracekd_ops.train.settings import TrainingConfig  # noqa: E402
 from tracekd_ops.train.trainer import build_trainer  # noqa: E402
 
-VARIANTS = {"default": {}, "plain": {"model": {"canon_kernel": 0}}}
-"""Settings changed from the demo's defaults; `plain` is the baseline (no Canon layers)."""
+VARIANTS = {
+    "default": {},
+    "plain": {"model": {"canon_kernel": 0}},
+    "cosmin10": {"lr_scheduler": "cosine_with_min_lr", "min_lr_ratio": 0.1},
+    "cosmin25": {"lr_scheduler": "cosine_with_min_lr", "min_lr_ratio": 0.25},
+    "wsd": {"lr_scheduler": "warmup_stable_decay", "decay_ratio": 0.2, "min_lr_ratio": 0.1},
+    "const": {"lr_scheduler": "constant_with_warmup"},
+}
+"""Settings changed from the demo's defaults; `plain` is the baseline (no Canon layers); the
+others change only the learning-rate schedule (issue 14)."""
 
 
 def scores(test: list[Any], condition: str, outputs: list[str]) -> dict[str, float | None]:

@@ -22,6 +22,10 @@ from tracekd_ops.train.experiment import load_experiment_file
         ("training: {model: {hidden_size: 30, num_heads: 8}}", "students.0", "multiple of num_heads"),
         ("mode: lora", "students.0", "trained from scratch"),
         ("training: {epochs: 3, bogus: 1}", "students.0.training", "bogus"),
+        ("training: {lr_scheduler: linear}", "students.0", "lr_scheduler must be one of"),
+        ("training: {min_lr_ratio: 1.5}", "students.0.min_lr_ratio", "less than or equal to 1"),
+        ("training: {lr_scheduler: warmup_stable_decay, max_steps: -1}", "students.0", "needs max_steps"),
+        ("training: {lr_scheduler: warmup_stable_decay, decay_ratio: 0.99}", "students.0", "leave no room"),
     ],
 )
 def test_a_bad_value_names_file_and_field(tmp_path, body, field, says):

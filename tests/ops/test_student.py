@@ -1,6 +1,9 @@
 """The student path for real: tokenizer, TRL SFT with completion-only loss, save, batched decode."""
 
 import json
+import math
+
+import pytest
 
 from tracekd_ops.traces.conditions import CORRECT, build_trace
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
@@ -70,3 +73,29 @@ def test_examples_longer_than_the_configured_positions_are_never_cut(tmp_path):
     messages: list[str] = []
     outputs = generate_completions(tmp_path / "student", long_prompts[:4], batch_size=4, max_new_tokens=500, log=messages.append)
     assert len(outputs) == 4 and any("fewer than 500 tokens" in m for m in messages)
+
+
+def cosine(progress: float, floor: float = 0.0) -> float:
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@pytest.mark.parametrize(
+    "changes, start, expected",
+    [  # 20 steps, 1 of warmup; the share of the peak learning rate at steps 0, 1, 10, 15, 19
+        ({"lr_scheduler": "cosine"}, 0.0, [1.0, cosine(9 / 19), cosine(14 / 19), cosine(18 / 19)]),
+        ({"lr_scheduler": "cosine_with_min_lr", "min_lr_ratio": 0.25}, 0.0, [1.0, cosine(9 / 19, 0.25), cosine(14 / 19, 0.25), cosine(18 / 19, 0.25)]),
+        # warmup from the floor, 14 steps stable, 5 decaying (steps 15 to 19)
+        ({"lr_scheduler": "warmup_stable_decay", "decay_ratio": 0.25, "min_lr_ratio": 0.1}, 0.1, [1.0, 1.0, 1.0, cosine(4 / 5, 0.1)]),
+        ({"lr_scheduler": "constant_with_warmup"}, 0.0, [1.0, 1.0, 1.0, 1.0]),
+    ],
+)
+def test_the_configured_schedule_is_the_one_the_trainer_steps(tmp_path, changes, start, expected):
+    config = TINY.with_changes(max_steps=20, warmup_ratio=0.05, **changes)
+    trainer = build_trainer(PROMPTS, COMPLETIONS, tmp_path, config)
+    trainer.create_optimizer_and_scheduler(num_training_steps=20)
+    shares = []
+    for _ in range(20):
+        shares.append(trainer.lr_scheduler.get_last_lr()[0] / config.learning_rate)
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
+    assert [shares[s] for s in (0, 1, 10, 15, 19)] == pytest.approx([start, *expected])

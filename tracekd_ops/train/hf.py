@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tracekd_ops.train.settings import FULL, LORA, QLORA, TrainingConfig
+from tracekd_ops.train.settings import COSINE_MIN_LR, FULL, LORA, QLORA, WSD, TrainingConfig
 
 
 def cuda_available() -> bool:
@@ -55,9 +55,20 @@ def peft_config(config: TrainingConfig, mode: str) -> Any | None:
     )
 
 
+def scheduler_kwargs(config: TrainingConfig) -> dict[str, Any]:
+    """transformers' `lr_scheduler_kwargs` for the configured schedule (its warmup comes from
+    `warmup_steps`; warmup-stable-decay's stable phase is what warmup and decay leave)."""
+    if config.lr_scheduler == COSINE_MIN_LR:
+        return {"min_lr_rate": config.min_lr_ratio}
+    if config.lr_scheduler == WSD:
+        return {"num_decay_steps": config.decay_steps, "min_lr_ratio": config.min_lr_ratio, "decay_type": "cosine"}
+    return {}
+
+
 def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
-    """TRL's `SFTConfig`: prompt-completion data with the loss on the completion only, cosine
-    schedule, checkpoints every `save_every` steps (one kept), bf16 on CUDA, fp32 on CPU."""
+    """TRL's `SFTConfig`: prompt-completion data with the loss on the completion only, the
+    configured learning-rate schedule (warmup-stable-decay by default), checkpoints every `save_every`
+    steps (one kept), bf16 on CUDA, fp32 on CPU."""
     from trl import SFTConfig
 
     cuda = cuda_available()
@@ -68,7 +79,8 @@ def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accumulation,
         learning_rate=config.learning_rate,
-        lr_scheduler_type="cosine",
+        lr_scheduler_type=config.lr_scheduler,
+        lr_scheduler_kwargs=scheduler_kwargs(config) or None,
         warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a share of the total steps
         weight_decay=config.weight_decay,
         logging_steps=config.log_every,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -17,6 +18,12 @@ TINY_BASE_MODEL = "tiny-llama-from-config"
 """Base-model name recorded in lineage for the from-config student (there is no hub id)."""
 FULL, LORA, QLORA = "full", "lora", "qlora"
 MODES: tuple[str, ...] = (FULL, LORA, QLORA)
+COSINE, COSINE_MIN_LR, WSD, CONSTANT_WARMUP = "cosine", "cosine_with_min_lr", "warmup_stable_decay", "constant_with_warmup"
+LR_SCHEDULERS: tuple[str, ...] = (COSINE, COSINE_MIN_LR, WSD, CONSTANT_WARMUP)
+"""Learning-rate schedules (transformers' names), each after a linear warmup of `warmup_ratio`:
+`cosine` decays to 0; `cosine_with_min_lr` decays to `min_lr_ratio` of the peak;
+`warmup_stable_decay` holds the peak, then decays (cosine) over the last `decay_ratio` of the
+steps to `min_lr_ratio` of the peak; `constant_with_warmup` holds the peak."""
 MAX_STEPS_LIMIT = 10_000_000
 """More optimizer steps than any study here needs: a larger number is a typo, not a plan."""
 
@@ -73,6 +80,14 @@ class TrainingConfig(_Settings):
     grad_accumulation: int = Field(default=1, ge=1, le=65536)
     warmup_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)
     weight_decay: float = Field(default=0.0, ge=0.0, lt=1.0)
+    lr_scheduler: str = WSD
+    """One of `LR_SCHEDULERS`. Warmup-stable-decay by default: the tiny student keeps learning the
+    two-fact task at the peak rate, where cosine had already decayed (measured: README)."""
+    min_lr_ratio: float = Field(default=0.1, ge=0.0, le=1.0)
+    """Share of the peak learning rate the schedule ends at (used by `cosine_with_min_lr` and
+    `warmup_stable_decay`; the others ignore it)."""
+    decay_ratio: float = Field(default=0.2, gt=0.0, le=1.0)
+    """Share of the steps `warmup_stable_decay` spends decaying (the last ones)."""
     max_seconds: float | None = Field(default=None, gt=0.0)
     log_every: int = Field(default=50, ge=1)
     save_every: int = Field(default=100, ge=1)
@@ -88,6 +103,13 @@ class TrainingConfig(_Settings):
             raise ValueError(f"training mode must be one of {', '.join(MODES)}; got {value!r}")
         return value
 
+    @field_validator("lr_scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        if value not in LR_SCHEDULERS:
+            raise ValueError(f"lr_scheduler must be one of {', '.join(LR_SCHEDULERS)}; got {value!r}")
+        return value
+
     @field_validator("max_steps")
     @classmethod
     def _steps_or_epochs(cls, value: int) -> int:
@@ -100,6 +122,26 @@ class TrainingConfig(_Settings):
         if self.base_model == TINY_BASE_MODEL and self.mode != FULL:
             raise ValueError(f"{TINY_BASE_MODEL} is trained from scratch: mode must be {FULL}, got {self.mode}")
         return self
+
+    @model_validator(mode="after")
+    def _schedule_fits(self) -> "TrainingConfig":
+        if self.lr_scheduler == WSD:
+            if self.max_steps < 0:
+                raise ValueError(f"{WSD} needs max_steps (its decay is a number of steps), not epochs: give max_steps, "
+                                 f"or lr_scheduler {COSINE}")  # fmt: skip
+            if self.warmup_steps + self.decay_steps > self.max_steps:
+                raise ValueError(f"warmup_ratio {self.warmup_ratio} + decay_ratio {self.decay_ratio} leave no room in {self.max_steps} steps")
+        return self
+
+    @property
+    def warmup_steps(self) -> int:
+        """Warmup steps when `max_steps` bounds training (transformers rounds the share up)."""
+        return math.ceil(self.warmup_ratio * self.max_steps)
+
+    @property
+    def decay_steps(self) -> int:
+        """Steps `warmup_stable_decay` spends decaying, when `max_steps` bounds training."""
+        return max(1, round(self.decay_ratio * self.max_steps))
 
     @property
     def from_config(self) -> bool:
@@ -131,6 +173,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "mode": QLORA,
         "lora": {"r": 16, "alpha": 32, "dropout": 0.05},
         "learning_rate": 2e-4,
+        "lr_scheduler": COSINE,
         "warmup_ratio": 0.1,
         "epochs": 3.0,
         "max_steps": -1,

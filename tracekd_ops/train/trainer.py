@@ -21,7 +21,7 @@ from tracekd_ops.train.models import build_tiny_model, format_prompts, load_pret
 from tracekd_ops.train.settings import FULL, TrainingConfig
 
 Log = Callable[[str], None]
-TRAINER_VERSION = "sft-3"
+TRAINER_VERSION = "sft-4"
 """Bump when how a student is trained changes (its asset's code version: students go stale)."""
 
 
