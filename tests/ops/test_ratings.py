@@ -229,7 +229,7 @@ def test_a_bad_import_names_the_line_and_field_and_changes_nothing(study, tmp_pa
     good = tmp_path / "good.csv"
     export("csv", items, synthetic_ratings(items, participants=2, shift={}), version, good)
     import_ratings(store, "csv", good, version)
-    before = store.rows("SELECT * FROM ratings ORDER BY participant_id, item_id")
+    before = store.rows("SELECT * FROM ratings ORDER BY panel, participant_id, item_id")
     header, first, second = good.read_text().splitlines()[0], items[0].item_id, items[1].item_id
     cases = {
         "line 3: interpretability: must be one of 1-5; got '7'": [f"p9,{first},,,,,,3,3,,", f"p9,{second},,,,,,7,3,,"],
@@ -244,13 +244,21 @@ def test_a_bad_import_names_the_line_and_field_and_changes_nothing(study, tmp_pa
         with pytest.raises(ImportRejected, match=message) as error:
             import_ratings(store, "csv", bad, version)
         assert str(bad) in str(error.value)
+    assert store.rows("SELECT * FROM ratings ORDER BY panel, participant_id, item_id") == before
+    run_simulated_panel(store, raters=2, seed=0, version=version)  # an export of the simulated panel is refused
+    for fmt in FORMATS:
+        simulated = tmp_path / f"simulated.{fmt}"
+        export(fmt, items, ratings_of(store, version, "simulated"), version, simulated)
+        with pytest.raises(ImportRejected, match="panel: a simulated rating"):
+            import_ratings(store, fmt, simulated, version)
+    before = store.rows("SELECT * FROM ratings ORDER BY panel, participant_id, item_id")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ImportRejected, match="empty.csv:1: missing column"):
         import_ratings(store, "csv", tmp_path / "empty.csv", version)
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ImportRejected, match="not JSON"):
         import_ratings(store, "label-studio", tmp_path / "bad.json", version)
-    assert store.rows("SELECT * FROM ratings ORDER BY participant_id, item_id") == before
+    assert store.rows("SELECT * FROM ratings ORDER BY panel, participant_id, item_id") == before
 
 
 def test_stored_item_set_round_trips(study):

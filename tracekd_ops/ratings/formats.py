@@ -3,9 +3,10 @@
 tools back in, as `real` ratings of a stored item set.
 
 An import is checked whole before anything is stored: every rating must name an item of the item
-set and a participant, and give both scales as integers 1-5; an error names the file and the
-line (CSV) or record (JSON) and the field. The item's condition and trace set come from the item
-set, never from the file.
+set and a participant, and give both scales as integers 1-5, and none may be a rating of the
+simulated panel (an export of it carries its panel); an error names the file and the line (CSV)
+or record (JSON) and the field. The item's condition and trace set come from the item set, never
+from the file.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from tracekd_ops.ratings.items import RatingItem
+from tracekd_ops.ratings.storage import SIMULATED
 from tracekd_ops.ratings.study import SCALE_NAMES, RatingRejected, check_answer, check_participant_id
 
 FORMATS = ("csv", "label-studio", "argilla")
@@ -64,16 +66,16 @@ def _label_studio_annotation(r: Mapping[str, Any]) -> dict[str, Any]:
     result = [{"from_name": s, "to_name": "trace", "type": "rating", "value": {"rating": r[s]}} for s in SCALE_NAMES]
     if r.get("comment"):
         result.append({"from_name": "comment", "to_name": "trace", "type": "textarea", "value": {"text": [r["comment"]]}})
-    return {"completed_by": r["participant_id"], "result": result, "created_at": str(r.get("submitted_at") or "")}
+    return {"completed_by": r["participant_id"], "result": result, "created_at": str(r.get("submitted_at") or ""), "panel": r.get("panel")}
 
 
 def _argilla_responses(ratings: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     responses: dict[str, list[dict[str, Any]]] = {s: [] for s in (*SCALE_NAMES, "comment")}
     for r in ratings:
         for name in SCALE_NAMES:
-            responses[name].append({"value": r[name], "user_id": r["participant_id"]})
+            responses[name].append({"value": r[name], "user_id": r["participant_id"], "panel": r.get("panel")})
         if r.get("comment"):
-            responses["comment"].append({"value": r["comment"], "user_id": r["participant_id"]})
+            responses["comment"].append({"value": r["comment"], "user_id": r["participant_id"], "panel": r.get("panel")})
     return responses
 
 
@@ -96,6 +98,8 @@ def read(fmt: str, path: Path, items: Sequence[RatingItem]) -> list[dict[str, An
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     rows, seen = [], set()
     for where, answer in raw:
+        if answer.get("panel") == SIMULATED:
+            raise ImportRejected(f"{path}:{where}: panel: a simulated rating (TraceKD's synthetic raters); only people's ratings are imported")
         try:
             participant = check_participant_id(str(answer.get("participant_id") or ""))
             values, comment = check_answer(answer)
@@ -137,7 +141,7 @@ def _label_studio_answers(path: Path, tasks: list[Any]) -> Iterable[tuple[str, d
             who = annotation.get("completed_by")
             if isinstance(who, dict):
                 who = who.get("email") or who.get("id")
-            answer: dict[str, Any] = {"item_id": data.get("item_id"), "participant_id": _text(who)}
+            answer: dict[str, Any] = {"item_id": data.get("item_id"), "participant_id": _text(who), "panel": annotation.get("panel")}
             for result in annotation.get("result") or []:
                 value = result.get("value") or {}
                 if result.get("from_name") in SCALE_NAMES:
@@ -156,6 +160,8 @@ def _argilla_answers(path: Path, records: list[Any]) -> Iterable[tuple[str, dict
         for question, responses in (record.get("responses") or {}).items():
             for response in responses or []:
                 user = _text(response.get("user_id"))
-                answers.setdefault(user, {"item_id": item_id, "participant_id": user})[question] = _text(response.get("value"))
+                answer = answers.setdefault(user, {"item_id": item_id, "participant_id": user})
+                answer[question] = _text(response.get("value"))
+                answer["panel"] = answer.get("panel") or response.get("panel")
         for user, answer in answers.items():
             yield f"record {n} user {user}", answer
