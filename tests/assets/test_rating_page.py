@@ -81,18 +81,31 @@ def browser():
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(flag)
-    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    chrome.implicitly_wait(30)  # a loaded machine (CI) may take a while to render the next page
+    return chrome
 
 
 def click_and_wait(driver, element_id: str) -> None:  # noqa: ANN001 - a selenium WebDriver
-    """Click a link or submit button, then wait until the next page has replaced this one."""
+    """Click a link or submit button, then wait until the next page has replaced this one: the old
+    document is marked, and the wait ends when the loaded document has no mark (no element handle
+    is kept across the navigation, which Chrome answers with errors rather than staleness)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = driver.find_element(By.TAG_NAME, "html")
+    settle(driver)
+    driver.execute_script("document.documentElement.dataset.left = 'yes'")
     driver.find_element(By.ID, element_id).click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script("return document.readyState === 'complete' && !document.documentElement.dataset.left")
+    )
+
+
+def settle(driver) -> None:  # noqa: ANN001 - a selenium WebDriver
+    """Wait until the current page has loaded (after a click, Back or a reload on a busy machine)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def test_a_participant_session_in_a_real_browser_from_the_platform_link_to_the_completion_code(served):
@@ -103,6 +116,7 @@ def test_a_participant_session_in_a_real_browser_from_the_platform_link_to_the_c
     rng = random.Random(0)
     try:
         driver.get(f"{base}/?PROLIFIC_PID=5f3c2a1b9d8e7f6a5b4c3d2e&STUDY_ID=study-42&SESSION_ID=sess-7")
+        settle(driver)
         driver.find_element(By.ID, "consent").click()
         click_and_wait(driver, "start")
         assert "Instructions" in driver.page_source
@@ -113,6 +127,7 @@ def test_a_participant_session_in_a_real_browser_from_the_platform_link_to_the_c
             assert progress.startswith(f"Item {len(seen) + 1} of 14"), progress
             if len(seen) == 5:  # a reload continues at the same item
                 driver.refresh()
+                settle(driver)
                 assert driver.find_element(By.ID, "progress").text == progress
             trace = driver.find_element(By.CSS_SELECTOR, "pre.trace").text
             if trace == ATTENTION_TEXT:
@@ -127,6 +142,7 @@ def test_a_participant_session_in_a_real_browser_from_the_platform_link_to_the_c
             click_and_wait(driver, "next")
             if len(seen) == 3:  # back shows the first unanswered item again, never an answered one
                 driver.back()
+                settle(driver)
                 assert driver.find_element(By.ID, "progress").text.startswith("Item 4 of 14")
         assert driver.execute_script("return window.pwned === undefined")  # the hostile question stayed text
         code = driver.find_element(By.ID, "code").text

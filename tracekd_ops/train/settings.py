@@ -129,8 +129,8 @@ class TrainingConfig(_Settings):
             if self.max_steps < 0:
                 raise ValueError(f"{WSD} needs max_steps (its decay is a number of steps), not epochs: give max_steps, "
                                  f"or lr_scheduler {COSINE}")  # fmt: skip
-            if self.warmup_steps + self.decay_steps > self.max_steps:
-                raise ValueError(f"warmup_ratio {self.warmup_ratio} + decay_ratio {self.decay_ratio} leave no room in {self.max_steps} steps")
+            if self.warmup_ratio + self.decay_ratio > 1:
+                raise ValueError(f"warmup_ratio {self.warmup_ratio} + decay_ratio {self.decay_ratio} leave no room for the steps between them")
         return self
 
     @property
@@ -140,8 +140,9 @@ class TrainingConfig(_Settings):
 
     @property
     def decay_steps(self) -> int:
-        """Steps `warmup_stable_decay` spends decaying, when `max_steps` bounds training."""
-        return max(1, round(self.decay_ratio * self.max_steps))
+        """Steps `warmup_stable_decay` spends decaying, when `max_steps` bounds training: at least
+        one, at most what warmup leaves (a run of a few steps, e.g. a smoke test, still has a schedule)."""
+        return max(1, min(round(self.decay_ratio * self.max_steps), self.max_steps - self.warmup_steps))
 
     @property
     def from_config(self) -> bool:
