@@ -72,7 +72,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Store, str, Path]]:
 def browser():
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/browser.sh installs them as root)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/debian_packages.sh installs them as root)")
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
