@@ -44,6 +44,10 @@ def test_concurrent_runs_on_the_postgres_instance_take_the_duckdb_pool_in_turn(t
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert instance.get_ref().run_launcher_data.class_name == "K8sRunLauncher"  # configured, loaded when a run launches
+    # as a deployment does before its first runs: concurrent first steps of a pool with no row yet
+    # race to create it on Postgres (an IntegrityError in one run, seen here without this)
+    pools = subprocess.run([str(Path(sys.executable).parent / "tracekd"), "pools"], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert pools.returncode == 0 and "pool limits: duckdb 1, training 4, teacher_endpoint 1" in pools.stdout, pools.stderr[-2000:]
     config = tmp_path / "small.yaml"
     config.write_text(json.dumps({"resources": {"experiment": {"config": {"synthetic_train_per_task": 1500, "synthetic_test_per_task": 20}}}}))
     command = [
