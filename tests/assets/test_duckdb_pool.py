@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dagster import DagsterEventType, DagsterInstance
 
+from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.demo import prepare_dagster_home
 from tracekd_ops.datasets.synthetic import TASKS
 from tracekd_ops.store.store import Store
@@ -43,7 +44,8 @@ def step_intervals(instance: DagsterInstance, step_key: str) -> list[tuple[float
 
 def test_concurrent_duckdb_writers_queue_and_store_one_copy(tmp_path):
     dagster_home = prepare_dagster_home(tmp_path / "dagster")
-    DagsterInstance.from_config(str(dagster_home)).dispose()  # create its storage once, before the runs race
+    with DagsterInstance.from_config(str(dagster_home)) as instance:  # storage and pool limits once, before the runs race
+        apply_pool_limits(instance)
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "TRACEKD_HOME": str(tmp_path / "home")}
     config = tmp_path / "small.yaml"  # a small dataset: the runs' overlap is the point, not their size
     config.write_text(json.dumps({"resources": {"experiment": {"config": {"synthetic_train_per_task": 3000, "synthetic_test_per_task": 20}}}}))
