@@ -106,10 +106,10 @@ class TeacherClient:
             sleep=self._sleep,
             catch=(_Transient, _Permanent),
         )
+        last = self._last_endpoint.pop(request.key, None)  # only needed while the request is being tried
         if outcome.value is not None:
             return outcome.value
-        return TeacherReply(request.key, "failed", None, None, outcome.error, outcome.attempts, time.monotonic() - started,
-                            endpoint=self._last_endpoint.get(request.key))  # fmt: skip
+        return TeacherReply(request.key, "failed", None, None, outcome.error, outcome.attempts, time.monotonic() - started, endpoint=last)
 
     def _backoff(self, attempt: int, fault: Exception) -> float | None:
         """Seconds before the next try: the server's Retry-After, else jittered exponential

@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 TINY_BASE_MODEL = "tiny-llama-from-config"
 """Base-model name recorded in lineage for the from-config student (there is no hub id)."""
@@ -96,18 +96,12 @@ class TrainingConfig(_Settings):
     max_length: int | None = Field(default=None, ge=8)
     """Longest training sequence in tokens; None: the tiny model's `max_positions`, else 1024."""
 
-    @field_validator("mode")
+    @field_validator("mode", "lr_scheduler")
     @classmethod
-    def _known_mode(cls, value: str) -> str:
-        if value not in MODES:
-            raise ValueError(f"training mode must be one of {', '.join(MODES)}; got {value!r}")
-        return value
-
-    @field_validator("lr_scheduler")
-    @classmethod
-    def _known_scheduler(cls, value: str) -> str:
-        if value not in LR_SCHEDULERS:
-            raise ValueError(f"lr_scheduler must be one of {', '.join(LR_SCHEDULERS)}; got {value!r}")
+    def _known_choice(cls, value: str, info: ValidationInfo) -> str:
+        allowed, name = (MODES, "training mode") if info.field_name == "mode" else (LR_SCHEDULERS, "lr_scheduler")
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         return value
 
     @field_validator("max_steps")
