@@ -67,7 +67,7 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
         print(f"took:        {seconds:6.0f} s  {stage}")
     print(f"took:        {time.monotonic() - started:6.0f} s  in all")
     print(f"report:      {home.reports_dir() / 'report.html'}")
-    print(f"duckdb:      {store.path}")
+    print(f"results:     {store.location}")
     print(f"registry:    {home.local_registry().root}")
     print(f"dagster UI:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} tracekd dev")
     if outcome.failed:
@@ -207,23 +207,29 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(home: str | None):  # noqa: ANN202 - keeps the import lazy
-    from tracekd_ops.store.store import Store
+def _home_root(home: str | None) -> Path:
+    return Path(home or os.environ.get("TRACEKD_HOME", "var")).resolve()
 
-    root = Path(home or os.environ.get("TRACEKD_HOME", "var")).resolve()
-    if not (root / "tracekd.duckdb").exists():
-        raise SystemExit(f"no TraceKD database at {root / 'tracekd.duckdb'}: run `tracekd demo` or materialize something")
-    return Store(root / "tracekd.duckdb")
+
+def _store(home: str | None):  # noqa: ANN202 - keeps the import lazy
+    from tracekd_ops.store.lake import open_store
+
+    root = _home_root(home)
+    store = open_store(os.environ.get("TRACEKD_STORE"), root, os.environ.get("TRACEKD_STORE_DATA_PATH"))
+    if not store.exists():
+        raise SystemExit(f"no TraceKD database at {store.location}: run `tracekd demo` or materialize something")
+    return store
 
 
 def _query(args: argparse.Namespace) -> int:
     """One read-only SELECT under TraceKD's shared lock: safe while Dagster materializes, and
     unable to touch anything but the results (no files, no other databases, no network)."""
-    from tracekd_ops.store.store import QueryRefused, StoreBusy
+    from tracekd_ops.store.lake import LakeUnavailable
+    from tracekd_ops.store.store import QueryRefused, StoreBusy, StoreUnreadable
 
     try:
         frame = _store(args.home).query(args.sql, timeout_s=args.timeout)
-    except (QueryRefused, StoreBusy) as error:
+    except (QueryRefused, StoreBusy, StoreUnreadable, LakeUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.format == "csv":
@@ -253,7 +259,7 @@ def _ratings_serve(args: argparse.Namespace) -> int:
     store = _store(args.home)
     try:
         version = current_item_set(store, args.item_set, args.dataset)
-        settings = StudySettings(store, version, study_secret(store.path.parent), args.completion_code, args.completion_url)
+        settings = StudySettings(store, version, study_secret(_home_root(args.home)), args.completion_code, args.completion_url)
         app = create_app(settings)
     except (LookupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

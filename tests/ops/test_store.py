@@ -138,3 +138,19 @@ def test_a_writer_waits_for_an_outside_reader_holding_the_file_then_writes(tmp_p
             impatient.execute("DELETE FROM metrics")
         held.get(timeout=30)
     assert store.rows("SELECT n FROM metrics") == [{"n": 2}]
+
+
+
+def test_a_damaged_file_fails_at_once_as_itself_not_as_busy(tmp_path):
+    """Only another process's lock is waited out; any other failure to open (here a header that
+    no longer matches its checksum; a file from a newer DuckDB gets its own `StoreUnreadable`)
+    fails at once in DuckDB's words."""
+    store = Store(tmp_path / "t.duckdb", busy_timeout_s=60)
+    store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 1)])
+    with open(store.path, "r+b") as file:
+        file.seek(12)
+        file.write((999).to_bytes(8, "little"))
+    started = time.monotonic()
+    with pytest.raises(duckdb.IOException, match="checksum"):
+        store.rows("SELECT * FROM metrics")
+    assert time.monotonic() - started < 30

@@ -27,6 +27,7 @@ from tracekd_ops.datasets.synthetic import SyntheticConfig
 from tracekd_ops.registry.base import HUB_BACKEND, LOCAL_BACKEND, Registry
 from tracekd_ops.registry.hub import HubRegistry
 from tracekd_ops.registry.local import LocalRegistry
+from tracekd_ops.store.lake import open_store
 from tracekd_ops.store.store import Store
 from tracekd_ops.teacher.config import TeacherConfig, check_endpoint
 from tracekd_ops.traces.build import Corruption, TraceOptions
@@ -101,9 +102,15 @@ def default_home() -> str:
 
 
 class TraceKDHome(ConfigurableResource):
-    """The folder holding the DuckDB file, the local model registry and the reports."""
+    """The folder holding the results store (by default a DuckDB file in it), the local model
+    registry and the reports."""
 
     home: str = Field(default_factory=default_home)
+    store_location: str | None = env_field(
+        "TRACEKD_STORE", "where results are stored: unset, tracekd.duckdb in the home; ducklake:postgres:<libpq string>, a "
+        "DuckLake many writers share (cluster profile; the password in $PGPASSWORD, not here)",
+    )
+    store_data_path: str | None = env_field("TRACEKD_STORE_DATA_PATH", "DuckLake's Parquet folder; unset: lake/ in the home")
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Every step uses the home: a step process started by a run dies with that run."""
@@ -114,7 +121,7 @@ class TraceKDHome(ConfigurableResource):
         return Path(self.home)
 
     def store(self) -> Store:
-        return Store(self.root / "tracekd.duckdb")
+        return open_store(self.store_location, self.root, self.store_data_path)
 
     def local_registry(self) -> LocalRegistry:
         return LocalRegistry(self.root / "registry")

@@ -49,7 +49,7 @@ def latest_item_set(store: Store, dataset: str | None = None) -> str | None:
 def load_items(store: Store, item_set_version: str) -> list[RatingItem]:
     rows = store.rows("SELECT * FROM rating_items WHERE item_set_version = ? ORDER BY item_id", [item_set_version])
     if not rows:
-        raise LookupError(f"no rating item set {item_set_version!r} in {store.path} (materialize rating_items first)")
+        raise LookupError(f"no rating item set {item_set_version!r} in {store.location} (materialize rating_items first)")
     return [RatingItem(**{k: v for k, v in row.items() if k != "item_set_version"}) for row in rows]
 
 

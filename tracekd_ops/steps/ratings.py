@@ -49,7 +49,7 @@ def build_item_sets(store: Store, per_condition: int, seed: int, attention_check
 def current_item_set(store: Store, item_set_version: str | None = None, dataset: str | None = None) -> str:
     version = item_set_version or latest_item_set(store, dataset)
     if version is None:
-        raise LookupError(f"no rating item set in {store.path}: materialize the asset rating_items first")
+        raise LookupError(f"no rating item set in {store.location}: materialize the asset rating_items first")
     return version
 
 

@@ -149,6 +149,10 @@ class StoreBusy(RuntimeError):
     (e.g. an open `duckdb` CLI), or by a TraceKD process that kept its turn too long."""
 
 
+class StoreUnreadable(RuntimeError):
+    """The DuckDB file cannot be opened by the DuckDB version installed (written by a newer one)."""
+
+
 class QueryRefused(ValueError):
     """A read-only query that is not one SELECT, or that failed or ran past its time limit."""
 
@@ -181,6 +185,15 @@ class Store:
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self.busy_timeout_s = busy_timeout_s
 
+    @property
+    def location(self) -> str:
+        """Where the results live, fit for messages (never a credential)."""
+        return str(self.path)
+
+    def exists(self) -> bool:
+        """Whether anything was ever written here."""
+        return self.path.exists()
+
     def _open(self, read_only: bool, config: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Open the file, waiting while a process outside TraceKD's lock holds it (DuckDB's own
         file lock: an external reader blocks writers, an external writer blocks everyone)."""
@@ -189,7 +202,15 @@ class Store:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only, config=dict(config or {}))
             except duckdb.IOException as error:
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                if "newer version of duckdb" in str(error).lower():
+                    raise StoreUnreadable(
+                        f"{self.path} was written by a newer DuckDB than the {duckdb.__version__} TraceKD runs on "
+                        "(scripts/constraints.txt says why): move it aside and rematerialize, or copy its tables over "
+                        "with that DuckDB's EXPORT DATABASE and this one's IMPORT DATABASE"
+                    ) from None
+                if "could not set lock" not in str(error).lower():
+                    raise  # not another process's lock: a damaged file, a full disk ... fail now, as it is
+                if time.monotonic() > deadline:
                     raise StoreBusy(
                         f"{self.path} is held by another process outside TraceKD (an open duckdb CLI or notebook?) "
                         f"for over {self.busy_timeout_s:g} s; close it, and query through `tracekd query`, "
@@ -224,20 +245,8 @@ class Store:
         with open(self._lock_path, "a+") as lock:
             self._take_turn(lock, exclusive=write or not self.path.exists())
             con = self._open(read_only=not write and self.path.exists(), config=config)
-            try:
-                if write:
-                    con.execute("BEGIN TRANSACTION")
-                    try:
-                        _ensure_schema(con)
-                        yield con
-                    except BaseException:
-                        con.execute("ROLLBACK")
-                        raise
-                    con.execute("COMMIT")
-                else:
-                    yield con
-            finally:
-                con.close()
+            with unit_of_work(con, write, ensure_schema=True) as con:
+                yield con
 
     def replace_partition(
         self, table: str, keys: Mapping[str, Any], rows: pd.DataFrame | Sequence[Mapping[str, Any]]
@@ -273,19 +282,20 @@ class Store:
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
 
-    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        """Run a read query; an empty frame when the database has no tables yet."""
-        if not self.path.exists():
+    def _create_if_missing(self) -> None:
+        if not self.exists():
             with self.connect(write=True):
                 pass
+
+    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Run a read query; an empty frame when the database has no tables yet."""
+        self._create_if_missing()
         with self.connect() as con:
             return con.execute(sql, list(params)).df()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts of plain Python values (lists stay lists)."""
-        if not self.path.exists():
-            with self.connect(write=True):
-                pass
+        self._create_if_missing()
         with self.connect() as con:
             cursor = con.execute(sql, list(params))
             names = [d[0] for d in cursor.description]
@@ -308,9 +318,10 @@ class Store:
         if len(statements) != 1 or not isinstance(statements[0], exp.Query):
             kinds = ", ".join(s.key.upper() for s in statements) or "nothing"
             raise QueryRefused(f"only one SELECT is allowed here (found {kinds}); the results are read-only")
-        if not self.path.exists():
-            raise QueryRefused(f"{self.path} does not exist yet: materialize something first")
-        with self.connect(config=READ_ONLY_CONFIG) as con:
+        self._check_query(statements[0])
+        if not self.exists():
+            raise QueryRefused(f"{self.location} does not exist yet: materialize something first")
+        with self._read_only_connection() as con:
             timer = threading.Timer(timeout_s, con.interrupt)
             timer.start()
             try:
@@ -321,6 +332,12 @@ class Store:
                 raise QueryRefused(str(error)) from None
             finally:
                 timer.cancel()
+
+    def _check_query(self, statement: Any) -> None:
+        """Refuse what this store's read-only connection cannot refuse by configuration."""
+
+    def _read_only_connection(self) -> Any:
+        return self.connect(config=READ_ONLY_CONFIG)
 
     def snapshot(self, target: Path | str) -> Path:
         """A consistent copy of the database, taken under the shared lock (no TraceKD write is
@@ -346,7 +363,28 @@ class Store:
             con.execute(sql, list(params))
 
 
-def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+@contextmanager
+def unit_of_work(con: duckdb.DuckDBPyConnection, write: bool, ensure_schema: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run one block on `con` and close it: a write in one transaction (committed when the block
+    ends normally, rolled back when it raises), with the schema brought up to date first."""
+    try:
+        if write:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if ensure_schema:
+                    ensure_tables(con)
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        else:
+            yield con
+    finally:
+        con.close()
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables, and add columns a newer TraceKD introduced to tables an older one
     created (nullable, so existing rows stay valid): a project's DuckDB file survives upgrades."""
     for table, columns in SCHEMA.items():
