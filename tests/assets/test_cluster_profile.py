@@ -125,3 +125,70 @@ def test_asset_keys_are_the_same_on_both_profiles(tmp_path):
         assert result.returncode == 0, result.stderr[-2000:]
         outputs.append(result.stdout.strip().splitlines()[-1])
     assert outputs[0] == outputs[1] and str(AssetKey("student").to_user_string()) in outputs[0]
+
+
+def test_runs_on_a_ducklake_store_write_partitions_at_once_and_the_report_reads_it(tmp_path, postgres, monkeypatch):
+    """The cluster profile's results store: DuckLake with its catalog on the same Postgres as the
+    instance. Runs materialize different partitions of the same tables at once (three datasets'
+    raw examples, then two conditions' traces -> student -> predictions -> metrics), their steps
+    overlap (the `duckdb` pool is wide on a lake), and the report job and `tracekd query` read what
+    they wrote: every row once."""
+    import psycopg2
+
+    from tests.conftest import SHARED_DATA
+    from tracekd_ops.store.lake import LakeStore
+
+    admin = psycopg2.connect(f"dbname={postgres.db} host={postgres.host} port={postgres.port} user={postgres.user}")
+    admin.autocommit = True
+    admin.cursor().execute("CREATE DATABASE lake")
+    admin.close()
+    conninfo = f"dbname=lake host={postgres.host} port={postgres.port} user={postgres.user}"
+    dagster_home, home = tmp_path / "dagster", tmp_path / "home"
+    dagster_home.mkdir()
+    shutil.copy(DEPLOY / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {**os.environ, **postgres.dagster_env(), "DAGSTER_HOME": str(dagster_home), "TRACEKD_HOME": str(home),
+           "TRACEKD_STORE": f"ducklake:postgres:{conninfo}"}  # fmt: skip
+    env.pop("TRACEKD_DEPLOYMENT", None)
+    bin_dir = Path(sys.executable).parent
+    pools = subprocess.run([str(bin_dir / "tracekd"), "pools"], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert pools.returncode == 0 and "duckdb 8" in pools.stdout, pools.stdout + pools.stderr[-2000:]
+    config = tmp_path / "small.yaml"
+    config.write_text(json.dumps({"resources": {"experiment": {"config": {
+        "synthetic_train_per_task": 30, "synthetic_test_per_task": 6, "per_category_limit": 3, "eval_batch_size": 16, "eval_max_new_tokens": 40,
+        "sources": {"babi": str(SHARED_DATA / "babi" / "tasks_1-20_v1-2" / "en"), "cotempqa": str(SHARED_DATA / "cotempqa")},
+        "training": {"max_steps": 3, "batch_size": 8, "model": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64}},
+    }}}}))  # fmt: skip
+
+    def runs(job: str, partitions: list[dict[str, str]]) -> None:
+        logs = [tmp_path / f"{job}{i}.log" for i in range(len(partitions))]
+        processes = [
+            subprocess.Popen([str(bin_dir / "dagster"), "job", "execute", "-m", "tracekd_assets.definitions", "-a", "defs", "-j", job,
+                              "-c", str(config), "--tags", json.dumps(tags)], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+            for tags, log in zip(partitions, logs)
+        ]  # fmt: skip
+        for process in processes:
+            process.wait(timeout=900)
+        assert [p.returncode for p in processes] == [0] * len(processes), "\n".join(log.read_text()[-3000:] for log in logs)
+
+    runs("raw_examples_job", [{"dagster/partition": d} for d in ("synthetic", "babi", "cotempqa")])
+    runs("condition_job", [{"dagster/partition": f"{c}|synthetic", "dagster/partition/condition": c, "dagster/partition/dataset": "synthetic"}
+                           for c in ("solution_only", "correct")])  # fmt: skip
+    runs("report_job", [{}])
+
+    for name, value in postgres.dagster_env().items():
+        monkeypatch.setenv(name, value)
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        raw = step_intervals(instance, "raw_examples")
+    assert len(raw) == 3 and any(start < end for (_, end), (start, _) in zip(raw, raw[1:])), raw  # steps overlapped
+    assert not (home / "tracekd.duckdb").exists()  # everything went to the lake
+    lake = LakeStore(conninfo, home / "lake")
+    counts = lake.rows("SELECT dataset, count(*) AS n, count(DISTINCT (split, example_id)) AS ids FROM raw_examples GROUP BY ALL ORDER BY dataset")
+    assert [c["dataset"] for c in counts] == ["babi", "cotempqa", "synthetic"] and all(c["n"] == c["ids"] > 0 for c in counts), counts
+    metrics = lake.rows("SELECT condition, count(*) AS n FROM metrics GROUP BY ALL ORDER BY condition")
+    assert metrics == [{"condition": "correct", "n": 1}, {"condition": "solution_only", "n": 1}]
+    query = subprocess.run([str(bin_dir / "tracekd"), "query", "--format", "csv", "SELECT condition, n FROM condition_comparison ORDER BY condition"],
+                           env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    assert query.returncode == 0 and query.stdout.splitlines()[0] == "condition,n", query.stdout + query.stderr[-2000:]
+    assert [line.split(",")[0] for line in query.stdout.splitlines()[1:]] == ["correct", "solution_only"]
+    report = (home / "reports" / "report.html").read_text()
+    assert "solution_only" in report and "correct" in report

@@ -9,7 +9,9 @@ import os
 from typing import Any
 
 DUCKDB_POOL = "duckdb"
-"""Steps whose work is writing DuckDB (one writing process per file): limit 1."""
+"""Steps whose work is writing the results store: limit 1 on the DuckDB file (one writing process per
+file); on a DuckLake store (`TRACEKD_STORE=ducklake:...`), whose writers take turns only to commit,
+`TRACEKD_STORE_WRITER_SLOTS` (default 8)."""
 TRAINING_POOL = "training"
 """Steps that train or generate with a student (one GPU each on the cluster): limit
 `TRACEKD_TRAINING_SLOTS`, the GPUs (or, on one CPU machine, the students trained side by side)."""
@@ -20,7 +22,9 @@ TEACHER_POOL = "teacher_endpoint"
 
 def pool_limits() -> dict[str, int]:
     """Every pool TraceKD's assets use, with its limit (a test checks that none is missing)."""
-    limits = {DUCKDB_POOL: 1, TRAINING_POOL: _slots("TRACEKD_TRAINING_SLOTS", 4), TEACHER_POOL: _slots("TRACEKD_TEACHER_SLOTS", 1)}
+    lake = os.environ.get("TRACEKD_STORE", "").startswith("ducklake:")
+    writers = _slots("TRACEKD_STORE_WRITER_SLOTS", 8) if lake else 1
+    limits = {DUCKDB_POOL: writers, TRAINING_POOL: _slots("TRACEKD_TRAINING_SLOTS", 4), TEACHER_POOL: _slots("TRACEKD_TEACHER_SLOTS", 1)}
     return limits
 
 
