@@ -102,6 +102,7 @@ def test_helm_values_and_the_instance_file_say_the_same():
     (deployment,) = values["dagster-user-deployments"]["deployments"]
     env = {e["name"]: e["value"] for e in deployment["env"]}
     assert env["TRACEKD_DEPLOYMENT"] == "cluster" and deployment["dagsterApiGrpcArgs"] == ["-m", "tracekd_assets.definitions"]
+    assert env["TRACEKD_STORE"].startswith("ducklake:postgres:") and "password" not in env["TRACEKD_STORE"]
     text = (DEPLOY / "values.yaml").read_text() + (DEPLOY / "dagster.yaml").read_text()
     assert "password:" not in text.replace("password: {env: DAGSTER_PG_PASSWORD}", "")  # secrets come from the environment
 
