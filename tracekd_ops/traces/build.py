@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Mapping, Sequence
 
 from tracekd_ops.core.markup import contains_markup
@@ -105,7 +105,8 @@ class TraceRow:
     construction: str
 
     def to_row(self) -> dict[str, Any]:
-        return asdict(self)
+        """Field by field, without `asdict`'s deep copy (a third of a trace step's time on 18k rows)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 def make_row(
