@@ -193,3 +193,22 @@ def test_runs_on_a_ducklake_store_write_partitions_at_once_and_the_report_reads_
     assert [line.split(",")[0] for line in query.stdout.splitlines()[1:]] == ["correct", "solution_only"]
     report = (home / "reports" / "report.html").read_text()
     assert "solution_only" in report and "correct" in report
+
+
+def test_a_training_pod_asks_for_a_gpu_per_process_mounts_the_home_and_carries_no_credential(monkeypatch):
+    """`training_processes` on the cluster: the pod PipesK8sClient would create, built by
+    dagster-k8s's own pod builder into a Kubernetes V1Pod (no cluster here to run it)."""
+    from dagster_k8s.pipes import build_pod_body
+
+    from tracekd_assets.defs.pools import CLUSTER_SECRET, training_pod_spec
+    from tracekd_assets.defs.students.launch import torchrun_command
+
+    command = torchrun_command(4, Path("/tracekd/work/job.json"))
+    pod = build_pod_body("train", "registry.example.org/tracekd:0.1.0", command, {"TRACEKD_HOME": "/tracekd"}, None, training_pod_spec(4))
+    (container,) = pod.spec.containers
+    assert container.resources.limits == {"nvidia.com/gpu": "4"}
+    assert container.command[:3] == ["torchrun", "--standalone", "--nproc-per-node=4"] and container.command[-1] == "/tracekd/work/job.json"
+    assert [(m.name, m.mount_path) for m in container.volume_mounts] == [("tracekd-home", "/tracekd")]
+    assert pod.spec.volumes[0].persistent_volume_claim.claim_name == "tracekd-home"
+    assert container.env_from[0].secret_ref.name == CLUSTER_SECRET  # credentials by reference, never as values
+    assert pod.spec.restart_policy == "Never"

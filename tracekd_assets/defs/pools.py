@@ -44,6 +44,30 @@ def apply_pool_limits(instance: Any) -> dict[str, int]:
     return limits
 
 
+CLUSTER_ENV_VARS = ["TRACEKD_DEPLOYMENT", "TRACEKD_HOME", "TRACEKD_STORE", "TRACEKD_STORE_DATA_PATH", "TRACEKD_K8S_NAMESPACE"]
+"""Settings every step pod and training pod gets from the process that launches it (plain values)."""
+CLUSTER_SECRET = "tracekd-secrets"
+"""The Kubernetes secret with every credential (PGPASSWORD, DAGSTER_PG_PASSWORD, HF_TOKEN,
+TRACEKD_TEACHER_API_KEY): pods take it as a whole, so no credential is copied into a pod spec."""
+HOME_VOLUME = {"name": "tracekd-home", "persistent_volume_claim": {"claim_name": "tracekd-home"}}
+HOME_MOUNT = {"name": "tracekd-home", "mount_path": "/tracekd"}
+"""`TRACEKD_HOME` on the cluster: one volume every pod mounts (deploy/values.yaml says the same)."""
+
+
+def training_pod_spec(processes: int) -> dict[str, Any]:
+    """The pod `PipesK8sClient` starts for a `torchrun` over `processes` GPUs: one GPU per process,
+    the home volume (the job file, checkpoints and the student are there), the credentials secret."""
+    return {
+        "containers": [{
+            "resources": {"limits": {"nvidia.com/gpu": str(processes)}},
+            "volume_mounts": [HOME_MOUNT],
+            "env_from": [{"secret_ref": {"name": CLUSTER_SECRET}}],
+        }],
+        "volumes": [HOME_VOLUME],
+        "restart_policy": "Never",
+    }  # fmt: skip
+
+
 GPU_STEP_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
 """Op tags of the steps that want a GPU (training, batched generation): on the `cluster` profile
 the k8s executor gives their pod one GPU; other executors ignore the tag."""

@@ -333,11 +333,11 @@ def _k8s_executor() -> ExecutorDefinition:
     `dagster-k8s/config` (e.g. the student's GPU request) shapes its pod."""
     from dagster_k8s import k8s_job_executor
 
+    from tracekd_assets.defs.pools import CLUSTER_ENV_VARS, CLUSTER_SECRET, HOME_MOUNT, HOME_VOLUME
+
     return k8s_job_executor.configured(
         {"job_namespace": {"env": "TRACEKD_K8S_NAMESPACE"}, "image_pull_policy": "IfNotPresent",
-         "env_vars": ["TRACEKD_DEPLOYMENT", "TRACEKD_HOME", "TRACEKD_TEACHER_API_KEY", "HF_TOKEN"],
-         "volume_mounts": [{"name": "tracekd-home", "mount_path": "/tracekd"}],
-         "volumes": [{"name": "tracekd-home", "persistent_volume_claim": {"claim_name": "tracekd-home"}}]},  # fmt: skip
+         "env_vars": CLUSTER_ENV_VARS, "env_secrets": [CLUSTER_SECRET], "volume_mounts": [HOME_MOUNT], "volumes": [HOME_VOLUME]},  # fmt: skip
         name="tracekd_k8s_job_executor",
     )
 

@@ -6,8 +6,8 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 from tracekd_assets.defs.metadata import as_metadata
 from tracekd_assets.defs.pools import GPU_STEP_TAGS, TRAINING_POOL
 from tracekd_assets.defs.partitions import run_partitions, split_run_key
-from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
-from tracekd_assets.defs.students.launch import torchrun_trainer
+from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome, deployment
+from tracekd_assets.defs.students.launch import training_launcher
 from tracekd_ops.steps.train import train_students
 from tracekd_ops.train.trainer import TRAINER_VERSION
 
@@ -23,11 +23,13 @@ from tracekd_ops.train.trainer import TRAINER_VERSION
     "traces: every student of the experiment file on every seed, each registered as a new revision (local "
     "registry or the Hugging Face Hub) and listed in the DuckDB table `registry`. A killed training resumes "
     "from its last checkpoint; a failed push is completed by the next materialization, without retraining. "
-    "With `training_processes` N, training runs as `torchrun` over N processes (DDP) through Dagster Pipes.",
+    "With `training_processes` N, training runs as `torchrun` over N processes (DDP) through Dagster Pipes: here, "
+    "or on the cluster profile in a pod of its own with N GPUs.",
 )
 def student(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> MaterializeResult:
     dataset, condition = split_run_key(context.partition_key)
-    launch = {"train": torchrun_trainer(context, experiment.training_processes)} if experiment.training_processes else {}
+    trainer = training_launcher(context, experiment.training_processes, deployment())
+    launch = {"train": trainer} if trainer else {}
     outcome = train_students(home.store(), registry.build(home), dataset, condition, experiment.experiment(),
                              experiment.training_defaults(), context.log.info, context.log.error, **launch)  # fmt: skip
     metadata = as_metadata(outcome.metadata())

@@ -1,27 +1,35 @@
 """Launch a student's training out of the step's process: `torchrun` with N processes through
-Dagster Pipes (`PipesSubprocessClient`), so training can use several GPUs (DDP) while the step
-keeps its metadata, logs and registry row exactly as in process. On a cluster the same job file
-and module run in a pod launched by `PipesK8sClient` instead (not wired here yet)."""
+Dagster Pipes, so training can use several GPUs (DDP) while the step keeps its metadata, logs and
+registry row exactly as in process. On one machine `PipesSubprocessClient` starts it there; on the
+cluster profile `PipesK8sClient` starts it in a pod of its own with N GPUs, from the same image,
+with the job file and checkpoints on the home volume every pod mounts."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from dagster import AssetExecutionContext, PipesSubprocessClient
+from dagster import AssetExecutionContext, PipesClientCompletedInvocation, PipesSubprocessClient
 
+from tracekd_assets.defs.pools import CLUSTER_ENV_VARS, training_pod_spec
 from tracekd_assets.pipes_training import result_from_messages, write_job
 from tracekd_ops.steps.train import Train
 from tracekd_ops.train.settings import TrainingConfig
 from tracekd_ops.train.trainer import TrainResult
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+Launch = Callable[[list[str], Path], PipesClientCompletedInvocation]
+"""Runs a torchrun command (its arguments, the job file) through a Pipes client."""
 
 
-def torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
-    """A `train_student` that runs `torchrun --nproc-per-node processes` on this machine."""
+def torchrun_command(processes: int, job: Path, executable: str = "torchrun") -> list[str]:
+    return [executable, "--standalone", f"--nproc-per-node={processes}", "-m", "tracekd_assets.pipes_training", str(job)]
+
+
+def _trainer(processes: int, launch: Launch) -> Train:
+    """A `train_student` that writes the job file and has `launch` run torchrun over it."""
 
     def train(prompts: Sequence[str], completions: Sequence[str], work: Path, config: TrainingConfig,
               log: Any = print, phrases: Sequence[str] = ()) -> TrainResult:  # fmt: skip
@@ -30,11 +38,47 @@ def torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
                              "each process takes an equal share of the global batch")  # fmt: skip
         per_process = config.with_changes(batch_size=config.batch_size // processes)
         job = write_job(work, list(prompts), list(completions), per_process.as_dict(), list(phrases))
-        command = [str(Path(sys.executable).parent / "torchrun"), "--standalone", f"--nproc-per-node={processes}",
-                   "-m", "tracekd_assets.pipes_training", str(job)]  # fmt: skip
-        threads = max(1, (os.cpu_count() or 1) // processes)
         log(f"launching torchrun with {processes} processes ({per_process.batch_size} rows each per step) through Dagster Pipes")
-        invocation = PipesSubprocessClient(cwd=str(PROJECT_ROOT)).run(command=command, context=context, env={"OMP_NUM_THREADS": str(threads)})
-        return result_from_messages(invocation.get_custom_messages())
+        return result_from_messages(launch(torchrun_command(processes, job), job).get_custom_messages())
 
     return train
+
+
+def torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
+    """torchrun on this machine, its processes sharing the cores."""
+    threads = max(1, (os.cpu_count() or 1) // processes)
+
+    def launch(command: list[str], job: Path) -> PipesClientCompletedInvocation:
+        command = [str(Path(sys.executable).parent / "torchrun"), *command[1:]]
+        return PipesSubprocessClient(cwd=str(PROJECT_ROOT)).run(command=command, context=context, env={"OMP_NUM_THREADS": str(threads)})
+
+    return _trainer(processes, launch)
+
+
+def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
+    """torchrun in a pod of its own with `processes` GPUs (`training_pod_spec`), from the image this
+    code location runs (`DAGSTER_CURRENT_IMAGE`, which Dagster's Helm chart sets, or `TRACEKD_IMAGE`);
+    Pipes messages come back through the pod's logs."""
+    from dagster_k8s import PipesK8sClient
+
+    image = os.environ.get("TRACEKD_IMAGE") or os.environ.get("DAGSTER_CURRENT_IMAGE")
+    if not image:
+        raise ValueError("training in a pod needs the image to run: set TRACEKD_IMAGE (or run under Dagster's Helm chart, "
+                         "which sets DAGSTER_CURRENT_IMAGE)")  # fmt: skip
+
+    def launch(command: list[str], job: Path) -> PipesClientCompletedInvocation:
+        env = {name: os.environ[name] for name in CLUSTER_ENV_VARS if name in os.environ}
+        return PipesK8sClient(load_incluster_config=True, poll_interval=5.0).run(
+            context=context, image=image, command=command, namespace=os.environ.get("TRACEKD_K8S_NAMESPACE"),
+            env=env, base_pod_spec=training_pod_spec(processes),
+        )  # fmt: skip
+
+    return _trainer(processes, launch)
+
+
+def training_launcher(context: AssetExecutionContext, processes: int, deployment: str) -> Train | None:
+    """How the student step trains: in its own process (None, `training_processes` 0), torchrun here
+    (`local`), or torchrun in a GPU pod (`cluster`)."""
+    if not processes:
+        return None
+    return (k8s_torchrun_trainer if deployment == "cluster" else torchrun_trainer)(context, processes)
