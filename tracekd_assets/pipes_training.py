@@ -54,6 +54,13 @@ def result_from_messages(messages: list[Any]) -> Any:
 
 
 def main(argv: list[str]) -> int:
+    """`<job file>`: train as one rank. `--follow-parent <program> <args>`: become the program (the
+    torchrun launcher) after asking to die with the step that started it."""
+    from tracekd_ops.core.lifetime import die_with_parent_process
+
+    die_with_parent_process()  # a rank dies with its torchrun, a torchrun with its step
+    if argv[:1] == ["--follow-parent"]:
+        os.execv(argv[1], argv[1:])
     import pandas as pd
 
     from tracekd_ops.train.settings import TrainingConfig

@@ -97,7 +97,24 @@ def test_an_invalid_experiment_file_fails_before_training_naming_file_and_field(
     assert tiny_home.store().rows("SELECT count(*) AS n FROM registry") == [{"n": 0}]
 
 
-def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_again(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):
+def processes_mentioning(text: str) -> list[int]:
+    """Live processes whose command line contains `text` (e.g. a job file's folder)."""
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("processes", [0, 2], ids=["in-process", "torchrun-2"])
+def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_again(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry, processes):
+    """In the step's process, and as torchrun over two processes through Pipes (the whole process
+    group killed: launcher, torchrun and its ranks), the next materialization resumes."""
     import json
     import os
     import signal
@@ -110,7 +127,7 @@ def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_ag
 
     from tracekd_assets.demo import prepare_dagster_home
 
-    experiment = tiny_experiment.with_changes(training={"max_steps": 400, "max_seconds": None})
+    experiment = tiny_experiment.with_changes(training={"max_steps": 400, "max_seconds": None}, training_processes=processes)
     resources = {"home": tiny_home, "experiment": experiment, "teacher": no_teacher, "registry": local_registry}
     key = str(run_key("synthetic", "correct"))
     with instance_for_test() as instance:
@@ -136,6 +153,11 @@ def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_ag
     time.sleep(0.5)  # let the checkpoint finish writing
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    for _ in range(300):  # torchrun and its ranks die with the killed step (they trained on as orphans before)
+        if not processes_mentioning(str(work)):
+            break
+        time.sleep(0.1)
+    assert not processes_mentioning(str(work))
     saved = max(int(p.parent.name.split("-")[1]) for p in work.glob("*/_trainer/checkpoint-*/trainer_state.json"))
     assert 0 < saved < 400 and tiny_home.store().rows("SELECT count(*) AS n FROM registry") == [{"n": 0}]
 

@@ -19,10 +19,8 @@ And step processes die with the process that started them (`die_with_parent`), s
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -40,8 +38,9 @@ from dagster import (
     sensor,
 )
 
+from tracekd_ops.core.lifetime import die_with_parent_process
+
 UNFINISHED = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
-PR_SET_PDEATHSIG = 1
 
 
 def _process_start(pid: int) -> tuple[float | None, str | None]:
@@ -112,16 +111,10 @@ def free_dead_runs(instance: DagsterInstance, skip_run_id: str | None = None) ->
 
 
 def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when the process that started it dies (Linux), for
-    step processes started by a run: a killed run leaves no orphan step behind."""
+    """For step processes started by a run: a killed run leaves no orphan step behind."""
     if multiprocessing.parent_process() is None:
         return  # started by a shell or a launcher, not by a run: nothing to follow
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (AttributeError, OSError):
-        return  # not Linux
-    if os.getppid() == 1:  # the parent died before the request took effect
-        os.kill(os.getpid(), signal.SIGKILL)
+    die_with_parent_process()
 
 
 class RecoveringExecutor(Executor):

@@ -49,7 +49,9 @@ def torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
     threads = max(1, (os.cpu_count() or 1) // processes)
 
     def launch(command: list[str], job: Path) -> PipesClientCompletedInvocation:
-        command = [str(Path(sys.executable).parent / "torchrun"), *command[1:]]
+        # torchrun and its ranks die with this step: a killed run must not leave them training on
+        torchrun = str(Path(sys.executable).parent / "torchrun")
+        command = [sys.executable, "-m", "tracekd_assets.pipes_training", "--follow-parent", torchrun, *command[1:]]
         return PipesSubprocessClient(cwd=str(PROJECT_ROOT)).run(command=command, context=context, env={"OMP_NUM_THREADS": str(threads)})
 
     return _trainer(processes, launch)
