@@ -33,6 +33,7 @@ from tracekd_ops.teacher.config import TeacherConfig, check_endpoint
 from tracekd_ops.traces.build import Corruption, TraceOptions
 from tracekd_ops.traces.render import SENTENCES
 from tracekd_ops.train.experiment import ExperimentFile, default_experiment, load_experiment_file
+from tracekd_ops.train.hf import SHARDINGS
 from tracekd_ops.train.settings import TrainingConfig
 
 
@@ -174,6 +175,10 @@ class ExperimentSettings(Settings):
         description="0: train inside the step's process; N: launch `torchrun` with N processes (DDP; one per GPU, or "
         "gloo on CPU) through Dagster Pipes, the global batch spread over them (it must divide by N)",
     )
+    training_sharding: str = Field(
+        default="ddp", description="with training_processes N: ddp (a whole copy of the student per process) | fsdp (FSDP2: "
+        "parameters, gradients and optimizer state sharded over the processes, for a student too large for one GPU)",
+    )
 
     @model_validator(mode="after")
     def _usable(self) -> "ExperimentSettings":
@@ -188,6 +193,8 @@ class ExperimentSettings(Settings):
                 check_source(dataset, os.environ[variable], variable)
         for dataset, options in self.dataset_options.items():
             dataset_spec(dataset).check_options(options)
+        if self.training_sharding not in SHARDINGS:
+            raise ValueError(f"training_sharding must be one of {', '.join(SHARDINGS)}; got {self.training_sharding!r}")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {self.protocol!r}")
         self.trace_options()

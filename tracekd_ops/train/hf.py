@@ -65,6 +65,23 @@ def scheduler_kwargs(config: TrainingConfig) -> dict[str, Any]:
     return {}
 
 
+SHARDING_ENV = "TRACEKD_SHARDING"
+"""Set by the launcher of a multi-process training (`ddp` or `fsdp`); how the ranks split the work."""
+SHARDINGS = ("ddp", "fsdp")
+
+
+def sharding_settings() -> dict[str, Any]:
+    """Under torchrun with `TRACEKD_SHARDING=fsdp`: FSDP2, every parameter, gradient and optimizer
+    state sharded over the ranks (a student too large for one device's memory); the saved
+    checkpoint is gathered whole. Otherwise DDP (a full copy per rank): nothing to set."""
+    sharding = os.environ.get(SHARDING_ENV, "ddp")
+    if sharding not in SHARDINGS:
+        raise ValueError(f"{SHARDING_ENV} must be one of {', '.join(SHARDINGS)}; got {sharding!r}")
+    if sharding == "fsdp" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return {"fsdp": "full_shard", "fsdp_config": {"fsdp_version": 2, "reshard_after_forward": True}}
+    return {}
+
+
 def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
     """TRL's `SFTConfig`: prompt-completion data with the loss on the completion only, the
     configured learning-rate schedule (warmup-stable-decay by default), checkpoints every `save_every`
@@ -104,4 +121,5 @@ def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
         disable_tqdm=True,
         dataloader_num_workers=0,
         activation_checkpointing=mode != FULL and cuda,  # TRL turns it on by default; a small model has memory to spare
+        **sharding_settings(),
     )

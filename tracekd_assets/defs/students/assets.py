@@ -23,12 +23,12 @@ from tracekd_ops.train.trainer import TRAINER_VERSION
     "traces: every student of the experiment file on every seed, each registered as a new revision (local "
     "registry or the Hugging Face Hub) and listed in the DuckDB table `registry`. A killed training resumes "
     "from its last checkpoint; a failed push is completed by the next materialization, without retraining. "
-    "With `training_processes` N, training runs as `torchrun` over N processes (DDP) through Dagster Pipes: here, "
+    "With `training_processes` N, training runs as `torchrun` over N processes (DDP, or FSDP with `training_sharding`) through Dagster Pipes: here, "
     "or on the cluster profile in a pod of its own with N GPUs.",
 )
 def student(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> MaterializeResult:
     dataset, condition = split_run_key(context.partition_key)
-    trainer = training_launcher(context, experiment.training_processes, deployment())
+    trainer = training_launcher(context, experiment.training_processes, experiment.training_sharding, deployment())
     launch = {"train": trainer} if trainer else {}
     outcome = train_students(home.store(), registry.build(home), dataset, condition, experiment.experiment(),
                              experiment.training_defaults(), context.log.info, context.log.error, **launch)  # fmt: skip

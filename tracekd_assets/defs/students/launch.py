@@ -1,5 +1,5 @@
 """Launch a student's training out of the step's process: `torchrun` with N processes through
-Dagster Pipes, so training can use several GPUs (DDP) while the step keeps its metadata, logs and
+Dagster Pipes, so training can use several GPUs (DDP, or FSDP for a student too large for one) while the step keeps its metadata, logs and
 registry row exactly as in process. On one machine `PipesSubprocessClient` starts it there; on the
 cluster profile `PipesK8sClient` starts it in a pod of its own with N GPUs, from the same image,
 with the job file and checkpoints on the home volume every pod mounts."""
@@ -16,6 +16,7 @@ from dagster import AssetExecutionContext, PipesClientCompletedInvocation, Pipes
 from tracekd_assets.defs.pools import CLUSTER_ENV_VARS, training_pod_spec
 from tracekd_assets.pipes_training import result_from_messages, write_job
 from tracekd_ops.steps.train import Train
+from tracekd_ops.train.hf import SHARDING_ENV
 from tracekd_ops.train.settings import TrainingConfig
 from tracekd_ops.train.trainer import TrainResult
 
@@ -44,7 +45,7 @@ def _trainer(processes: int, launch: Launch) -> Train:
     return train
 
 
-def torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
+def torchrun_trainer(context: AssetExecutionContext, processes: int, sharding: str) -> Train:
     """torchrun on this machine, its processes sharing the cores."""
     threads = max(1, (os.cpu_count() or 1) // processes)
 
@@ -52,12 +53,12 @@ def torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
         # torchrun and its ranks die with this step: a killed run must not leave them training on
         torchrun = str(Path(sys.executable).parent / "torchrun")
         command = [sys.executable, "-m", "tracekd_assets.pipes_training", "--follow-parent", torchrun, *command[1:]]
-        return PipesSubprocessClient(cwd=str(PROJECT_ROOT)).run(command=command, context=context, env={"OMP_NUM_THREADS": str(threads)})
+        return PipesSubprocessClient(cwd=str(PROJECT_ROOT)).run(command=command, context=context, env={"OMP_NUM_THREADS": str(threads), SHARDING_ENV: sharding})
 
     return _trainer(processes, launch)
 
 
-def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
+def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int, sharding: str) -> Train:
     """torchrun in a pod of its own with `processes` GPUs (`training_pod_spec`), from the image this
     code location runs (`DAGSTER_CURRENT_IMAGE`, which Dagster's Helm chart sets, or `TRACEKD_IMAGE`);
     Pipes messages come back through the pod's logs."""
@@ -69,7 +70,7 @@ def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int) -> Trai
                          "which sets DAGSTER_CURRENT_IMAGE)")  # fmt: skip
 
     def launch(command: list[str], job: Path) -> PipesClientCompletedInvocation:
-        env = {name: os.environ[name] for name in CLUSTER_ENV_VARS if name in os.environ}
+        env = {**{name: os.environ[name] for name in CLUSTER_ENV_VARS if name in os.environ}, SHARDING_ENV: sharding}
         return PipesK8sClient(load_incluster_config=True, poll_interval=5.0).run(
             context=context, image=image, command=command, namespace=os.environ.get("TRACEKD_K8S_NAMESPACE"),
             env=env, base_pod_spec=training_pod_spec(processes),
@@ -78,9 +79,9 @@ def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int) -> Trai
     return _trainer(processes, launch)
 
 
-def training_launcher(context: AssetExecutionContext, processes: int, deployment: str) -> Train | None:
+def training_launcher(context: AssetExecutionContext, processes: int, sharding: str, deployment: str) -> Train | None:
     """How the student step trains: in its own process (None, `training_processes` 0), torchrun here
-    (`local`), or torchrun in a GPU pod (`cluster`)."""
+    (`local`), or torchrun in a GPU pod (`cluster`); its ranks as DDP or FSDP (`sharding`)."""
     if not processes:
         return None
-    return (k8s_torchrun_trainer if deployment == "cluster" else torchrun_trainer)(context, processes)
+    return (k8s_torchrun_trainer if deployment == "cluster" else torchrun_trainer)(context, processes, sharding)
