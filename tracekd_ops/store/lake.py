@@ -67,9 +67,13 @@ def extension_directory() -> Path:
     return root
 
 
+PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+"""A password inside a libpq connection string (quoted or not): what is redacted and masked."""
+
+
 def _password(conninfo: str) -> str | None:
-    found = re.search(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", conninfo)
-    return found.group(1).strip("'") if found else None
+    found = PASSWORD.search(conninfo)
+    return found.group(2).strip("'") if found else None
 
 
 class LakeStore(Store):
@@ -87,7 +91,7 @@ class LakeStore(Store):
 
     @property
     def location(self) -> str:
-        shown = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", self.conninfo)
+        shown = PASSWORD.sub(r"\1***", self.conninfo)
         return f"{LAKE_PREFIX}{shown} (data {self.data_path})"
 
     def exists(self) -> bool:
