@@ -41,6 +41,35 @@ def test_loss_is_on_the_completion_only(tmp_path):
     assert decoded == COMPLETIONS[0] + trainer.processing_class.eos_token
 
 
+def test_the_loss_scores_only_the_completion_positions_and_equals_cross_entropy_on_them(tmp_path, monkeypatch):
+    """TRL's fused LM head scores every position off Triton devices; TraceKD makes it score only
+    the labelled ones (hf.score_labelled_positions_only): same loss, a quarter of the positions."""
+    import torch
+    import torch.nn.functional as F
+    from trl.trainer import utils as trl_utils
+
+    trainer = build_trainer(PROMPTS, COMPLETIONS, tmp_path, TINY)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
+    scored = []
+    chunked = trl_utils._ChunkedLogProbFunction
+
+    class Counting(chunked):  # the real function, counting the positions it is given
+        @staticmethod
+        def forward(ctx, hidden, *args):  # noqa: ANN001
+            scored.append(hidden.shape[0])
+            return chunked.forward(ctx, hidden, *args)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Counting)
+    model = trainer.model
+    loss = trainer.compute_loss(model, dict(batch))
+    labelled = int((batch["labels"][:, 1:] != -100).sum())
+    assert scored == [labelled] and labelled < batch["input_ids"].numel() / 2
+    with torch.no_grad():
+        logits = type(model).forward(model, input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    expected = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), batch["labels"][:, 1:].reshape(-1), ignore_index=-100)
+    assert math.isclose(loss.item(), expected.item(), rel_tol=1e-5)
+
+
 def test_training_lowers_the_loss_saves_safetensors_and_decodes_in_batches(tmp_path):
     logged = []
     result = train_student(PROMPTS, COMPLETIONS, tmp_path / "ckpt", TINY, log=logged.append)

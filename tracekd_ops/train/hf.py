@@ -27,6 +27,31 @@ def effective_mode(config: TrainingConfig, log: Any = print) -> str:
     return config.mode
 
 
+def score_labelled_positions_only() -> None:
+    """Make TRL's fused LM head score only the positions with a label on every device.
+
+    Why: TRL 1.16's `SFTTrainer` computes the loss (and its entropy and token-accuracy metrics)
+    through a chunked LM head that scores only labelled positions on Triton devices but every
+    position elsewhere, to keep tile shapes fixed for compilers such as Neuron's. In eager CPU
+    training that is the prompt and the padding too: about 4 times the positions of a trace
+    student's completions, and about a quarter of each tiny-student step (profiled: a [1600, 488]
+    tile for 404 labelled positions). TRL decides this with `trl.trainer.utils._use_triton`; this
+    answers yes for CPU tensors in that decision only (the kernel module keeps its own, torch
+    path). The loss and the metrics are the same, since unlabelled positions count zero.
+    Idempotent; does nothing if TRL no longer makes the decision there."""
+    from trl.trainer import utils
+
+    decide = getattr(utils, "_use_triton", None)
+    if decide is None or getattr(decide, "tracekd_compact_on_cpu", False):
+        return
+
+    def compact_on_cpu_too(device: Any) -> bool:
+        return device.type == "cpu" or decide(device)
+
+    compact_on_cpu_too.tracekd_compact_on_cpu = True  # type: ignore[attr-defined]
+    utils._use_triton = compact_on_cpu_too
+
+
 def quantization_config(mode: str) -> Any | None:
     """4-bit NF4 with double quantisation and bf16 compute (the QLoRA paper's), for QLoRA only."""
     if mode != QLORA:

@@ -115,6 +115,7 @@ def build_trainer(
     if not keep:
         raise ValueError(f"every training example is longer than the student's {limit}-token context")
     dataset = Dataset.from_dict({"prompt": [formatted[i] for i in keep], "completion": [completions[i] for i in keep]})
+    hf.score_labelled_positions_only()
     trainer = SFTTrainer(
         model=model,
         args=hf.sft_config(config.with_changes(max_length=limit), output_dir, mode),
