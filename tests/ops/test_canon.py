@@ -2,7 +2,7 @@
 
 import torch
 
-from tracekd_ops.train.canon import CanonLlamaConfig, CanonLlamaForCausalLM
+from tracekd_ops.train.canon import CanonLlamaConfig, CanonLlamaForCausalLM, causal_mix
 from tracekd_ops.train.models import load_student
 
 VOCAB = 50
@@ -16,6 +16,17 @@ def tiny(kernel: int = 4) -> CanonLlamaForCausalLM:
         bos_token_id=None, initializer_range=0.08,
     )  # fmt: skip
     return CanonLlamaForCausalLM(config).eval()
+
+
+def test_the_mix_is_the_causal_depthwise_convolution_values_and_gradients():
+    torch.manual_seed(1)
+    conv = torch.nn.Conv1d(16, 16, 6, groups=16, padding=5, bias=False)
+    states = torch.randn(3, 9, 16, requires_grad=True)
+    by_conv = conv(states.transpose(1, 2))[..., :9].transpose(1, 2)
+    by_mix = causal_mix(states, conv.weight)
+    assert torch.allclose(by_conv, by_mix, atol=1e-6)
+    grads = [torch.autograd.grad(out.square().sum(), (states, conv.weight)) for out in (by_conv, by_mix)]
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(*grads))
 
 
 def test_a_token_sees_only_the_tokens_before_it():
