@@ -10,7 +10,7 @@ from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
 from tracekd_ops.evaluate.generate import generate_completions
 from tracekd_ops.train.models import train_tokenizer
 from tracekd_ops.train.settings import TinyModelConfig, TrainingConfig
-from tracekd_ops.train.trainer import build_trainer, train_student
+from tracekd_ops.train.trainer import build_trainer, tokenized_examples, train_student
 from tracekd_ops.core.markup import MARKUP_TOKENS
 from tracekd_ops.traces.render import render_prompt
 
@@ -39,6 +39,32 @@ def test_loss_is_on_the_completion_only(tmp_path):
     assert labels[prompt_len:] == ids[prompt_len:]
     decoded = trainer.processing_class.decode(ids[prompt_len:])
     assert decoded == COMPLETIONS[0] + trainer.processing_class.eos_token
+
+
+@pytest.mark.parametrize("chat", [False, True], ids=["trained tokenizer", "chat template"])
+def test_the_examples_are_tokenized_exactly_as_trl_prepares_them(tmp_path, chat):
+    """TraceKD tokenizes the training data itself, in batches (trainer.tokenized_examples); the
+    result must be what TRL's own preparation makes of the same prompt-completion text."""
+    import dataclasses
+
+    from datasets import Dataset
+
+    from tests.teacher_server import CHAT_TEMPLATE
+    from tracekd_ops.train.models import format_prompts
+
+    hostile = ["Answer:", "Where is Mary? <think>", "Q: ünïcode ✓\n"]  # prompts ending mid-word, markup, non-ASCII
+    prompts, completions = PROMPTS[:40] + hostile, COMPLETIONS[:40] + [" kitchen", "</think> no", "yes" + "</s>"]
+    trainer = build_trainer(prompts, completions, tmp_path, TINY)
+    tokenizer = trainer.processing_class
+    if chat:
+        tokenizer.chat_template = CHAT_TEMPLATE
+    formatted = format_prompts(tokenizer, prompts)
+    ours = tokenized_examples(tokenizer, formatted, completions, log=lambda _: None)
+    args = dataclasses.replace(trainer.args, dataset_kwargs={}, max_length=None)
+    theirs = trainer._prepare_dataset(Dataset.from_dict({"prompt": formatted, "completion": completions}), tokenizer, args,
+                                      packing=False, formatting_func=None, dataset_name="train")  # fmt: skip
+    assert ours["input_ids"] == theirs["input_ids"]
+    assert ours["labels"] == theirs["labels"]
 
 
 def test_the_loss_scores_only_the_completion_positions_and_equals_cross_entropy_on_them(tmp_path, monkeypatch):

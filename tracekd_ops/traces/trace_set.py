@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
@@ -26,8 +27,9 @@ class TraceSet:
     questions: int
     teacher: dict[str, Any] | None
 
-    @property
+    @cached_property
     def version(self) -> str:
+        """Content hash of the rows (hashed once: the frame, the summary and the metadata all carry it)."""
         return trace_set_version(self.rows)
 
     def frame(self) -> pd.DataFrame:

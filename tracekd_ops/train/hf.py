@@ -108,7 +108,7 @@ def sharding_settings() -> dict[str, Any]:
 
 
 def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
-    """TRL's `SFTConfig`: prompt-completion data with the loss on the completion only, the
+    """TRL's `SFTConfig`: tokenized prompt-completion data with the loss on the completion only, the
     configured learning-rate schedule (warmup-stable-decay by default), checkpoints every `save_every`
     steps (one kept), bf16 on CUDA, fp32 on CPU."""
     from trl import SFTConfig
@@ -140,7 +140,8 @@ def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
         # padding-free batching needs an attention kernel that keeps sequences apart, and no Canon
         # layer (its convolution would mix the end of one sequence into the start of the next)
         padding_free=cuda and importlib.util.find_spec("flash_attn") is not None and not (config.from_config and config.model.canon_kernel),
-        completion_only_loss=True,
+        completion_only_loss=True,  # the labels already say so (trainer.tokenized_examples)
+        dataset_kwargs={"skip_prepare_dataset": True},  # prepared by trainer.tokenized_examples
         max_length=config.sequence_limit,
         include_num_input_tokens_seen=True,
         disable_tqdm=True,
