@@ -62,12 +62,22 @@ def test_the_library_never_imports_dagster_or_the_dagster_layer():
     assert offenders == []
 
 
+PRIVATE_DAGSTER_ALLOWED = {
+    "tracekd_assets/instance_storage.py": {"dagster._core.storage.event_log.schema", "dagster._utils.concurrency"},
+}
+"""The one exception, and why: the cluster instance's event log storage subclasses dagster-postgres's
+to claim pool slots atomically, which needs the slot table and the claim's status type. Dagster is
+held to 1.13.x (pyproject), and the claim is tested on a real Postgres server
+(tests/assets/test_cluster_profile.py), so a change inside Dagster fails a test, not a deployment."""
+
+
 def test_the_dagster_layer_uses_only_public_dagster_modules():
     offenders = [
         f"{path.relative_to(ROOT)}: {module}"
         for path in sorted((ROOT / "tracekd_assets").rglob("*.py"))
         for module in imports(path)
         if module.startswith("dagster") and any(part.startswith("_") for part in module.split("."))
+        and module not in PRIVATE_DAGSTER_ALLOWED.get(str(path.relative_to(ROOT)), set())
     ]
     assert offenders == []
 

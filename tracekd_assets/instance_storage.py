@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlalchemy as db
 from dagster._core.storage.event_log.schema import ConcurrencySlotsTable
-from dagster._serdes import ConfigurableClassData
 from dagster._utils.concurrency import ConcurrencySlotStatus
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
@@ -28,7 +27,7 @@ class AtomicSlotPostgresEventLogStorage(PostgresEventLogStorage):
     """dagster-postgres's event log storage whose pool slot claims cannot double-book a slot."""
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> AtomicSlotPostgresEventLogStorage:
+    def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]) -> AtomicSlotPostgresEventLogStorage:
         # the parent builds its own class by name, so the subclass has to say it again
         return cls(
             inst_data=inst_data,
