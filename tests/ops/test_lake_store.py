@@ -75,6 +75,27 @@ def test_the_store_interface_works_on_the_lake(lake, tmp_path):
     assert Store(copy).rows("SELECT count(*) AS n FROM predictions") == [{"n": 7}]
 
 
+def test_a_process_makes_sure_of_the_tables_once_per_lake(lake, monkeypatch):
+    """Every `home.store()` is a new LakeStore: only the first write of the process creates or
+    checks TraceKD's tables (a writer turn and ~20 catalog statements), not one per instance."""
+    import tracekd_ops.store.lake as lake_module
+
+    schema_checks = []
+    real_unit_of_work = lake_module.unit_of_work
+
+    def recording(con, write, ensure_schema=False):  # noqa: ANN001
+        schema_checks.append(ensure_schema)
+        return real_unit_of_work(con, write, ensure_schema=ensure_schema)
+
+    monkeypatch.setattr(lake_module, "unit_of_work", recording)
+    rows = metric_rows("synthetic", "correct", 0, 3)
+    for _ in range(3):
+        again = LakeStore(lake.conninfo, lake.data_path)
+        again.replace_partitions([("predictions", {"dataset": "synthetic", "condition": "correct", "seed": 0}, rows)])
+    assert schema_checks == [True, False, False]
+    assert lake.rows("SELECT count(*) AS n FROM predictions")[0]["n"] == 3
+
+
 @pytest.mark.parametrize(
     "sql",
     [

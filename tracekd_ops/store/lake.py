@@ -76,6 +76,12 @@ def _password(conninfo: str) -> str | None:
     return found.group(2).strip("'") if found else None
 
 
+LAKES_READY_IN_THIS_PROCESS: set[tuple[str, str]] = set()
+"""(catalog, data path) of the lakes whose tables this process has already made sure of. Why per
+process and not per `LakeStore`: `TraceKDHome.store()` builds a new store on every call (several
+per step), and each first write used to spend a writer turn and ~20 catalog statements on it."""
+
+
 class LakeStore(Store):
     """The results in DuckLake: catalog on Postgres (`conninfo`), Parquet under `data_path`."""
 
@@ -87,7 +93,10 @@ class LakeStore(Store):
         self.busy_timeout_s = busy_timeout_s
         self._secret = _password(self.conninfo) or os.environ.get("PGPASSWORD")
         self._extensions = extension_directory()  # fails here, before any work, when they cannot load
-        self._tables_ready = False
+
+    @property
+    def _tables_ready(self) -> bool:
+        return (self.conninfo, self.data_path) in LAKES_READY_IN_THIS_PROCESS
 
     @property
     def location(self) -> str:
@@ -161,7 +170,7 @@ class LakeStore(Store):
             con = self._attach(read_only=not write, config=config)
             with unit_of_work(con, write, ensure_schema=write and not self._tables_ready) as con:
                 yield con
-            self._tables_ready = True
+            LAKES_READY_IN_THIS_PROCESS.add((self.conninfo, self.data_path))
 
     def _check_query(self, statement: Any) -> None:
         from sqlglot import exp
