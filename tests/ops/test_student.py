@@ -111,8 +111,10 @@ def test_training_lowers_the_loss_saves_safetensors_and_decodes_in_batches(tmp_p
 
 def test_time_budget_stops_training_early(tmp_path):
     config = TrainingConfig(**{**TINY.as_dict(), "model": TINY.model, "max_steps": 10_000, "max_seconds": 2.0})
-    result = train_student(PROMPTS, COMPLETIONS, tmp_path / "ckpt", config)
+    logged: list[str] = []
+    result = train_student(PROMPTS, COMPLETIONS, tmp_path / "ckpt", config, log=logged.append)
     assert result.stopped_by_time_budget and result.steps < 10_000
+    assert [line for line in logged if line.startswith("wall-time budget of 2 s reached at step ")], logged[-3:]
 
 
 def test_examples_longer_than_the_configured_positions_are_never_cut(tmp_path):

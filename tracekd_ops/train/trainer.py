@@ -68,9 +68,12 @@ def _progress_callback(config: TrainingConfig, log: Log) -> Any:
                 )
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            if config.max_seconds and time.monotonic() - self.started > config.max_seconds:
+            if config.max_seconds and not self.budget_hit and time.monotonic() - self.started > config.max_seconds:
                 self.budget_hit = True
                 control.should_training_stop = True
+                log(f"wall-time budget of {config.max_seconds:g} s reached at step {state.global_step}/{state.max_steps}: "
+                    "training stopped early, so this student saw fewer steps than configured (a busy machine makes "
+                    "steps slower; raise max_seconds to train them all)")  # fmt: skip
 
     return Progress()
 
