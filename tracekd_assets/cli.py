@@ -104,7 +104,7 @@ def _demo(args: argparse.Namespace) -> int:
     with serve(Path(model), TraceKDHome().root / "teacher" / "serve.log") as server:
         print(f"local teacher: {model} served at {server.base_url}; asked about {LOCAL_TEACHER_QUESTIONS} questions per dataset")
         teacher = TeacherSettings(base_url=server.base_url, model=model, max_questions=LOCAL_TEACHER_QUESTIONS, max_tokens=160,
-                                  max_concurrency=2, timeout_s=300.0)  # fmt: skip
+                                  max_concurrency=2, timeout_s=300.0, worked_example=True)  # fmt: skip
         return _materialize(args, ("synthetic",), changes, teacher)
 
 

@@ -16,10 +16,10 @@ from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
 from tracekd_ops.store.store import Store
 from tracekd_ops.teacher.cache import TeacherCache
 from tracekd_ops.teacher.client import TeacherClient
-from tracekd_ops.teacher.collect import ask_all, collect, teacher_texts
+from tracekd_ops.teacher.collect import ask_all, collect, teacher_questions, teacher_texts
 from tracekd_ops.teacher.config import TeacherConfig, public_url
 from tracekd_ops.teacher.requests import answer_request, summary_request
-from tracekd_ops.traces.render import extract_answer, split_reasoning
+from tracekd_ops.traces.render import extract_answer, render_prompt, split_reasoning
 
 SECRET = "sk-test-DO-NOT-LEAK-4242"
 RECORDS = [r for r in generate(SyntheticConfig(train_per_task=2, test_per_task=1)) if r.split == "train"]
@@ -59,6 +59,7 @@ def test_cache_key_is_model_prompt_and_sampling_parameters():
     assert answer_request(TeacherConfig(base_url="http://a/v1", model="m2"), RECORDS[0]).key != key
     assert answer_request(TeacherConfig(base_url="http://a/v1", model="m", temperature=0.1), RECORDS[0]).key != key
     assert answer_request(base, RECORDS[1]).key != key
+    assert answer_request(base, RECORDS[0], example=RECORDS[1]).key != key
     assert summary_request(base, "r").key != summary_request(TeacherConfig(model="m", summary_model="s"), "r").key
 
 
@@ -170,6 +171,47 @@ def test_collect_keeps_right_answers_and_asks_follow_ups_only_for_them(tmp_path)
     assert summaries[RECORDS[0].example_id].text == "Short summary."
     explanations = teacher_texts("posthoc", RECORDS, client.config, TeacherCache(store))
     assert explanations[RECORDS[0].example_id].text == "Because the fact says so."
+
+
+def test_a_worked_example_is_shown_first_never_asked_and_read_back_with_the_same_keys(tmp_path):
+    """For a small teacher (SmolLM2-135M wrote no answer tags without one): one solved training
+    question, the one with the most supporting facts, opens every conversation, follow-ups included."""
+    train = [r for r in generate(SyntheticConfig(train_per_task=10, test_per_task=1)) if r.split == "train"]
+
+    def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+        if prompt.startswith("Summarise"):
+            return 200, chat_reply("Short summary."), {}
+        if "is correct. Explain" in prompt:
+            return 200, chat_reply("Because the fact says so."), {}
+        record = next(r for r in train if render_prompt(r) in prompt)
+        return 200, chat_reply(f"Fact [{record.gold_fact_ids[0]}] says so.\n<answer>{record.answers[0]}</answer>"), {}
+
+    store = Store(tmp_path / "t.duckdb")
+    with ScriptedChatServer(script) as server:
+        config = config_for(server, worked_example=True, max_questions=6)
+        questions = teacher_questions(train, config)
+        example = questions.example
+        assert example is not None and len(example.gold_fact_ids) == max(len(r.gold_fact_ids) for r in train)
+        assert questions == teacher_questions(list(reversed(train)), config)  # the same whatever the order
+        assert len(questions.asked) == 6 and example not in questions.asked
+        assert teacher_questions(train, config_for(server, max_questions=6)).example is None
+        client = TeacherClient(config)
+        outcome = collect(questions.asked, client, TeacherCache(store), log=lambda _: None, example=example)
+        client.close()
+    assert outcome.answers_correct == 6 and outcome.explanations.sent == 6
+    for messages in (m for m in server.conversations if not m[-1]["content"].startswith("Summarise")):  # a summary is of a text alone
+        shown, reply = messages[0]["content"], messages[1]["content"]
+        assert example.question in shown and messages[1]["role"] == "assistant"
+        assert all(f"Fact [{i}] says: {example.fact(i).text}" in reply for i in example.gold_fact_ids)
+        assert reply.endswith(f"<answer>{example.answers[0]}</answer>")
+    explanations = [m for m in server.conversations if "is correct. Explain" in m[-1]["content"]]
+    assert len(explanations) == 6 and all(len(m) == 5 for m in explanations)  # example (2), question, answer, request
+    for name, text in [("teacher", "says so."), ("teacher_summary", "Short summary."), ("posthoc", "Because the fact says so.")]:
+        texts = teacher_texts(name, train, config, TeacherCache(store))  # from the cache alone: same keys
+        assert sorted(texts) == sorted(r.example_id for r in questions.asked), name
+        assert all(t.text.endswith(text) and t.answer_correct for t in texts.values()), name
+    without = teacher_texts("teacher", train, config_for(server, max_questions=6), TeacherCache(store))
+    assert without == {}  # asked with the example: other requests, never sent
 
 
 def test_requests_spread_over_replicas_within_each_ones_limit_and_a_failing_one_is_routed_around(tmp_path):

@@ -256,6 +256,10 @@ class TeacherSettings(Settings):
     max_questions: int | None = Field(
         default=None, description="ask about at most this many training questions per dataset (a seeded sample); unset: all"
     )
+    worked_example: bool = Field(
+        default=TeacherConfig.worked_example,
+        description="show the teacher one solved training question first (for a small model that does not follow the instruction alone)",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> "TeacherSettings":

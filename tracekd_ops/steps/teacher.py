@@ -3,14 +3,13 @@ then summaries and post-hoc explanations of the right ones), every reply cached 
 
 from __future__ import annotations
 
-import random
 from typing import Any, Callable
 
 from tracekd_ops.store.store import Store
 from tracekd_ops.store.tables import read_records
 from tracekd_ops.teacher.cache import TeacherCache
 from tracekd_ops.teacher.client import TeacherClient
-from tracekd_ops.teacher.collect import TeacherRound, collect
+from tracekd_ops.teacher.collect import TeacherRound, collect, teacher_questions
 from tracekd_ops.teacher.config import TeacherConfig, public_url
 
 
@@ -25,13 +24,12 @@ def train_records(store: Store, dataset: str) -> list[Any]:
 def ask_teacher(store: Store, dataset: str, config: TeacherConfig, log: Callable[[str], None]) -> dict[str, Any]:
     """Ask what is not cached yet; the round's metadata. Fails when every request failed (they
     stay stored as failed rows and are retried by the next run)."""
-    train = train_records(store, dataset)
-    if config.max_questions is not None and config.max_questions < len(train):
-        train = sorted(random.Random(f"teacher/{dataset}").sample(train, config.max_questions), key=lambda r: r.example_id)
-    log(f"asking {config.model} at {public_url(config.base_url)} about {len(train)} {dataset} questions")
+    questions = teacher_questions(train_records(store, dataset), config)
+    shown = f", after worked example {questions.example.example_id}" if questions.example else ""
+    log(f"asking {config.model} at {public_url(config.base_url)} about {len(questions.asked)} {dataset} questions{shown}")
     client = TeacherClient(config)
     try:
-        outcome: TeacherRound = collect(train, client, TeacherCache(store), log=log)
+        outcome: TeacherRound = collect(questions.asked, client, TeacherCache(store), log=log, example=questions.example)
     finally:
         client.close()
     if outcome.answers.wanted and outcome.answers.failed == outcome.answers.sent == outcome.answers.wanted:
@@ -46,6 +44,7 @@ def ask_teacher(store: Store, dataset: str, config: TeacherConfig, log: Callable
         "kept_rate": outcome.kept_rate,
         "answers_correct": outcome.answers_correct,
         "questions": outcome.questions,
+        "worked_example": questions.example.example_id if questions.example else None,
         "requests": outcome.as_dict(),
         "duckdb_table": "teacher_requests",
     }

@@ -5,6 +5,8 @@ and reading back, from the cache alone, the teacher's text for each teacher cond
 
 from __future__ import annotations
 
+import hashlib
+import random
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -95,6 +97,31 @@ def ask_all(
     return stats
 
 
+@dataclass(frozen=True)
+class TeacherQuestions:
+    """Which training questions the teacher is asked, and the worked example it is shown first."""
+
+    asked: list[QARecord]
+    example: QARecord | None
+
+
+def teacher_questions(train: Sequence[QARecord], config: TeacherConfig) -> TeacherQuestions:
+    """One place decides, so asking and reading back build the same requests (the same cache keys).
+    The worked example, when wanted, is the training question with the most supporting facts (it
+    shows how facts combine; ties broken by a hash of the id) and is never asked itself; then at
+    most `max_questions` of the rest, a sample seeded by the dataset's name, whatever the records' order."""
+    example = None
+    if config.worked_example:
+        solved = [r for r in train if r.gold_fact_ids]
+        if solved:
+            example = min(solved, key=lambda r: (-len(r.gold_fact_ids), hashlib.sha256(r.example_id.encode()).hexdigest()))
+    asked = sorted((r for r in train if example is None or r.example_id != example.example_id), key=lambda r: r.example_id)
+    if config.max_questions is not None and config.max_questions < len(asked):
+        dataset = asked[0].dataset
+        asked = sorted(random.Random(f"teacher/{dataset}").sample(asked, config.max_questions), key=lambda r: r.example_id)
+    return TeacherQuestions(asked, example)
+
+
 @dataclass
 class TeacherRound:
     """The outcome of asking the teacher about a dataset's training questions."""
@@ -124,10 +151,10 @@ class TeacherRound:
 
 
 def _scored_answers(
-    records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache
+    records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache, example: QARecord | None
 ) -> dict[str, tuple[TeacherRequest, TeacherReply | None, bool]]:
     """Per example id: its answer request, the cached reply (if any) and whether its answer is right."""
-    requests = {r.example_id: answer_request(config, r) for r in records}
+    requests = {r.example_id: answer_request(config, r, example) for r in records}
     replies = cache.get(q.key for q in requests.values())
     scored = {}
     for record in records:
@@ -148,12 +175,14 @@ def collect(
     cache: TeacherCache,
     purposes: Iterable[str] = (ANSWER, SUMMARY, EXPLANATION),
     log: Log = print,
+    example: QARecord | None = None,
 ) -> TeacherRound:
-    """Ask the teacher every question, then (for the answers it got right) for a summary of its
-    reasoning and a post-hoc explanation, as `purposes` asks. Cached replies are not asked again."""
+    """Ask the teacher every question (after the worked `example`, if any), then (for the answers
+    it got right) for a summary of its reasoning and a post-hoc explanation, as `purposes` asks.
+    Cached replies are not asked again."""
     config, purposes = client.config, set(purposes)
-    answers = ask_all(client, cache, [answer_request(config, r) for r in records], log)
-    scored = _scored_answers(records, config, cache)
+    answers = ask_all(client, cache, [answer_request(config, r, example) for r in records], log)
+    scored = _scored_answers(records, config, cache, example)
     right = [r for r in records if scored[r.example_id][2]]
     log(f"teacher: {len(right)} of {len(records)} answers scored correct ({len(right) / max(1, len(records)):.1%} kept)")
     outcome = TeacherRound(questions=len(records), answers=answers, answers_correct=len(right))
@@ -161,7 +190,7 @@ def collect(
         traces = [reasoning_trace(scored[r.example_id][1]) for r in right]  # type: ignore[arg-type]
         outcome.summaries = ask_all(client, cache, [summary_request(config, t) for t in traces if t], log)
     if EXPLANATION in purposes:
-        requests = [posthoc_request(config, r, scored[r.example_id][1]) for r in right]  # type: ignore[arg-type]
+        requests = [posthoc_request(config, r, scored[r.example_id][1], example) for r in right]  # type: ignore[arg-type]
         outcome.explanations = ask_all(client, cache, requests, log)
     return outcome
 
@@ -170,11 +199,13 @@ def teacher_texts(
     condition_name: str, records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache
 ) -> dict[str, TeacherText]:
     """The teacher's text per example id for a teacher condition, from the cache alone (no request
-    is sent): what `conditions.build_trace_set` turns into traces."""
+    is sent): what `conditions.build_trace_set` turns into traces. Questions the teacher was not
+    asked (the sample's remainder, the worked example) have no text."""
     purpose = condition(condition_name).teacher_purpose
     if purpose is None:
         raise ValueError(f"{condition_name} is not a teacher condition")
-    scored = _scored_answers(records, config, cache)
+    example = teacher_questions(records, config).example
+    scored = _scored_answers(records, config, cache, example)
     follow_ups: dict[str, TeacherRequest] = {}
     for record in records:
         _, reply, correct = scored[record.example_id]
@@ -183,7 +214,7 @@ def teacher_texts(
             if trace:
                 follow_ups[record.example_id] = summary_request(config, trace)
         elif correct and reply is not None and purpose == EXPLANATION:
-            follow_ups[record.example_id] = posthoc_request(config, record, reply)
+            follow_ups[record.example_id] = posthoc_request(config, record, reply, example)
     follow_replies = cache.get(q.key for q in follow_ups.values())
     texts: dict[str, TeacherText] = {}
     for record in records:

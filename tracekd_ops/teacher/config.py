@@ -35,6 +35,10 @@ class TeacherConfig:
     max_questions: int | None = None
     """Ask about at most this many training questions (a seeded sample), e.g. for a slow local
     teacher; the others are left out of the teacher conditions' trace sets, and counted."""
+    worked_example: bool = False
+    """Show the teacher one solved training question first (its supporting facts quoted, the
+    answer in tags), for a small model that does not follow the instruction alone. That question
+    is then not asked, and the teacher's traces tend to copy the example's form."""
 
     def __post_init__(self) -> None:
         if self.base_url:

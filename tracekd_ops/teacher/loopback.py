@@ -29,6 +29,8 @@ class ScriptedChatServer:
     def __init__(self, script: Callable[[int, str, dict[str, str]], tuple[int, Any, dict[str, str]]]) -> None:
         self.script = script
         self.requests: list[str] = []
+        self.conversations: list[list[dict[str, str]]] = []
+        """Every request's whole message list, in arrival order."""
         self.lock = threading.Lock()
         outer = self
 
@@ -38,6 +40,7 @@ class ScriptedChatServer:
                 prompt = body["messages"][-1]["content"]
                 with outer.lock:
                     outer.requests.append(prompt)
+                    outer.conversations.append(body["messages"])
                     number = len(outer.requests)
                 status, payload, headers = outer.script(number, prompt, self.headers)  # case-insensitive lookup
                 if status == "hang":

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from tracekd_ops.core.records import QARecord
 from tracekd_ops.teacher.config import TeacherConfig
 from tracekd_ops.traces.conditions import ANSWER, EXPLANATION, SUMMARY, SUMMARY_MAX_WORDS
-from tracekd_ops.traces.render import extract_answer, render_prompt, split_reasoning
+from tracekd_ops.traces.render import extract_answer, render_answer, render_prompt, split_reasoning
 
 PROMPT_VERSION = "1"
 """Part of every request (so of every cache key): bump when the teacher instructions change."""
@@ -74,8 +74,24 @@ def _request(purpose: str, model: str, messages: Sequence[tuple[str, str]], conf
     return TeacherRequest(purpose, model, tuple(messages), tuple(sorted(config.sampling().items())))
 
 
-def answer_request(config: TeacherConfig, record: QARecord) -> TeacherRequest:
-    return _request(ANSWER, str(config.model), [("user", ANSWER_INSTRUCTION + render_prompt(record))], config)
+def worked_example_turns(example: QARecord) -> list[tuple[str, str]]:
+    """A solved question as a first exchange: the supporting facts quoted, then the answer in its
+    tags. Shows a small teacher the form of a reply; a model that follows the instruction alone
+    (SmolLM2-135M does not: it never wrote the tags) needs none."""
+    quoted = " ".join(f"Fact [{i}] says: {example.fact(i).text}" for i in example.gold_fact_ids)
+    answer = render_answer(example.answers)
+    reply = f"{quoted} So the answer is {answer}.\n<answer>{answer}</answer>".lstrip()
+    return [("user", ANSWER_INSTRUCTION + render_prompt(example)), ("assistant", reply)]
+
+
+def answer_turns(record: QARecord, example: QARecord | None) -> list[tuple[str, str]]:
+    """The question as asked: after the worked example, when there is one."""
+    shown = worked_example_turns(example) if example is not None else []
+    return [*shown, ("user", ANSWER_INSTRUCTION + render_prompt(record))]
+
+
+def answer_request(config: TeacherConfig, record: QARecord, example: QARecord | None = None) -> TeacherRequest:
+    return _request(ANSWER, str(config.model), answer_turns(record, example), config)
 
 
 def summary_request(config: TeacherConfig, reasoning: str) -> TeacherRequest:
@@ -83,12 +99,14 @@ def summary_request(config: TeacherConfig, reasoning: str) -> TeacherRequest:
     return _request(SUMMARY, model, [("user", SUMMARY_INSTRUCTION + reasoning)], config)
 
 
-def posthoc_request(config: TeacherConfig, record: QARecord, answer_reply: TeacherReply) -> TeacherRequest:
+def posthoc_request(
+    config: TeacherConfig, record: QARecord, answer_reply: TeacherReply, example: QARecord | None = None
+) -> TeacherRequest:
     """The answer conversation, with the teacher's final answer (not its reasoning) as its turn,
     then the news that the answer is right and a request to explain it."""
     _, final = split_reasoning(answer_reply.content, answer_reply.reasoning)
     messages = [
-        ("user", ANSWER_INSTRUCTION + render_prompt(record)),
+        *answer_turns(record, example),
         ("assistant", final),
         ("user", POSTHOC_INSTRUCTION.format(answer=extract_answer(final))),
     ]
