@@ -41,6 +41,7 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
 
     from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
     from tracekd_assets.demo import default_instance, materialize_everything
+    from tracekd_ops.registry.index import RegistryIndex
     from tracekd_ops.report.render import ReportData, markdown_summary, reading
     from tracekd_ops.steps.report import code_versions
 
@@ -62,6 +63,11 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
         deltas = store.rows("SELECT * FROM condition_deltas WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
         print()
         print(f"reading:     {reading(rows, deltas)}")
+    for entry in RegistryIndex(store).cut_short(list(datasets)) if rows else []:
+        lineage, planned = entry.lineage, entry.hyperparameters.get("max_steps")
+        print(f"warning:     {lineage.dataset}/{lineage.condition} {lineage.student} seed {lineage.seed} was stopped by its wall-time "
+              f"budget ({entry.hyperparameters.get('max_seconds')} s) at step {entry.train_summary.get('steps')} of {planned}: "
+              f"its accuracy is not comparable with the others'; re-run on a less busy machine or raise training.max_seconds")  # fmt: skip
     print()
     for stage, seconds in outcome.seconds.items():
         print(f"took:        {seconds:6.0f} s  {stage}")

@@ -45,10 +45,12 @@ def test_run_takes_a_downloaded_dataset_to_a_report(tmp_path):
                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
     assert bad.returncode == 1 and "no file or folder at" in bad.stderr and "Traceback" not in bad.stderr
     run = subprocess.run([TRACEKD, "run", "cotempqa", str(SHARED_DATA / "cotempqa" / "mix.json"), "--per-category-limit", "4",
-                          "--max-steps", "2", "--conditions", "solution_only", "--home", str(home)],
+                          "--max-steps", "1000", "--max-seconds", "3", "--conditions", "solution_only", "--home", str(home)],
                          capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "| cotempqa | solution_only |" in run.stdout and (home / "reports" / "report.html").exists()
+    # the budget, not the steps, ended training: said under the table, where the accuracy is read
+    assert "warning:     cotempqa/solution_only" in run.stdout and "budget (3.0 s) at step" in run.stdout and "of 1000" in run.stdout
 
 
 def test_term_stops_the_demo_and_its_workers(tmp_path):

@@ -133,6 +133,12 @@ class RegistryIndex:
         )
         return [RegistryEntry.from_row(row) for row in rows]
 
+    def cut_short(self, datasets: list[str]) -> list[RegistryEntry]:
+        """The newest students of `datasets` that their wall-time budget stopped before their last
+        step: their accuracy says more about the machine than about the condition."""
+        return [entry for dataset, condition in self.trained_partitions() if dataset in datasets
+                for entry in self.newest(dataset, condition) if entry.train_summary.get("stopped_by_time_budget")]  # fmt: skip
+
     def latest_registration(self) -> datetime | None:
         """When the newest revision was registered (a sensor's starting cursor)."""
         return self.store.rows("SELECT max(registered_at) AS t FROM registry WHERE status = ?", [REGISTERED])[0]["t"]
