@@ -114,9 +114,9 @@ def test_the_code_location_on_the_cluster_profile_runs_steps_as_kubernetes_jobs_
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["executor"] == "tracekd_k8s_job_executor"
-    for step in ("student", "predictions"):
-        assert json.loads(seen[step])["container_config"]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
+    assert json.loads(seen["predictions"])["container_config"]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
     assert seen["raw"] is None  # data steps ask for no GPU
+    assert seen["student"] is None  # it waits for its training pod, which holds the GPUs
     validate = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "tracekd_assets.definitions"],
                               env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
     assert validate.returncode == 0, validate.stdout[-2000:] + validate.stderr[-2000:]
@@ -226,6 +226,23 @@ def test_runs_on_a_ducklake_store_write_partitions_at_once_and_the_report_reads_
     assert [line.split(",")[0] for line in query.stdout.splitlines()[1:]] == ["correct", "solution_only"]
     report = (home / "reports" / "report.html").read_text()
     assert "solution_only" in report and "correct" in report
+
+
+def test_on_the_cluster_every_student_trains_in_a_pod_of_its_own_and_locally_only_when_asked(monkeypatch):
+    """The student step's pod holds no GPU, so training must never run inside it on the cluster:
+    with `training_processes` 0 it too goes to a pod (which needs the image to run); locally 0
+    means in the step's process."""
+    from tracekd_assets.defs.students.launch import training_launcher
+
+    monkeypatch.delenv("TRACEKD_IMAGE", raising=False)
+    monkeypatch.delenv("DAGSTER_CURRENT_IMAGE", raising=False)
+    for processes in (0, 2):
+        with pytest.raises(ValueError, match="training in a pod needs the image"):
+            training_launcher(None, processes, "ddp", "cluster")  # type: ignore[arg-type]
+    monkeypatch.setenv("TRACEKD_IMAGE", "registry.example.org/tracekd:0.1.0")
+    assert callable(training_launcher(None, 0, "ddp", "cluster"))  # type: ignore[arg-type]
+    assert training_launcher(None, 0, "ddp", "local") is None  # type: ignore[arg-type]
+    assert callable(training_launcher(None, 2, "ddp", "local"))  # type: ignore[arg-type]
 
 
 def test_a_training_pod_asks_for_a_gpu_per_process_mounts_the_home_and_carries_no_credential(monkeypatch):

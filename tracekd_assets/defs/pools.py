@@ -69,5 +69,6 @@ def training_pod_spec(processes: int) -> dict[str, Any]:
 
 
 GPU_STEP_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
-"""Op tags of the steps that want a GPU (training, batched generation): on the `cluster` profile
-the k8s executor gives their pod one GPU; other executors ignore the tag."""
+"""Op tags of a step that wants a GPU in its own pod (batched generation): on the `cluster`
+profile the k8s executor gives the pod one GPU; other executors ignore the tag. Training asks in
+the pod it starts (`training_pod_spec`), not in the step's."""

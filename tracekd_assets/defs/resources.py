@@ -172,8 +172,9 @@ class ExperimentSettings(Settings):
     eval_max_new_tokens: int = 64
     training_processes: int = Field(
         default=0, ge=0, le=1024,
-        description="0: train inside the step's process; N: launch `torchrun` with N processes (DDP; one per GPU, or "
-        "gloo on CPU) through Dagster Pipes, the global batch spread over them (it must divide by N)",
+        description="0: train inside the step's process (on the cluster profile: in a pod of its own with one GPU); "
+        "N: launch `torchrun` with N processes (DDP; one per GPU, or gloo on CPU) through Dagster Pipes, the global "
+        "batch spread over them (it must divide by N)",
     )
     training_sharding: str = Field(
         default="ddp", description="with training_processes N: ddp (a whole copy of the student per process) | fsdp (FSDP2: "

@@ -4,7 +4,7 @@ traces, each training run a new registry revision."""
 from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 
 from tracekd_assets.defs.metadata import as_metadata
-from tracekd_assets.defs.pools import GPU_STEP_TAGS, TRAINING_POOL
+from tracekd_assets.defs.pools import TRAINING_POOL
 from tracekd_assets.defs.partitions import run_partitions, split_run_key
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome, deployment
 from tracekd_assets.defs.students.launch import training_launcher
@@ -15,7 +15,6 @@ from tracekd_ops.train.trainer import TRAINER_VERSION
 @asset(
     partitions_def=run_partitions,
     deps=["traces"],
-    op_tags=GPU_STEP_TAGS,
     pool=TRAINING_POOL,
     group_name="students",
     code_version=TRAINER_VERSION,
@@ -24,7 +23,7 @@ from tracekd_ops.train.trainer import TRAINER_VERSION
     "registry or the Hugging Face Hub) and listed in the DuckDB table `registry`. A killed training resumes "
     "from its last checkpoint; a failed push is completed by the next materialization, without retraining. "
     "With `training_processes` N, training runs as `torchrun` over N processes (DDP, or FSDP with `training_sharding`) through Dagster Pipes: here, "
-    "or on the cluster profile in a pod of its own with N GPUs.",
+    "or on the cluster profile, always, in a pod of its own with N GPUs (one when N is 0): the step's own pod holds none.",
 )
 def student(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> MaterializeResult:
     dataset, condition = split_run_key(context.partition_key)

@@ -80,8 +80,10 @@ def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int, shardin
 
 
 def training_launcher(context: AssetExecutionContext, processes: int, sharding: str, deployment: str) -> Train | None:
-    """How the student step trains: in its own process (None, `training_processes` 0), torchrun here
-    (`local`), or torchrun in a GPU pod (`cluster`); its ranks as DDP or FSDP (`sharding`)."""
-    if not processes:
-        return None
-    return (k8s_torchrun_trainer if deployment == "cluster" else torchrun_trainer)(context, processes, sharding)
+    """How the student step trains: locally in its own process (None, `training_processes` 0) or
+    torchrun here; on the cluster always torchrun in a pod of its own with a GPU per process (one
+    when `training_processes` is 0), so the step's pod, which only waits for it, holds no GPU;
+    its ranks as DDP or FSDP (`sharding`)."""
+    if deployment == "cluster":
+        return k8s_torchrun_trainer(context, max(1, processes), sharding)
+    return torchrun_trainer(context, processes, sharding) if processes else None
