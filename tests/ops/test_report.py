@@ -100,3 +100,17 @@ def test_markdown_summary_carries_the_tables():
     for heading in ("How the training traces were built", "McNemar", "Reference study", "**Lineage** (code versions: scorer `s1`)"):
         assert heading in summary
     assert "| synthetic | correct | s-a | tiny | test | abc | r1 | s1 |" in summary
+
+
+def test_a_condition_trained_on_far_fewer_traces_is_flagged_in_both_reports():
+    """As seen with the local teacher: 16 teacher traces against 18,000 for the others."""
+    from tracekd_ops.report.render import unequal_trace_sets
+
+    construction = [{**CONSTRUCTION[0], "traces": 16}, {**CONSTRUCTION[0], "condition": "correct", "traces": 18_000},
+                    {**CONSTRUCTION[0], "condition": "swapped", "traces": 1_800}, {**CONSTRUCTION[0], "dataset": "babi", "traces": 16}]  # fmt: skip
+    (note,) = unequal_trace_sets(construction)  # 1,800 is a tenth (not below it); babi's 16 is its own largest
+    assert note.startswith("synthetic/teacher trained on 16 traces against 18,000")
+    data = ReportData(ROWS, construction)
+    assert f"Unequal: {note}." in markdown_summary(data)
+    assert "<strong>Unequal:</strong> synthetic/teacher trained on 16 traces" in render_html(data)
+    assert "Unequal" not in markdown_summary(full_report())

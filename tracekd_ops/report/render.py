@@ -168,6 +168,7 @@ def markdown_summary(data: ReportData) -> str:
     parts = [markdown_table(_with_ci(data.leaderboard), SUMMARY_COLUMNS)]
     if data.construction:
         parts += ["**How the training traces were built**", markdown_table(data.construction, CONSTRUCTION_COLUMNS)]
+        parts += [f"Unequal: {note}." for note in unequal_trace_sets(data.construction)]
     if data.deltas:
         parts += ["**Against solution-only on the same questions (McNemar)**", markdown_table(data.deltas, DELTA_COLUMNS)]
     if data.reference:
@@ -374,6 +375,21 @@ def headline_lines(rows: Rows) -> list[str]:
     return lines
 
 
+def unequal_trace_sets(construction: Rows, share: float = 0.1) -> list[str]:
+    """One sentence per condition trained on fewer than `share` of its dataset's largest trace set
+    (a weak or capped teacher): its students learned from far fewer examples, so their accuracy
+    measures the count as much as the kind of trace."""
+    largest: dict[str, int] = {}
+    for row in construction:
+        largest[row["dataset"]] = max(largest.get(row["dataset"], 0), int(row["traces"] or 0))
+    return [
+        f"{row['dataset']}/{row['condition']} trained on {int(row['traces'] or 0):,} traces against {largest[row['dataset']]:,} "
+        f"for {row['dataset']}'s largest trace set: its students' accuracy is not comparable with the others'"
+        for row in construction
+        if int(row["traces"] or 0) < share * largest[row["dataset"]]
+    ]
+
+
 def reading(leaderboard: Rows, deltas: Rows, alpha: float = 0.05) -> str:
     """The result in one line: which conditions differ from solution-only (McNemar, paired by
     question) and whether trace correctness predicts answer correctness (Fisher's exact test)."""
@@ -420,6 +436,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
             "rate (share of questions it answered correctly), and mean trace length in words and in the students' "
             "tokens (whole completion).</p>",
             _html_table(data.construction, CONSTRUCTION_COLUMNS),
+            *(f"<p><strong>Unequal:</strong> {html.escape(note)}.</p>" for note in unequal_trace_sets(data.construction)),
         ]
     sections += [
         "<h2>Step × answer tables</h2><p>For each condition whose students write the two steps: answer correctness "
