@@ -379,14 +379,15 @@ def unequal_trace_sets(construction: Rows, share: float = 0.1) -> list[str]:
     """One sentence per condition trained on fewer than `share` of its dataset's largest trace set
     (a weak or capped teacher): its students learned from far fewer examples, so their accuracy
     measures the count as much as the kind of trace."""
+    counted = [(row["dataset"], row["condition"], int(row["traces"] or 0)) for row in construction]
     largest: dict[str, int] = {}
-    for row in construction:
-        largest[row["dataset"]] = max(largest.get(row["dataset"], 0), int(row["traces"] or 0))
+    for dataset, _, traces in counted:
+        largest[dataset] = max(largest.get(dataset, 0), traces)
     return [
-        f"{row['dataset']}/{row['condition']} trained on {int(row['traces'] or 0):,} traces against {largest[row['dataset']]:,} "
-        f"for {row['dataset']}'s largest trace set: its students' accuracy is not comparable with the others'"
-        for row in construction
-        if int(row["traces"] or 0) < share * largest[row["dataset"]]
+        f"{dataset}/{condition} trained on {traces:,} traces against {largest[dataset]:,} for {dataset}'s largest trace set: "
+        "its students' accuracy is not comparable with the others'"
+        for dataset, condition, traces in counted
+        if traces < share * largest[dataset]
     ]
 
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from tracekd_ops.core.markup import ANSWER_CLOSE, ANSWER_OPEN
 from tracekd_ops.core.records import QARecord
 from tracekd_ops.teacher.config import TeacherConfig
 from tracekd_ops.traces.conditions import ANSWER, EXPLANATION, SUMMARY, SUMMARY_MAX_WORDS
@@ -80,7 +81,7 @@ def worked_example_turns(example: QARecord) -> list[tuple[str, str]]:
     (SmolLM2-135M does not: it never wrote the tags) needs none."""
     quoted = " ".join(f"Fact [{i}] says: {example.fact(i).text}" for i in example.gold_fact_ids)
     answer = render_answer(example.answers)
-    reply = f"{quoted} So the answer is {answer}.\n<answer>{answer}</answer>".lstrip()
+    reply = f"{quoted} So the answer is {answer}.\n{ANSWER_OPEN}{answer}{ANSWER_CLOSE}".lstrip()
     return [("user", ANSWER_INSTRUCTION + render_prompt(example)), ("assistant", reply)]
 
 
