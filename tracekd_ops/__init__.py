@@ -1,6 +1,6 @@
 """TraceKD domain library: plain Python with no Dagster import, organised in wings that follow the
 data flow of DESIGN.md (data -> traces -> teacher -> train -> registry -> evaluate -> store -> report;
-traces -> ratings -> report),
+traces -> ratings -> report; published outputs -> evaluate),
 composed by `steps`, the one package the Dagster layer calls for work.
 
 `ALLOWED_IMPORTS` is the architecture: which wings each wing may import (besides itself). A test
@@ -18,5 +18,6 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "evaluate": frozenset({"core", "datasets", "traces", "train"}),
     "ratings": frozenset({"core", "store", "traces"}),
     "report": frozenset({"core", "store", "evaluate"}),
-    "steps": frozenset({"core", "store", "datasets", "traces", "teacher", "train", "registry", "evaluate", "report", "ratings"}),
+    "published": frozenset({"core", "datasets", "traces", "evaluate"}),
+    "steps": frozenset({"core", "store", "datasets", "traces", "teacher", "train", "registry", "evaluate", "report", "ratings", "published"}),
 }

@@ -20,6 +20,9 @@ EVALUATION_KEYS = ("model_revision", "eval_split", "scorer_version", "dataset_so
 """What an evaluation of it adds."""
 RUN_KEYS = ("dataset", "condition", "student", "base_model", "seed")
 """The partition one evaluated student's rows are stored under (newer results replace older)."""
+EXTERNAL_TRACE_SET = "external"
+"""The `trace_set_version` of a student TraceKD did not train (another study's published outputs):
+its training traces are unknown here, and its metrics are computed when its outputs are imported."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the datasets that use it stale.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -15,10 +16,22 @@ AnswerCheck = Callable[[str | None, Sequence[str], str], bool]
 """(predicted answer, gold answers/aliases, the question's category) -> correct?"""
 
 
+ItemsCheck = Callable[[Sequence[str], Sequence[str], str], bool]
+"""(predicted answer items, gold answer items, the question's category) -> correct? For answers
+written as a list (the reference study's students write Python lists)."""
+
+
 @dataclass(frozen=True)
 class AnswerRule:
     version: str
     correct: AnswerCheck
+    correct_items: ItemsCheck | None = None
+    """How a list-valued answer is judged; None: its items joined by ", " go through `correct`."""
+
+    def items_correct(self, items: Sequence[str], gold_items: Sequence[str], category: str) -> bool:
+        if self.correct_items is not None:
+            return self.correct_items(items, gold_items, category)
+        return bool(items) and self.correct(", ".join(items), gold_items, category)
 
 
 def _normalize(text: str) -> str:
@@ -69,6 +82,34 @@ def cotempqa_answer_correct(predicted: str | None, gold_answers: Sequence[str], 
     return any(official_normalize(predicted) == official_normalize(gold) for gold in gold_answers)
 
 
+def cotempqa_items_correct(items: Sequence[str], gold_items: Sequence[str], category: str = "") -> bool:
+    """A list answer, item by item after official normalisation: for `mix` the items must be the
+    gold set; otherwise at least one item, and every item a gold answer (the question asks for one
+    co-temporal answer, so any of them is right, and naming several right ones is not wrong).
+    Gold items are compared whole, so a name with a comma in it stays one item. For one item this
+    is exactly `cotempqa_answer_correct`."""
+    predicted = {official_normalize(i) for i in items if i.strip()}
+    gold = {official_normalize(g) for g in gold_items if g.strip()}
+    if not predicted:
+        return False
+    return predicted == gold if category in SET_ANSWER_CATEGORIES else predicted <= gold
+
+
+def token_f1(predicted: str | None, gold_answers: Sequence[str]) -> float:
+    """SQuAD token F1 of an answer against its best gold answer (official normalisation)."""
+    if not predicted:
+        return 0.0
+    tokens = official_normalize(predicted).split()
+    best = 0.0
+    for gold in gold_answers:
+        reference = official_normalize(gold).split()
+        common = sum((Counter(tokens) & Counter(reference)).values())
+        if common:
+            precision, recall = common / len(tokens), common / len(reference)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
 def msmarco_answer_correct(predicted: str | None, gold_answers: Sequence[str], category: str = "") -> bool:
     """Normalised exact match against any reference answer. A `No Answer Present.` query is
     answered correctly only by saying so, as the official evaluation treats it as a reference."""
@@ -78,5 +119,5 @@ def msmarco_answer_correct(predicted: str | None, gold_answers: Sequence[str], c
 
 
 BABI_EXACT_MATCH = AnswerRule("babi-em-1", babi_answer_correct)
-COTEMPQA_EXACT_MATCH = AnswerRule("cotempqa-em-1", cotempqa_answer_correct)
+COTEMPQA_EXACT_MATCH = AnswerRule("cotempqa-em-1", cotempqa_answer_correct, cotempqa_items_correct)
 MSMARCO_EXACT_MATCH = AnswerRule("msmarco-em-1", msmarco_answer_correct)

@@ -21,7 +21,7 @@ Decomposition rule (documented in the README):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from tracekd_ops.core.records import Fact, QARecord, fold_whitespace
 from tracekd_ops.datasets.answers import COTEMPQA_EXACT_MATCH
@@ -91,12 +91,19 @@ def from_rows(
         answers = [fold_whitespace(a) for a in _field(row, "answer", list, named, where) if a.strip()]
         if not answers:
             raise DatasetFormatError(named, where, "answer", "no non-empty answer")
-        joined = (", ".join(answers),) if label in SET_ANSWER_LABELS and len(answers) > 1 else tuple(answers)
+        joined = canonical_answers(label, answers)
         yield QARecord(
             dataset=DATASET, split="all", example_id=f"{label}-{index:05d}", category=label, question=question,
             facts=tuple(facts), answers=joined, gold_fact_ids=gold_fact_ids(question, [f.text for f in facts], answers),
             source=f"{source}:{where}", extra={"triple_element": row.get("triple_element"), "answer_items": answers},
         )  # fmt: skip
+
+
+def canonical_answers(label: str, answers: Sequence[str]) -> tuple[str, ...]:
+    """A record's answers: a `mix` question's several answers are one set answer (comma-joined),
+    any other question's are alternatives. The items stay in `extra["answer_items"]`."""
+    items = [fold_whitespace(a) for a in answers if a.strip()]
+    return (", ".join(items),) if label in SET_ANSWER_LABELS and len(items) > 1 else tuple(items)
 
 
 def from_hub(source: HubSource, relation: str | None = None) -> Iterator[QARecord]:
@@ -123,4 +130,6 @@ SPEC = DatasetSpec(
     options={"relation": LABELS},
     protocol=ProtocolRules(holdout_share=0.20),
     reference_wrong_facts=reference_wrong_facts,
+    gold_facts=gold_fact_ids,
+    canonical_answers=canonical_answers,
 )

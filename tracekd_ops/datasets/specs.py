@@ -78,6 +78,12 @@ class DatasetSpec:
     vocabulary_phrases: tuple[str, ...] = ()
     """Fixed multi-word wording of the dataset's text (a generator's templates), which the
     from-config student's tokenizer keeps whole (`train.models.train_tokenizer`)."""
+    gold_facts: Callable[[str, Sequence[str], Sequence[str]], tuple[int, ...]] | None = None
+    """The dataset's rule for its gold (supporting) facts from the question, the facts and the
+    answers, where gold facts are derived rather than shipped (CoTempQA): how a record is rebuilt
+    from a line of someone's published outputs. None: the outputs must give the gold fact ids."""
+    canonical_answers: Callable[[str, Sequence[str]], tuple[str, ...]] = lambda category, answers: tuple(answers)
+    """The record's `answers` from a category and its answer items (CoTempQA joins a `mix` set)."""
 
     @property
     def generated(self) -> bool:

@@ -115,3 +115,50 @@ def score_steps(parsed: ParsedTrace, gold_class: str, gold_fact_ids: Sequence[in
     recall = hits / len(gold) if gold else float(not predicted)
     ir_exact = predicted == gold
     return StepScores(class_correct, ir_exact, precision, recall, class_correct and ir_exact)
+
+
+ANSWER_RULES = ("em", "official", "f1")
+"""em: the dataset's exact-match rule (TraceKD's); official: the dataset's official metric (CoTempQA's
+entity-set exact match, what the reference study reports as `acc`); f1: token F1 >= `F1_THRESHOLD`."""
+FACT_RULES = ("exact", "contains", "any")
+"""exact: the listed facts are the gold set; contains: every gold fact listed (extras allowed);
+any: at least one gold fact listed."""
+CUT_SHORT_RULES = ("wrong", "lenient")
+"""wrong: a generation that did not close its answer has no answer; lenient: the answer is read
+from whatever follows the trace (an unclosed <answer>, an `Answer:` line, else the last line)."""
+F1_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class ScoringChoice:
+    """The scoring choices that move verdicts, as one setting with a named version (it joins the
+    scorer version in every row's lineage). The defaults are TraceKD's own scorers: an answer is
+    right by its dataset's exact-match rule, the IR step by the exact gold fact set, and an answer
+    the generation never finished is no answer. Why these: each is the strict reading of what the
+    student was trained to write, so a verdict never rests on guessing what it meant."""
+
+    answer: str = "em"
+    facts: str = "exact"
+    cut_short: str = "wrong"
+
+    def __post_init__(self) -> None:
+        for name, value, known in (("answer", self.answer, ANSWER_RULES), ("facts", self.facts, FACT_RULES),
+                                   ("cut_short", self.cut_short, CUT_SHORT_RULES)):  # fmt: skip
+            if value not in known:
+                raise ValueError(f"scoring {name} must be one of {', '.join(known)}; got {value!r}")
+
+    @property
+    def version(self) -> str:
+        return f"answer={self.answer},facts={self.facts},cut_short={self.cut_short}"
+
+
+def facts_verdict(predicted: Sequence[int], gold: Sequence[int], rule: str) -> bool:
+    """The IR step under one fact rule (see `FACT_RULES`)."""
+    listed, wanted = set(predicted), set(gold)
+    if rule == "exact":
+        return listed == wanted
+    if rule == "contains":
+        return bool(listed) and wanted <= listed
+    if rule == "any":
+        return bool(listed & wanted) or (not wanted and not listed)
+    raise ValueError(f"unknown fact rule {rule!r}; known: {', '.join(FACT_RULES)}")

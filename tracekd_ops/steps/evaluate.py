@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
-from tracekd_ops.core.lineage import Lineage
+from tracekd_ops.core.lineage import EXTERNAL_TRACE_SET, Lineage
 from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.core.records import QARecord
 from tracekd_ops.datasets import dataset_spec
@@ -114,17 +114,23 @@ def evaluate_students(
     return outcome
 
 
-def reference_accuracies(store: Store, dataset: str) -> dict[str, float]:
-    """Chance and majority accuracy on the evaluation split, from the training answers."""
-    train, test = read_records(store, dataset, "train"), test_records(store, dataset)
+def reference_accuracies(store: Store, dataset: str, test: Sequence[QARecord] | None = None) -> dict[str, float | None]:
+    """Chance and majority accuracy on the test questions (the stored evaluation split unless
+    given), from the stored training answers; None for both when no training split is stored."""
+    train = read_records(store, dataset, "train")
+    test = list(test) if test is not None else test_records(store, dataset)
+    if not train:
+        return {"chance_accuracy": None, "majority_accuracy": None}
     return {"chance_accuracy": chance_accuracy(train, test), "majority_accuracy": majority_accuracy(train, test)}
 
 
-def run_result(rows: list[dict[str, Any]], style: str, baselines: dict[str, float]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The metrics row and the three step x answer table rows of one evaluated run."""
+def run_result(
+    rows: list[dict[str, Any]], gold_traces: list[str], baselines: dict[str, float | None]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The metrics row and the three step x answer table rows of one evaluated run; `gold_traces`
+    are the gold steps written as its students were taught to write them (one per row)."""
     lineage = Lineage.from_row(rows[0]).row()
-    gold = [render_steps(r["gold_class"], r["gold_fact_ids"], style) for r in rows]
-    metrics_row = {**lineage, **run_metrics(rows, gold), **baselines, "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+    metrics_row = {**lineage, **run_metrics(rows, gold_traces), **baselines, "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}
     tables = [{**lineage, "step": step, "n": t.n, **t.summary()} for step, t in step_tables(rows).items()]
     return metrics_row, tables
 
@@ -154,11 +160,13 @@ class MetricsOutcome:
 
 
 def compute_metrics(store: Store, registry: Registry, dataset: str, condition: str, log: Log, warn: Log) -> MetricsOutcome:
+    # published outputs are left out: their metrics are computed on import, in their own trace format
     predicted = store.rows(
-        "SELECT * FROM predictions WHERE dataset = ? AND condition = ? ORDER BY student, base_model, seed", [dataset, condition]
+        "SELECT * FROM predictions WHERE dataset = ? AND condition = ? AND trace_set_version <> ? ORDER BY student, base_model, seed",
+        [dataset, condition, EXTERNAL_TRACE_SET],
     )
     if not predicted:
-        raise ValueError(f"no predictions stored for {dataset}/{condition}: materialize predictions first")
+        raise ValueError(f"no predictions of a TraceKD student stored for {dataset}/{condition}: materialize predictions first")
     baselines = reference_accuracies(store, dataset)
     style = _training_style(store, dataset, condition)
     runs: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
@@ -167,7 +175,8 @@ def compute_metrics(store: Store, registry: Registry, dataset: str, condition: s
     index = RegistryIndex(store)
     outcome = MetricsOutcome(dataset, condition)
     for rows in runs.values():
-        row, tables = run_result(rows, style, baselines)
+        gold = [render_steps(r["gold_class"], r["gold_fact_ids"], style) for r in rows]
+        row, tables = run_result(rows, gold, baselines)
         keys = Lineage.from_row(row).run_keys()
         store.replace_partitions([("metrics", keys, [row]), ("contingency", keys, tables)])
         index.attach_metrics(row["model_revision"], {k: v for k, v in row.items() if isinstance(v, float) and k not in baselines})
@@ -215,7 +224,7 @@ def evaluate_base_models(
             UNTUNED_REVISION, EVAL_SPLIT, scorer, source, content
         )
         rows = scored_rows(lineage, test, prompts, outputs, score_baseline)
-        row, tables = run_result(rows, SENTENCES, baselines)
+        row, tables = run_result(rows, [render_steps(r.category, r.gold_fact_ids, SENTENCES) for r in test], baselines)
         keys = lineage.run_keys()
         store.replace_partitions([("predictions", keys, rows), ("metrics", keys, [row]), ("contingency", keys, tables)])
         results.append({"base_model": base, "answer_accuracy": row["answer_accuracy"]})

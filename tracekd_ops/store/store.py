@@ -92,7 +92,7 @@ SCHEMA: dict[str, str] = {
         n_trace_wrong_answer_ok INTEGER, n_trace_wrong_answer_wrong INTEGER,
         chi2 DOUBLE, chi2_p DOUBLE, phi DOUBLE,
         p_answer_given_trace_correct DOUBLE, p_answer_given_trace_wrong DOUBLE,
-        chance_accuracy DOUBLE NOT NULL, majority_accuracy DOUBLE NOT NULL,
+        chance_accuracy DOUBLE, majority_accuracy DOUBLE,
         created_at TIMESTAMP NOT NULL, answer_accuracy_ci_low DOUBLE, answer_accuracy_ci_high DOUBLE,
         ir_f1 DOUBLE, trace_accuracy_ci_low DOUBLE, trace_accuracy_ci_high DOUBLE, trace_bleu DOUBLE,
         mean_trace_words DOUBLE, fisher_p DOUBLE, phi_ci_low DOUBLE, phi_ci_high DOUBLE, share_both_correct DOUBLE
@@ -104,6 +104,27 @@ SCHEMA: dict[str, str] = {
         n_step_wrong_answer_ok INTEGER NOT NULL, n_step_wrong_answer_wrong INTEGER NOT NULL,
         chi2 DOUBLE, chi2_p DOUBLE, fisher_p DOUBLE, small_cells BOOLEAN NOT NULL, phi DOUBLE,
         p_answer_given_step_correct DOUBLE, p_answer_given_step_wrong DOUBLE, share_both_correct DOUBLE
+    """,
+    "external_files": LINEAGE_COLUMNS
+    + """,
+        file VARCHAR NOT NULL, layout VARCHAR NOT NULL, category VARCHAR NOT NULL, content_hash VARCHAR NOT NULL,
+        source_name VARCHAR NOT NULL, lines INTEGER NOT NULL, scored INTEGER NOT NULL, left_out INTEGER NOT NULL,
+        cut_short INTEGER NOT NULL, reported VARCHAR, recomputed_official VARCHAR, imported_at TIMESTAMP NOT NULL
+    """,
+    "external_lines": LINEAGE_COLUMNS
+    + """,
+        file VARCHAR NOT NULL, line INTEGER NOT NULL, example_id VARCHAR, category VARCHAR, status VARCHAR NOT NULL,
+        reason VARCHAR, dataset_check VARCHAR, raw VARCHAR, trace_state VARCHAR, answer_state VARCHAR,
+        facts_form VARCHAR, cut_short BOOLEAN, class_ok BOOLEAN, ir_exact BOOLEAN, ir_contains BOOLEAN, ir_any BOOLEAN,
+        answer_em BOOLEAN, answer_em_lenient BOOLEAN, answer_f1 DOUBLE, answer_f1_lenient DOUBLE,
+        answer_official BOOLEAN, official_f1 DOUBLE, authors_evaluated BOOLEAN, authors_class_ok BOOLEAN,
+        authors_ir_ok BOOLEAN, authors_own_row BOOLEAN
+    """,
+    "reference_contingency": """
+        dataset VARCHAR NOT NULL, condition VARCHAR NOT NULL, base_model VARCHAR NOT NULL, step VARCHAR NOT NULL,
+        n_step_ok_answer_ok INTEGER NOT NULL, n_step_ok_answer_wrong INTEGER NOT NULL,
+        n_step_wrong_answer_ok INTEGER NOT NULL, n_step_wrong_answer_wrong INTEGER NOT NULL,
+        categories VARCHAR NOT NULL, source VARCHAR NOT NULL
     """,
     "rating_item_sets": """
         item_set_version VARCHAR NOT NULL, dataset VARCHAR NOT NULL, conditions VARCHAR[] NOT NULL,
@@ -385,22 +406,26 @@ def unit_of_work(con: duckdb.DuckDBPyConnection, write: bool, ensure_schema: boo
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables, and add columns a newer TraceKD introduced to tables an older one
-    created (nullable, so existing rows stay valid): a project's DuckDB file survives upgrades."""
+    """Create missing tables, add columns a newer TraceKD introduced to tables an older one created
+    (nullable, so existing rows stay valid), and drop a NOT NULL the schema no longer declares: a
+    project's DuckDB file survives upgrades."""
     for table, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
-        have = {row[0] for row in con.execute(f"SELECT name FROM pragma_table_info('{table}')").fetchall()}
-        for name, type_ in _schema_columns()[table]:
+        have = {row[0]: bool(row[1]) for row in con.execute(f"SELECT name, \"notnull\" FROM pragma_table_info('{table}')").fetchall()}
+        for name, type_, not_null in _schema_columns()[table]:
             if name not in have:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {type_}")
+            elif have[name] and not not_null:
+                con.execute(f"ALTER TABLE {table} ALTER COLUMN {name} DROP NOT NULL")
 
 
 @functools.cache
-def _schema_columns() -> dict[str, list[tuple[str, str]]]:
-    """(name, type) of every column SCHEMA declares, as DuckDB itself parses the declarations."""
+def _schema_columns() -> dict[str, list[tuple[str, str, bool]]]:
+    """(name, type, not null) of every column SCHEMA declares, as DuckDB itself parses the declarations."""
     with duckdb.connect(":memory:") as con:
         columns = {}
         for table, declaration in SCHEMA.items():
             con.execute(f"CREATE TABLE {table} ({declaration})")
-            columns[table] = [tuple(row) for row in con.execute(f"SELECT name, type FROM pragma_table_info('{table}')").fetchall()]
+            rows = con.execute(f"SELECT name, type, \"notnull\" FROM pragma_table_info('{table}')").fetchall()
+            columns[table] = [(name, type_, bool(not_null)) for name, type_, not_null in rows]
         return columns
