@@ -120,9 +120,10 @@ def score_steps(parsed: ParsedTrace, gold_class: str, gold_fact_ids: Sequence[in
 ANSWER_RULES = ("em", "official", "f1")
 """em: the dataset's exact-match rule (TraceKD's); official: the dataset's official metric (CoTempQA's
 entity-set exact match, what the reference study reports as `acc`); f1: token F1 >= `F1_THRESHOLD`."""
-FACT_RULES = ("exact", "contains", "any")
+FACT_RULES = ("exact", "contains", "subset", "any")
 """exact: the listed facts are the gold set; contains: every gold fact listed (extras allowed);
-any: at least one gold fact listed."""
+subset: at least one fact listed, and every listed fact gold (the fact-side twin of an answer rule
+that takes any one of several gold answers); any: at least one gold fact listed."""
 CUT_SHORT_RULES = ("wrong", "lenient")
 """wrong: a generation that did not close its answer has no answer; lenient: the answer is read
 from whatever follows the trace (an unclosed <answer>, an `Answer:` line, else the last line)."""
@@ -159,6 +160,8 @@ def facts_verdict(predicted: Sequence[int], gold: Sequence[int], rule: str) -> b
         return listed == wanted
     if rule == "contains":
         return bool(listed) and wanted <= listed
+    if rule == "subset":
+        return bool(listed) and listed <= wanted
     if rule == "any":
         return bool(listed & wanted) or (not wanted and not listed)
     raise ValueError(f"unknown fact rule {rule!r}; known: {', '.join(FACT_RULES)}")

@@ -19,7 +19,7 @@ from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.datasets.answers import token_f1
 from tracekd_ops.datasets.cotempqa_official import OfficialScore, official_score
 from tracekd_ops.evaluate.metrics import BASELINE_CONDITION
-from tracekd_ops.evaluate.scoring import F1_THRESHOLD, ScoringChoice, facts_verdict
+from tracekd_ops.evaluate.scoring import F1_THRESHOLD, FACT_RULES, ScoringChoice, facts_verdict
 from tracekd_ops.published import trace_check_qa
 from tracekd_ops.published.fields import LineFields, LineRefused, python_str_list
 from tracekd_ops.traces.conditions import condition as condition_record
@@ -147,6 +147,7 @@ class Verdicts:
     class_ok: bool | None
     ir_exact: bool | None
     ir_contains: bool | None
+    ir_subset: bool | None
     ir_any: bool | None
     ir_precision: float | None
     ir_recall: float | None
@@ -177,7 +178,7 @@ class Verdicts:
             answer = (self.answer_f1 if strict else self.answer_f1_lenient) >= F1_THRESHOLD
         else:
             answer = self.answer_em if strict else self.answer_em_lenient
-        ir = {"exact": self.ir_exact, "contains": self.ir_contains, "any": self.ir_any}[choice.facts]
+        ir = {"exact": self.ir_exact, "contains": self.ir_contains, "subset": self.ir_subset, "any": self.ir_any}[choice.facts]
         trace = None if self.class_ok is None else bool(self.class_ok and ir)
         return {"class_correct": self.class_ok, "ir_exact": ir, "ir_precision": self.ir_precision, "ir_recall": self.ir_recall,
                 "trace_correct": trace, "answer_correct": bool(answer)}  # fmt: skip
@@ -193,7 +194,7 @@ def verdicts(reading: Reading, record: QARecord, fields: LineFields, condition: 
     official = None
     if record.dataset == "cotempqa" and fields.triple_element is not None:
         official = official_score(fields.generation, list(fields.answers), list(fields.facts), fields.question, fields.triple_element)
-    class_ok = ir_exact = ir_contains = ir_any = precision = recall = None
+    class_ok = ir_exact = ir_contains = ir_subset = ir_any = precision = recall = None
     if condition != BASELINE_CONDITION and condition_record(condition).writes_steps:
         class_ok = reading.category is not None and reading.category == record.category
         listed = reading.fact_ids or ()
@@ -201,10 +202,10 @@ def verdicts(reading: Reading, record: QARecord, fields: LineFields, condition: 
         hits = len(set(listed) & gold)
         precision = hits / len(set(listed)) if listed else 0.0
         recall = hits / len(gold) if gold else float(not listed)
-        ir_exact, ir_contains, ir_any = (reading.fact_ids is not None and facts_verdict(listed, record.gold_fact_ids, rule)
-                                         for rule in ("exact", "contains", "any"))  # fmt: skip
+        ir_exact, ir_contains, ir_subset, ir_any = (reading.fact_ids is not None and facts_verdict(listed, record.gold_fact_ids, rule)
+                                                    for rule in FACT_RULES)  # fmt: skip
     return Verdicts(
-        class_ok, ir_exact, ir_contains, ir_any, precision, recall, bool(answer_em), bool(answer_em_lenient),
+        class_ok, ir_exact, ir_contains, ir_subset, ir_any, precision, recall, bool(answer_em), bool(answer_em_lenient),
         token_f1(", ".join(strict) if strict else None, gold_items), token_f1(", ".join(lenient) if lenient else None, gold_items),
         official, authors,
     )  # fmt: skip

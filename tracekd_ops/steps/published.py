@@ -28,7 +28,7 @@ from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.core.records import QARecord, fold_whitespace
 from tracekd_ops.core.secrets import redact, url_secrets
 from tracekd_ops.datasets import dataset_spec
-from tracekd_ops.datasets.cotempqa_official import summary as official_summary
+from tracekd_ops.datasets.cotempqa_official import official_score, summary as official_summary
 from tracekd_ops.evaluate.metrics import EVAL_SPLIT
 from tracekd_ops.evaluate.scoring import ScoringChoice
 from tracekd_ops.published import trace_check_qa
@@ -274,6 +274,8 @@ def _student(folder: Path, source: PublishedSource, fmt: str, scorer: str, name:
                 if len(outcome.left_out) < LISTED_LEFT_OUT:
                     outcome.left_out.append(f"{where}: {reason}")
                 continue
+            if record.dataset == "cotempqa" and fields.triple_element is not None:  # the study's acc counts every line, repeats too
+                official.append(official_score(fields.generation, list(fields.answers), list(fields.facts), fields.question, fields.triple_element))
             example_id, check = dataset_check(record, known)
             if example_id in seen:
                 reason = f"the same question as {seen[example_id]}: counted once"
@@ -289,8 +291,6 @@ def _student(folder: Path, source: PublishedSource, fmt: str, scorer: str, name:
             authors = (trace_check_qa.authors_verdict(fields.generation, record.category, fields.answers, fields.question, fields.facts, rows)
                        if outcome.layout == trace_check_qa.LAYOUT and condition in trace_check_qa.TRACE_CONDITIONS else None)  # fmt: skip
             found = verdicts(reading, record, fields, condition, authors)
-            if found.official is not None:
-                official.append(found.official)
             student.records.append(record)
             student.predictions.append({**keys, **prediction_row(record, fields, reading, found, choice)})
             student.gold_traces.append(_gold_trace(fmt, record))
@@ -298,7 +298,7 @@ def _student(folder: Path, source: PublishedSource, fmt: str, scorer: str, name:
                 **base, "raw": None, "example_id": example_id, "category": record.category, "status": SCORED, "dataset_check": check,
                 "trace_state": reading.trace_state, "answer_state": reading.answer_state, "facts_form": reading.facts_form,
                 "cut_short": reading.cut_short, "class_ok": found.class_ok, "ir_exact": found.ir_exact,
-                "ir_contains": found.ir_contains, "ir_any": found.ir_any, "answer_em": found.answer_em,
+                "ir_contains": found.ir_contains, "ir_subset": found.ir_subset, "ir_any": found.ir_any, "answer_em": found.answer_em,
                 "answer_em_lenient": found.answer_em_lenient, "answer_f1": found.answer_f1, "answer_f1_lenient": found.answer_f1_lenient,
                 "answer_official": found.answer_official, "official_f1": found.official_f1,
                 "authors_evaluated": authors.evaluated if authors else None, "authors_class_ok": authors.class_ok if authors else None,

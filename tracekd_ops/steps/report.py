@@ -11,7 +11,14 @@ from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.datasets import scorer_versions
 from tracekd_ops.datasets.synthetic import GENERATOR_VERSION
 from tracekd_ops.evaluate.metrics import EVAL_SPLIT, METRICS_VERSION, category_baselines
-from tracekd_ops.report.reference import REFERENCE_CSV, REFERENCE_RATINGS_CSV, reference_ratings, reference_results
+from tracekd_ops.report.reference import (
+    REFERENCE_CONTINGENCY_CSV,
+    REFERENCE_CSV,
+    REFERENCE_RATINGS_CSV,
+    reference_contingency,
+    reference_ratings,
+    reference_results,
+)
 from tracekd_ops.report.render import REPORT_VERSION, ReportData, markdown_summary, markdown_table, render_html
 from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, run_tests
 from tracekd_ops.store.store import Store
@@ -47,10 +54,11 @@ def code_versions() -> dict[str, str]:
 
 
 def store_reference_results(store: Store) -> dict[str, Any]:
-    """The published accuracies and mean ratings, replaced together (one transaction)."""
-    results, ratings = reference_results(), reference_ratings()
-    store.replace_partitions([("reference_results", {}, results), ("reference_ratings", {}, ratings)])
-    return {"rows": len(results), "file": REFERENCE_CSV, "rating_rows": len(ratings), "ratings_file": REFERENCE_RATINGS_CSV}
+    """The published accuracies, mean ratings and 2x2 counts, replaced together (one transaction)."""
+    results, ratings, tables = reference_results(), reference_ratings(), reference_contingency()
+    store.replace_partitions([("reference_results", {}, results), ("reference_ratings", {}, ratings), ("reference_contingency", {}, tables)])
+    return {"rows": len(results), "file": REFERENCE_CSV, "rating_rows": len(ratings), "ratings_file": REFERENCE_RATINGS_CSV,
+            "contingency_rows": len(tables), "contingency_file": REFERENCE_CONTINGENCY_CSV}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ SCHEMA: dict[str, str] = {
     + """,
         file VARCHAR NOT NULL, line INTEGER NOT NULL, example_id VARCHAR, category VARCHAR, status VARCHAR NOT NULL,
         reason VARCHAR, dataset_check VARCHAR, raw VARCHAR, trace_state VARCHAR, answer_state VARCHAR,
-        facts_form VARCHAR, cut_short BOOLEAN, class_ok BOOLEAN, ir_exact BOOLEAN, ir_contains BOOLEAN, ir_any BOOLEAN,
+        facts_form VARCHAR, cut_short BOOLEAN, class_ok BOOLEAN, ir_exact BOOLEAN, ir_contains BOOLEAN, ir_subset BOOLEAN, ir_any BOOLEAN,
         answer_em BOOLEAN, answer_em_lenient BOOLEAN, answer_f1 DOUBLE, answer_f1_lenient DOUBLE,
         answer_official BOOLEAN, official_f1 DOUBLE, authors_evaluated BOOLEAN, authors_class_ok BOOLEAN,
         authors_ir_ok BOOLEAN, authors_own_row BOOLEAN

@@ -1,0 +1,53 @@
+-- Published students, one row each: where their outputs came from, how many lines were scored,
+-- left out (and why is in `external_lines`) or cut short before their answer closed, the study's
+-- own summary of its files (`reported_acc`: CoTempQA's official exact match, in percent, over all
+-- lines) beside TraceKD's re-run of that same metric (`recomputed_acc`) and TraceKD's own answer and
+-- trace accuracy, and how the lines matched the loaded dataset.
+-- test: not_null dataset, condition, student, base_model, model_revision, lines
+-- test: unique dataset, condition, student, base_model, seed
+WITH files AS (
+    SELECT
+        dataset, condition, student, base_model, seed,
+        any_value(model_revision) AS model_revision,
+        any_value(source_name) AS source_name,
+        any_value(scorer_version) AS scorer_version,
+        count(*) AS files,
+        string_agg(category, ',' ORDER BY category) AS categories,
+        sum(lines) AS lines,
+        sum(scored) AS scored,
+        sum(left_out) AS left_out,
+        sum(cut_short) AS cut_short,
+        sum(lines * CAST(json_extract(reported, '$.acc') AS DOUBLE)) / nullif(sum(lines) FILTER (WHERE reported IS NOT NULL), 0) AS reported_acc,
+        sum(lines * CAST(json_extract(recomputed_official, '$.acc') AS DOUBLE)) / nullif(sum(lines) FILTER (WHERE recomputed_official IS NOT NULL), 0) AS recomputed_acc,
+        count(*) FILTER (WHERE reported IS NOT NULL AND json_extract(reported, '$.acc') = json_extract(recomputed_official, '$.acc')) AS files_acc_reproduced
+    FROM external_files
+    GROUP BY dataset, condition, student, base_model, seed
+),
+lines AS (
+    SELECT
+        dataset, condition, student, base_model, seed,
+        count(DISTINCT example_id) FILTER (WHERE status = 'scored') AS questions,
+        count(*) FILTER (WHERE dataset_check LIKE 'matched%') AS matched_dataset,
+        count(*) FILTER (WHERE dataset_check LIKE '%differ%') AS differ_from_dataset,
+        count(*) FILTER (WHERE dataset_check = 'not in the loaded dataset') AS not_in_dataset,
+        count(*) FILTER (WHERE status = 'left out' AND reason LIKE 'the same question as%') AS repeated_lines,
+        avg(answer_official::INTEGER) FILTER (WHERE status = 'scored') AS official_accuracy_distinct
+    FROM external_lines
+    GROUP BY dataset, condition, student, base_model, seed
+)
+SELECT
+    f.*,
+    l.questions,
+    l.repeated_lines,
+    l.matched_dataset,
+    l.differ_from_dataset,
+    l.not_in_dataset,
+    l.official_accuracy_distinct,
+    m.answer_accuracy,
+    m.trace_accuracy,
+    m.class_accuracy,
+    m.ir_exact_accuracy
+FROM files AS f
+JOIN lines AS l USING (dataset, condition, student, base_model, seed)
+LEFT JOIN metrics AS m USING (dataset, condition, student, base_model, seed)
+ORDER BY f.dataset, f.base_model, f.condition, f.student
