@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+from tracekd_ops.report import published
+
 Rows = Sequence[dict[str, Any]]
-REPORT_VERSION = "report-4"
+REPORT_VERSION = "report-5"
 """Bump when what the report shows, or how, changes."""
 
 SUMMARY_COLUMNS = (
@@ -129,6 +131,11 @@ class ReportData:
     ratings: Rows = ()
     """The rating study per condition beside accuracy (`rating_comparison`)."""
     rating_tests: Rows = ()
+    published: Rows = ()
+    """Students imported from another study's published outputs (`published_students`)."""
+    rescoring: Rows = ()
+    """Their 2x2 tables under each scoring choice and the study's own (`published_rescoring`)."""
+    published_examples: Rows = ()
 
 
 def _cell(value: Any) -> str:
@@ -173,6 +180,8 @@ def markdown_summary(data: ReportData) -> str:
         parts += ["**Against solution-only on the same questions (McNemar)**", markdown_table(data.deltas, DELTA_COLUMNS)]
     if data.reference:
         parts += ["**Reference study, side by side**", markdown_table(data.reference, REFERENCE_COLUMNS)]
+    if data.rescoring:
+        parts += ["**Published students: does trace correctness predict answer correctness?**", "\n".join(published.markdown_lines(data.rescoring))]
     versions = ", ".join(f"{k} `{v}`" for k, v in sorted(data.code_versions.items()))
     parts += [f"**Lineage** (code versions: {versions or '–'})", markdown_table(data.leaderboard, [(c, c) for c in LINEAGE_COLUMNS])]
     return "\n\n".join(parts)
@@ -476,6 +485,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
             "measured here for the same dataset and condition; – where it was not run.</p>",
             _html_table(data.reference, REFERENCE_COLUMNS),
         ]
+    sections.append(published.render_section(data.published, data.rescoring, data.published_examples))
     body = "\n".join(sections)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

@@ -37,6 +37,9 @@ REPORT_MODELS = {
     "reference": "reference_comparison",
     "ratings": "rating_comparison",
     "rating_tests": "rating_statistics",
+    "published": "published_students",
+    "rescoring": "published_rescoring",
+    "published_examples": "published_examples",
 }
 """ReportData field -> the SQL model it is read from."""
 
