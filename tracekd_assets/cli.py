@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from tracekd_ops.datasets import loadable_datasets
+from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES
 from tracekd_ops.ratings.formats import FORMATS
 
 
@@ -213,6 +214,75 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _published_import(args: argparse.Namespace) -> int:
+    """Import a folder of published outputs as external students through the asset graph
+    (`published_students[<dataset>]`, then the SQL models and the report), and print what was
+    imported, every left-out line's reason, and whether trace correctness predicts answer
+    correctness for each published student."""
+    import time
+    from collections import Counter
+
+    from pydantic import ValidationError
+
+    from tracekd_assets.defs.jobs import published_job, report_job
+    from tracekd_assets.defs.resources import PublishedSettings, TraceKDHome
+    from tracekd_assets.demo import _run_partition, default_instance
+    from tracekd_ops.published.settings import PublishedSource
+    from tracekd_ops.report.published import reading_lines
+
+    _prepare_environment(args)
+    names = dict(item.split("=", 1) for item in args.condition_name)
+    settings = {key: value for key, value in {
+        "path": args.path, "layout": args.layout, "student": args.student, "source": args.source, "dataset": args.dataset,
+        "condition": args.condition, "base_model": args.base_model, "category": args.category,
+        "generation_format": args.generation_format, "seed": args.seed, "condition_names": names,
+    }.items() if value is not None}  # fmt: skip
+    try:
+        source = PublishedSource(**settings)
+        published = PublishedSettings(sources=[source.model_dump()], answer=args.answer, facts=args.facts, cut_short=args.cut_short)
+    except (ValidationError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    home = TraceKDHome()
+    instance = default_instance(home)
+    resources = {"home": {"home": home.home}, "published": published.as_config()}
+    ok, run_id = _run_partition(instance.get_ref(), published_job.name, source.dataset, resources)
+    if not ok:
+        print(f"FAILED: published_students[{source.dataset}] (run {run_id}); its error is in the run's log: "
+              f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} tracekd dev", file=sys.stderr)  # fmt: skip
+        return 1
+    reported, report_run = _run_partition(instance.get_ref(), report_job.name, None, resources)
+    store = home.store()
+    revisions = store.rows("SELECT DISTINCT model_revision FROM external_files WHERE source_name = (SELECT source_name FROM external_files "
+                           "ORDER BY imported_at DESC LIMIT 1)")  # fmt: skip
+    rows = store.rows("SELECT * FROM external_files WHERE model_revision IN (SELECT unnest(?::VARCHAR[])) ORDER BY base_model, condition, file",
+                      [[r["model_revision"] for r in revisions]])  # fmt: skip
+    for row in rows:
+        print(f"{row['base_model']:<34} {row['condition']:<14} {row['file']}: {row['scored']} of {row['lines']} lines scored, "
+              f"{row['left_out']} left out, {row['cut_short']} cut short")  # fmt: skip
+    left = store.rows("SELECT file, line, reason FROM external_lines WHERE status = 'left out' AND model_revision IN "
+                      "(SELECT unnest(?::VARCHAR[])) ORDER BY file, line", [[r["model_revision"] for r in revisions]])  # fmt: skip
+    kinds = Counter("repeats a question read earlier in its student's files (counted once)" if r["reason"].startswith("the same question as")
+                    else r["reason"] for r in left)  # fmt: skip
+    for reason, count in kinds.most_common():
+        print(f"left out:    {count} line(s): {reason}")
+    for row in left[:20]:
+        print(f"left out:    {row['file']} line {row['line']}: {row['reason']}")
+    if len(left) > 20:
+        print(f"left out:    ... and {len(left) - 20} more (tracekd query \"SELECT file, line, reason FROM external_lines WHERE status = 'left out'\")")
+    if reported:
+        print()
+        for line in reading_lines(store.rows("SELECT * FROM published_rescoring")):
+            print(f"reading:     {line}")
+        print(f"report:      {home.reports_dir() / 'report.html'}")
+    else:
+        print(f"FAILED: SQL models + report (run {report_run}): the imported rows are stored; rerun the report job", file=sys.stderr)
+    print(f"results:     {store.location} (tables predictions, metrics, external_files, external_lines; SQL models published_comparison, published_rescoring)")
+    print(f"took:        {time.monotonic() - started:6.0f} s")
+    return 0 if reported else 1
+
+
 def _home_root(home: str | None) -> Path:
     return Path(home or os.environ.get("TRACEKD_HOME", "var")).resolve()
 
@@ -376,6 +446,26 @@ def main(argv: list[str] | None = None) -> int:
         if name == "export":
             action.add_argument("--panel", choices=("real", "simulated"), default="real")
         action.set_defaults(handler=handler)
+    published = commands.add_parser("published", help="another study's published outputs as students").add_subparsers(dest="action", required=True)
+    imported = published.add_parser("import", help="import a folder of published generations (the reference study's layout, or the "
+                                    "simple one: JSON Lines/Parquet with question, facts, answers, generation), score it, report it")
+    imported.add_argument("path", help="a folder (or file) of published outputs, e.g. ../shared/data/trace_check_qa_outputs/cotempqa")
+    imported.add_argument("--layout", choices=("auto", "trace-check-qa", "simple"), default="auto")
+    imported.add_argument("--student", help="the name these students go by (default: published)")
+    imported.add_argument("--source", help="where the outputs come from, for lineage (default: the folder's git commit, else its path)")
+    imported.add_argument("--dataset", help="simple layout: the dataset the outputs answer (default: cotempqa)")
+    imported.add_argument("--condition", help="simple layout: the trace condition the student was trained under")
+    imported.add_argument("--base-model", help="simple layout: the student's base model, e.g. Qwen/Qwen3-1.7B")
+    imported.add_argument("--category", help="simple layout: the question category, when the lines carry none")
+    imported.add_argument("--generation-format", choices=("tracekd", "trace-check-qa"), help="simple layout: how generations are written")
+    imported.add_argument("--seed", type=int)
+    imported.add_argument("--condition-name", action="append", default=[], metavar="NAME=CONDITION",
+                          help="map another of the study's condition names, e.g. sft-adapter-reasoning=correct")
+    imported.add_argument("--answer", choices=ANSWER_RULES, default="em", help="answer rule the stored rows use (default: em)")
+    imported.add_argument("--facts", choices=FACT_RULES, default="exact", help="IR step rule the stored rows use (default: exact)")
+    imported.add_argument("--cut-short", choices=CUT_SHORT_RULES, default="wrong", help="an answer never closed (default: wrong)")
+    imported.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+    imported.set_defaults(handler=_published_import)
     args = parser.parse_args(argv)
     return args.handler(args)
 

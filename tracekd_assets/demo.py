@@ -22,11 +22,11 @@ from typing import Any, Callable, Sequence
 from dagster import DagsterInstance, materialize
 
 from tracekd_assets.definitions import ALL_ASSETS
-from tracekd_assets.defs.jobs import condition_job, raw_job, report_job
+from tracekd_assets.defs.jobs import condition_job, published_job, raw_job, report_job
 from tracekd_assets.defs.partitions import run_key
 from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.defs.recovery import die_with_parent, free_dead_runs
-from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
+from tracekd_assets.defs.resources import ExperimentSettings, PublishedSettings, RegistrySettings, TeacherSettings, TraceKDHome
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 
 DAGSTER_YAML = """\
@@ -41,7 +41,11 @@ telemetry:
   enabled: false
 """
 
-JOB_SELECTIONS = {job.name: job.selection for job in (raw_job, condition_job, report_job)}
+JOB_SELECTIONS = {job.name: job.selection for job in (raw_job, condition_job, report_job, published_job)}
+
+RESOURCE_KINDS = {"home": TraceKDHome, "experiment": ExperimentSettings, "teacher": TeacherSettings, "registry": RegistrySettings,
+                  "published": PublishedSettings}  # fmt: skip
+"""Each resource a run gets, built from plain values (resources do not pickle); unset: its defaults."""
 
 IMPORTED_BEFORE_THE_RUN = ("great_expectations", "trl")
 """Libraries a condition chain's steps import late, imported by each worker before its run starts.
@@ -92,12 +96,7 @@ def _run_partition(
             selection=JOB_SELECTIONS[job_name],
             partition_key=partition_key,
             instance=instance,
-            resources={
-                "home": TraceKDHome(**resources["home"]),
-                "experiment": ExperimentSettings(**resources["experiment"]),
-                "teacher": TeacherSettings(**resources["teacher"]),
-                "registry": RegistrySettings(**resources["registry"]),
-            },
+            resources={name: kind(**resources.get(name, {})) for name, kind in RESOURCE_KINDS.items()},
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=False,
         )

@@ -27,3 +27,8 @@ report_job = define_asset_job(
     description="Rebuild the rating items and statistics (simulated panel included), the SQL models and the report from "
     "whatever traces, ratings and metrics are stored.",
 )
+published_job = define_asset_job(
+    "published_students_job",
+    selection=AssetSelection.assets("published_students"),
+    description="Import one dataset's published outputs (the `published` resource's sources) as external students.",
+)

@@ -24,6 +24,8 @@ from tracekd_ops.datasets import dataset_spec, loadable_datasets
 from tracekd_ops.datasets.protocol import PROTOCOLS
 from tracekd_ops.datasets.specs import check_source
 from tracekd_ops.datasets.synthetic import SyntheticConfig
+from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES, ScoringChoice
+from tracekd_ops.published.settings import PublishedSource
 from tracekd_ops.registry.base import HUB_BACKEND, LOCAL_BACKEND, Registry
 from tracekd_ops.registry.hub import HubRegistry
 from tracekd_ops.registry.local import LocalRegistry
@@ -326,8 +328,46 @@ class RegistrySettings(Settings):
         )
 
 
+PublishedSourceConfig = dagster_config(PublishedSource)
+"""One folder of published outputs (launchpad: `published.sources`), fields as the library declares them."""
+
+
+def _published_from_environment() -> list[Any]:
+    paths = [p.strip() for p in os.environ.get("TRACEKD_PUBLISHED_PATHS", "").split(",") if p.strip()]
+    return [PublishedSourceConfig(path=path) for path in paths]
+
+
+class PublishedSettings(Settings):
+    """Published outputs of other studies, imported as external students (`published_students`),
+    and the scoring choices their lines are stored under (each choice's effect is in the report)."""
+
+    sources: list[PublishedSourceConfig] = Field(  # type: ignore[valid-type]
+        default_factory=_published_from_environment,
+        description="folders (or files) of published generations and whose they are (default: $TRACEKD_PUBLISHED_PATHS, "
+        "comma-separated folders, each read with the default settings: layout auto, student `published`)",
+    )
+    answer: str = Field(default=ScoringChoice.answer, description=f"answer rule: {' | '.join(ANSWER_RULES)}")
+    facts: str = Field(default=ScoringChoice.facts, description=f"IR step rule: {' | '.join(FACT_RULES)}")
+    cut_short: str = Field(default=ScoringChoice.cut_short, description=f"an answer never closed: {' | '.join(CUT_SHORT_RULES)}")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "PublishedSettings":
+        self.choice()
+        for source in self.published_sources():
+            if not Path(source.path).expanduser().exists():
+                raise ValueError(f"published.sources: no file or folder at {Path(source.path).expanduser().resolve()}")
+        return self
+
+    def published_sources(self) -> list[PublishedSource]:
+        return [PublishedSource.model_validate(_plain(source)) for source in self.sources]
+
+    def choice(self) -> ScoringChoice:
+        return ScoringChoice(self.answer, self.facts, self.cut_short)
+
+
 def _resources() -> dict[str, Any]:
-    return {"home": TraceKDHome(), "experiment": ExperimentSettings(), "teacher": TeacherSettings(), "registry": RegistrySettings()}
+    return {"home": TraceKDHome(), "experiment": ExperimentSettings(), "teacher": TeacherSettings(), "registry": RegistrySettings(),
+            "published": PublishedSettings()}  # fmt: skip
 
 
 RESOURCES_BY_DEPLOYMENT: dict[str, Callable[[], dict[str, Any]]] = {

@@ -1,7 +1,7 @@
 """The report's section on published students: another study's own generations, re-scored by
 TraceKD, its published tables re-derived beside them, and what moved each verdict.
 
-Built from the SQL models `published_students`, `published_rescoring` and `published_examples`;
+Built from the SQL models `published_comparison`, `published_rescoring` and `published_examples`;
 the statistics of each 2x2 table come from `evaluate.stats.TwoByTwo`, as every other table's do.
 """
 

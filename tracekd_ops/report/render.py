@@ -132,7 +132,7 @@ class ReportData:
     """The rating study per condition beside accuracy (`rating_comparison`)."""
     rating_tests: Rows = ()
     published: Rows = ()
-    """Students imported from another study's published outputs (`published_students`)."""
+    """Students imported from another study's published outputs (`published_comparison`)."""
     rescoring: Rows = ()
     """Their 2x2 tables under each scoring choice and the study's own (`published_rescoring`)."""
     published_examples: Rows = ()

@@ -37,7 +37,7 @@ REPORT_MODELS = {
     "reference": "reference_comparison",
     "ratings": "rating_comparison",
     "rating_tests": "rating_statistics",
-    "published": "published_students",
+    "published": "published_comparison",
     "rescoring": "published_rescoring",
     "published_examples": "published_examples",
 }

@@ -34,6 +34,9 @@ TABLE_PRODUCERS = {
     "rating_summary": "rating_analysis",
     "rating_tests": "rating_analysis",
     "rating_participants": "rating_analysis",
+    "reference_contingency": "reference_results",
+    "external_files": "published_students",
+    "external_lines": "published_students",
 }
 """DuckDB tables written by an asset of another name (as a side table); every other table is the
 asset of its own name."""
