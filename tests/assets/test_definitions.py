@@ -8,6 +8,7 @@ import pytest
 from dagster import AssetKey
 
 from tracekd_assets.definitions import defs
+from tracekd_ops.datasets import DATASET_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +22,7 @@ def test_definitions_load_with_every_stage_of_the_graph():
     assert graph.get(AssetKey("student")).parent_keys == {AssetKey("traces")}
     report_inputs = {"condition_comparison", "trace_construction", "contingency_tables", "run_metrics",
                      "per_category_accuracy", "condition_deltas", "reference_comparison", "rating_comparison",
-                     "rating_statistics"}  # fmt: skip
+                     "rating_statistics", "published_comparison", "published_rescoring", "published_examples"}  # fmt: skip
     assert graph.get(AssetKey("report")).parent_keys == {AssetKey(name) for name in report_inputs}
     # the rating study: items from the traces, then the statistics beside the models' accuracy
     assert graph.get(AssetKey("rating_items")).parent_keys == {AssetKey("traces")}
@@ -35,6 +36,9 @@ def test_sql_model_deps_are_read_off_the_sql_file():
     # side tables map to the asset that writes them: trace_sets <- traces, registry <- student
     assert graph.get(AssetKey("trace_construction")).parent_keys == {AssetKey("traces"), AssetKey("student")}
     assert graph.get(AssetKey("reference_comparison")).parent_keys == {AssetKey("reference_results"), AssetKey("condition_comparison")}
+    # published students: their side tables come from published_students, the study's counts from reference_results
+    assert graph.get(AssetKey("published_rescoring")).parent_keys == {AssetKey("published_students"), AssetKey("reference_results")}
+    assert graph.get(AssetKey("published_students")).partitions_def.get_partition_keys() == list(DATASET_NAMES)
 
 
 def test_sql_model_tests_are_asset_checks():

@@ -430,6 +430,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
         "<tr>" + "".join(f"<td><code>{html.escape(_fmt(r.get(key)))}</code></td>" for key in LINEAGE_COLUMNS) + "</tr>"
         for r in rows
     )
+    lineage_head = "".join(f"<th>{html.escape(key.replace('_', ' '))}</th>" for key in LINEAGE_COLUMNS)
     versions = ", ".join(f"{k} <code>{html.escape(v)}</code>" for k, v in sorted(data.code_versions.items()))
     datasets = ", ".join(sorted({str(r["dataset"]) for r in rows}))
     conditions = ", ".join(sorted({str(r["condition"]) for r in rows}))
@@ -509,7 +510,6 @@ the 5% line); read Fisher's p where expected counts are small; – means undefin
 <ul>{headline}</ul>
 {body}
 <h2>Lineage</h2>
-<table><tr><th>dataset</th><th>condition</th><th>base model</th><th>eval split</th><th>trace set versions</th>
-<th>model revisions</th><th>scorer versions</th></tr>{lineage_rows}</table>
+<table><tr>{lineage_head}</tr>{lineage_rows}</table>
 </body></html>
 """
