@@ -2,7 +2,8 @@
 -- left out (and why is in `external_lines`) or cut short before their answer closed, the study's
 -- own summary of its files (`reported_acc`: CoTempQA's official exact match, in percent, over all
 -- lines) beside TraceKD's re-run of that same metric (`recomputed_acc`) and TraceKD's own answer and
--- trace accuracy, and how the lines matched the loaded dataset.
+-- trace accuracy, how the lines matched the loaded dataset, and the IR and class steps by the
+-- study's rule against TraceKD's (with how many lines its row lookup sent to another question).
 -- test: not_null dataset, condition, student, base_model, model_revision, lines
 -- test: unique dataset, condition, student, base_model, seed
 WITH files AS (
@@ -31,7 +32,13 @@ lines AS (
         count(*) FILTER (WHERE dataset_check LIKE '%differ%') AS differ_from_dataset,
         count(*) FILTER (WHERE dataset_check = 'not in the loaded dataset') AS not_in_dataset,
         count(*) FILTER (WHERE status = 'left out' AND reason LIKE 'the same question as%') AS repeated_lines,
-        avg(answer_official::INTEGER) FILTER (WHERE status = 'scored') AS official_accuracy_distinct
+        avg(answer_official::INTEGER) FILTER (WHERE status = 'scored') AS official_accuracy_distinct,
+        count(*) FILTER (WHERE ir_exact) AS ir_right,
+        count(*) FILTER (WHERE authors_ir_ok) AS authors_ir_right,
+        count(*) FILTER (WHERE authors_class_ok <> class_ok) AS class_verdicts_differ,
+        count(*) FILTER (WHERE authors_evaluated) AS authors_evaluated,
+        count(*) FILTER (WHERE authors_own_row = false) AS authors_other_row,
+        count(*) FILTER (WHERE authors_own_row IS NOT NULL) AS authors_lookups
     FROM external_lines
     GROUP BY dataset, condition, student, base_model, seed
 )
@@ -43,6 +50,12 @@ SELECT
     l.differ_from_dataset,
     l.not_in_dataset,
     l.official_accuracy_distinct,
+    l.ir_right,
+    l.authors_ir_right,
+    l.class_verdicts_differ,
+    l.authors_evaluated,
+    l.authors_other_row,
+    l.authors_lookups,
     m.answer_accuracy,
     m.trace_accuracy,
     m.class_accuracy,

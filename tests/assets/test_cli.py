@@ -81,3 +81,30 @@ def test_term_stops_the_demo_and_its_workers(tmp_path):
             os.killpg(demo.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_published_import_runs_through_dagster_to_the_report(tmp_path):
+    """`tracekd published import` on the study's published CoTempQA outputs: the asset's run lands in
+    the Dagster instance, the report is written, the reading and the left-out lines are printed."""
+    import os
+
+    from dagster import AssetKey, DagsterInstance
+
+    published = SHARED_DATA / "trace_check_qa_outputs" / "cotempqa"
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster")}
+    (tmp_path / "dagster").mkdir()
+    bad = subprocess.run([TRACEKD, "published", "import", str(tmp_path / "nowhere"), "--home", str(tmp_path / "home")],
+                         capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert bad.returncode == 2 and "no file or folder at" in bad.stderr and "Traceback" not in bad.stderr
+    run = subprocess.run([TRACEKD, "published", "import", str(published), "--home", str(tmp_path / "home"), "--source",
+                          "github:sbhambr1/Trace_Check_QA@fa84bdc"], capture_output=True, text=True, timeout=600, env=env)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "evaluation_outputs/equal/Qwen3-1.7B-sft-adapter-reasoning-facts_default.json: 87 of 87 lines scored" in run.stdout
+    assert "left out:    106 line(s): repeats a question read earlier in its student's files (counted once)" in run.stdout
+    assert "reading:     Qwen/Qwen3-1.7B / correct: TraceKD's scoring, n 331" in run.stdout
+    assert (tmp_path / "home" / "reports" / "report.html").exists()
+    with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        event = instance.get_latest_materialization_event(AssetKey("published_students"))
+    metadata = event.asset_materialization.metadata
+    assert event.asset_materialization.partition == "cotempqa"
+    assert metadata["students"].value == 8 and metadata["source"].value == "github:sbhambr1/Trace_Check_QA@fa84bdc"

@@ -154,6 +154,16 @@ def explanation_lines(rescoring: Rows, students: Rows) -> list[str]:
                    if row.get("repeated_lines") else "")
                 + "."
             )  # fmt: skip
+    for row in students:
+        if row.get("authors_evaluated"):
+            lookup = (f"its row lookup sent {row['authors_other_row']} of {row['authors_lookups']} lines to another question's gold row"
+                      if row.get("authors_lookups") else "its row lookup was not re-run (the study's gold CSVs are not in the folder)")  # fmt: skip
+            lines.append(
+                f"{row['base_model']} / {row['condition']}: the IR step is right in {row['authors_ir_right']} of "
+                f"{row['authors_evaluated']} lines by the study's rule (any fact of the row quoted counts, since its gold facts "
+                f"are every fact) against {row['ir_right']} of {row['scored']} by the exact gold fact set; the class step's "
+                f"verdict differs on {row['class_verdicts_differ']} lines; {lookup}."
+            )
     for row in rescoring:
         if row["variant"] in (TRACEKD, PUBLISHED) or not row.get("changed"):
             continue
@@ -162,9 +172,14 @@ def explanation_lines(rescoring: Rows, students: Rows) -> list[str]:
     return lines
 
 
-def _cell(value: Any) -> str:
+P_COLUMNS = ("chi2_p", "fisher_p")
+
+
+def _cell(value: Any, key: str = "") -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "–"
+    if key in P_COLUMNS:
+        return _p(value)
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
@@ -172,7 +187,7 @@ def _cell(value: Any) -> str:
 
 def _table(rows: Rows, columns: Sequence[tuple[str, str]]) -> str:
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(key)))}</td>" for key, _ in columns) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(key), key))}</td>" for key, _ in columns) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 

@@ -196,12 +196,16 @@ def _html_table(rows: Rows, columns: Sequence[tuple[str, str]]) -> str:
 
 
 def category_table(categories: Rows, baselines: Rows) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """One row per dataset and category: its chance and majority, then each student's answer
-    accuracy (condition / student), so every number stands next to what guessing would get."""
+    """One row per dataset and category: its chance and majority (– where the dataset's training
+    split is not stored, as for published students alone), then each student's answer accuracy
+    (condition / student), so every number stands next to what guessing would get."""
     students = sorted({(r["condition"], r["student"]) for r in categories})
     accuracy = {(r["dataset"], r["category"], r["condition"], r["student"]): r["answer_accuracy"] for r in categories}
+    known = {(b["dataset"], b["category"]): b for b in baselines}
+    keys = sorted(set(known) | {(r["dataset"], r["category"]) for r in categories})
     rows = [
-        {**b, **{f"{c}/{s}": accuracy.get((b["dataset"], b["category"], c, s)) for c, s in students}} for b in baselines
+        {**known.get((d, k), {"dataset": d, "category": k}), **{f"{c}/{s}": accuracy.get((d, k, c, s)) for c, s in students}}
+        for d, k in keys
     ]
     columns = [("dataset", "dataset"), ("category", "category"), ("n", "test n"), ("chance_accuracy", "chance"),
                ("majority_accuracy", "majority")] + [(f"{c}/{s}", f"{c} ({s})") for c, s in students]  # fmt: skip
