@@ -225,9 +225,9 @@ def _published_import(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from tracekd_assets.defs.jobs import published_job, report_job
-    from tracekd_assets.defs.resources import PublishedSettings, TraceKDHome
+    from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
     from tracekd_assets.demo import _run_partition, default_instance
-    from tracekd_ops.published.settings import PublishedSource
+    from tracekd_ops.published.settings import PublishedConfig, PublishedSource
     from tracekd_ops.report.published import reading_lines
 
     _prepare_environment(args)
@@ -239,14 +239,15 @@ def _published_import(args: argparse.Namespace) -> int:
     }.items() if value is not None}  # fmt: skip
     try:
         source = PublishedSource(**settings)
-        published = PublishedSettings(sources=[source.model_dump()], answer=args.answer, facts=args.facts, cut_short=args.cut_short)
+        published = PublishedConfig(sources=[source], answer=args.answer, facts=args.facts, cut_short=args.cut_short)
+        experiment = ExperimentSettings().with_changes(published=published.model_dump())
     except (ValidationError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     started = time.monotonic()
     home = TraceKDHome()
     instance = default_instance(home)
-    resources = {"home": {"home": home.home}, "published": published.as_config()}
+    resources = {"home": {"home": home.home}, "experiment": experiment.as_config()}
     ok, run_id = _run_partition(instance.get_ref(), published_job.name, source.dataset, resources)
     if not ok:
         print(f"FAILED: published_students[{source.dataset}] (run {run_id}); its error is in the run's log: "

@@ -26,7 +26,7 @@ from tracekd_assets.defs.jobs import condition_job, published_job, raw_job, repo
 from tracekd_assets.defs.partitions import run_key
 from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.defs.recovery import die_with_parent, free_dead_runs
-from tracekd_assets.defs.resources import ExperimentSettings, PublishedSettings, RegistrySettings, TeacherSettings, TraceKDHome
+from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 
 DAGSTER_YAML = """\
@@ -43,8 +43,7 @@ telemetry:
 
 JOB_SELECTIONS = {job.name: job.selection for job in (raw_job, condition_job, report_job, published_job)}
 
-RESOURCE_KINDS = {"home": TraceKDHome, "experiment": ExperimentSettings, "teacher": TeacherSettings, "registry": RegistrySettings,
-                  "published": PublishedSettings}  # fmt: skip
+RESOURCE_KINDS = {"home": TraceKDHome, "experiment": ExperimentSettings, "teacher": TeacherSettings, "registry": RegistrySettings}
 """Each resource a run gets, built from plain values (resources do not pickle); unset: its defaults."""
 
 IMPORTED_BEFORE_THE_RUN = ("great_expectations", "trl")

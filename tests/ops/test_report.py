@@ -80,7 +80,7 @@ def test_ratings_section_sets_interpretability_against_accuracy_and_labels_a_sim
     assert page.count("data:image/png;base64,") == 5  # + the trade-off plot
     section = page[page.index("Human ratings"):page.index("Reference study, side by side")]
     assert "Simulated panel:" in section and section.count("simulated (not people)") == 2
-    for value in ("4.200", "4.000–4.400", "4.860", "items-v1", "friedman", "0.000"):
+    for value in ("4.200", "4.000–4.400", "4.860", "items-v1", "friedman", "&lt; 0.001"):  # a p-value below 0.001 says so
         assert value in section
     real = render_html(replace(full_report(), ratings=[{**r, "panel": "real"} for r in RATINGS], rating_tests=RATING_TESTS))
     assert "Simulated panel" not in real and "not people" not in real

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, get_args, get_origin
 
 from dagster import Config, ConfigurableResource, Definitions, ExecutorDefinition, InitResourceContext
 from dagster.components import definitions
@@ -24,8 +24,7 @@ from tracekd_ops.datasets import dataset_spec, loadable_datasets
 from tracekd_ops.datasets.protocol import PROTOCOLS
 from tracekd_ops.datasets.specs import check_source
 from tracekd_ops.datasets.synthetic import SyntheticConfig
-from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES, ScoringChoice
-from tracekd_ops.published.settings import PublishedSource
+from tracekd_ops.published.settings import PublishedConfig, PublishedSource
 from tracekd_ops.registry.base import HUB_BACKEND, LOCAL_BACKEND, Registry
 from tracekd_ops.registry.hub import HubRegistry
 from tracekd_ops.registry.local import LocalRegistry
@@ -52,12 +51,24 @@ def dagster_config(schema: type[BaseModel], exclude: tuple[str, ...] = ()) -> ty
         if name in exclude:
             continue
         annotation, description = info.annotation, info.description
+        item = get_args(annotation)[0] if get_origin(annotation) is list and get_args(annotation) else None
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             nested = dagster_config(annotation)
             fields[name] = (nested, Field(default_factory=nested, description=description))
+        elif isinstance(item, type) and issubclass(item, BaseModel):
+            fields[name] = (list[dagster_config(item)], Field(default=info.get_default(call_default_factory=True), description=description))  # type: ignore[misc]
         else:
             fields[name] = (annotation, Field(default=info.get_default(call_default_factory=True), description=description))
     return create_model(schema.__name__, __base__=Config, __doc__=schema.__doc__, **fields)
+
+
+PublishedDefaults = dagster_config(PublishedConfig)
+"""Published outputs to import as students (launchpad: `experiment` -> `published`)."""
+
+
+def _published_from_environment() -> Any:
+    paths = [p.strip() for p in os.environ.get("TRACEKD_PUBLISHED_PATHS", "").split(",") if p.strip()]
+    return PublishedDefaults(sources=[{"path": path} for path in paths])
 
 
 TrainingDefaults = dagster_config(TrainingConfig, exclude=("seed", "base_model"))
@@ -178,6 +189,11 @@ class ExperimentSettings(Settings):
         "N: launch `torchrun` with N processes (DDP; one per GPU, or gloo on CPU) through Dagster Pipes, the global "
         "batch spread over them (it must divide by N)",
     )
+    published: PublishedDefaults = Field(  # type: ignore[valid-type]
+        default_factory=_published_from_environment,
+        description="another study's published outputs, imported as students by `published_students` (default sources: "
+        "$TRACEKD_PUBLISHED_PATHS, comma-separated folders read with the default settings), and the scoring choices",
+    )
     training_sharding: str = Field(
         default="ddp", description="with training_processes N: ddp (a whole copy of the student per process) | fsdp (FSDP2: "
         "parameters, gradients and optimizer state sharded over the processes, for a student too large for one GPU)",
@@ -200,6 +216,9 @@ class ExperimentSettings(Settings):
             raise ValueError(f"training_sharding must be one of {', '.join(SHARDINGS)}; got {self.training_sharding!r}")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {self.protocol!r}")
+        for source in self.published_config().sources:
+            if not Path(source.path).expanduser().exists():
+                raise ValueError(f"published.sources: no file or folder at {Path(source.path).expanduser().resolve()}")
         self.trace_options()
         self.training_defaults()
         self.experiment()  # reads and validates the experiment file, naming file and field
@@ -227,6 +246,9 @@ class ExperimentSettings(Settings):
     def experiment(self) -> ExperimentFile:
         """The students to train: from `experiment_file`, else one tiny student on `seeds` (or `seed`)."""
         return load_experiment_file(self.experiment_file) if self.experiment_file else default_experiment(self.seeds or [self.seed])
+
+    def published_config(self) -> PublishedConfig:
+        return PublishedConfig.model_validate(_plain(self.published))
 
     def training_defaults(self) -> TrainingConfig:
         return TrainingConfig.model_validate({**_plain(self.training), "seed": self.seed})
@@ -328,46 +350,8 @@ class RegistrySettings(Settings):
         )
 
 
-PublishedSourceConfig = dagster_config(PublishedSource)
-"""One folder of published outputs (launchpad: `published.sources`), fields as the library declares them."""
-
-
-def _published_from_environment() -> list[Any]:
-    paths = [p.strip() for p in os.environ.get("TRACEKD_PUBLISHED_PATHS", "").split(",") if p.strip()]
-    return [PublishedSourceConfig(path=path) for path in paths]
-
-
-class PublishedSettings(Settings):
-    """Published outputs of other studies, imported as external students (`published_students`),
-    and the scoring choices their lines are stored under (each choice's effect is in the report)."""
-
-    sources: list[PublishedSourceConfig] = Field(  # type: ignore[valid-type]
-        default_factory=_published_from_environment,
-        description="folders (or files) of published generations and whose they are (default: $TRACEKD_PUBLISHED_PATHS, "
-        "comma-separated folders, each read with the default settings: layout auto, student `published`)",
-    )
-    answer: str = Field(default=ScoringChoice.answer, description=f"answer rule: {' | '.join(ANSWER_RULES)}")
-    facts: str = Field(default=ScoringChoice.facts, description=f"IR step rule: {' | '.join(FACT_RULES)}")
-    cut_short: str = Field(default=ScoringChoice.cut_short, description=f"an answer never closed: {' | '.join(CUT_SHORT_RULES)}")
-
-    @model_validator(mode="after")
-    def _valid(self) -> "PublishedSettings":
-        self.choice()
-        for source in self.published_sources():
-            if not Path(source.path).expanduser().exists():
-                raise ValueError(f"published.sources: no file or folder at {Path(source.path).expanduser().resolve()}")
-        return self
-
-    def published_sources(self) -> list[PublishedSource]:
-        return [PublishedSource.model_validate(_plain(source)) for source in self.sources]
-
-    def choice(self) -> ScoringChoice:
-        return ScoringChoice(self.answer, self.facts, self.cut_short)
-
-
 def _resources() -> dict[str, Any]:
-    return {"home": TraceKDHome(), "experiment": ExperimentSettings(), "teacher": TeacherSettings(), "registry": RegistrySettings(),
-            "published": PublishedSettings()}  # fmt: skip
+    return {"home": TraceKDHome(), "experiment": ExperimentSettings(), "teacher": TeacherSettings(), "registry": RegistrySettings()}
 
 
 RESOURCES_BY_DEPLOYMENT: dict[str, Callable[[], dict[str, Any]]] = {

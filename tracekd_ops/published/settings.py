@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tracekd_ops.datasets import DATASET_NAMES
 from tracekd_ops.evaluate.metrics import BASELINE_CONDITION
+from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES, ScoringChoice
 from tracekd_ops.published import trace_check_qa
 from tracekd_ops.published.rescore import GENERATION_FORMATS, TRACEKD_FORMAT
 from tracekd_ops.traces.conditions import CONDITIONS
@@ -71,3 +72,23 @@ class PublishedSource(BaseModel):
         if self.layout == SIMPLE and not (self.condition and self.base_model):
             raise ValueError("the simple layout needs the condition and the base_model of its student")
         return self
+
+
+class PublishedConfig(BaseModel):
+    """Every published source to import, and the scoring choices their lines are stored under
+    (each choice's effect on the tables is in the report whatever is chosen here)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sources: list[PublishedSource] = Field(default_factory=list, description="folders (or files) of published outputs and whose they are")
+    answer: str = Field(default=ScoringChoice.answer, description=f"answer rule: {' | '.join(ANSWER_RULES)}")
+    facts: str = Field(default=ScoringChoice.facts, description=f"IR step rule: {' | '.join(FACT_RULES)}")
+    cut_short: str = Field(default=ScoringChoice.cut_short, description=f"an answer never closed: {' | '.join(CUT_SHORT_RULES)}")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "PublishedConfig":
+        self.choice()
+        return self
+
+    def choice(self) -> ScoringChoice:
+        return ScoringChoice(self.answer, self.facts, self.cut_short)

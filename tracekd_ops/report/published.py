@@ -11,6 +11,7 @@ import html
 from typing import Any, Sequence
 
 from tracekd_ops.evaluate.stats import TwoByTwo
+from tracekd_ops.report.cells import html_table, p_value
 
 Rows = Sequence[dict[str, Any]]
 CHI2_5_PERCENT = 3.841
@@ -88,16 +89,10 @@ def _verdict(row: dict[str, Any]) -> str:
     direction = "higher" if p_right > p_wrong else "lower"
     return (
         f"P(answer right | trace right) {p_right:.2f} vs {p_wrong:.2f} when wrong, chi² {chi2:.1f} "
-        f"(p {_p(row['chi2_p'])}, Fisher p {_p(row['fisher_p'])}): "
+        f"(p {p_value(row['chi2_p'])}, Fisher p {p_value(row['fisher_p'])}): "
         + (f"trace correctness predicts answer correctness ({direction} when the trace is right)" if linked
            else "no significant link at 5%")
     )  # fmt: skip
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _pooled(rows: Rows, variant: str, condition: str) -> dict[str, Any] | None:
@@ -172,25 +167,6 @@ def explanation_lines(rescoring: Rows, students: Rows) -> list[str]:
     return lines
 
 
-P_COLUMNS = ("chi2_p", "fisher_p")
-
-
-def _cell(value: Any, key: str = "") -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "–"
-    if key in P_COLUMNS:
-        return _p(value)
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
-def _table(rows: Rows, columns: Sequence[tuple[str, str]]) -> str:
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(key), key))}</td>" for key, _ in columns) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def render_section(students: Rows, rescoring: Rows, examples: Rows) -> str:
     """The report's HTML section (empty when no published student is imported)."""
     if not students:
@@ -205,7 +181,7 @@ def render_section(students: Rows, rescoring: Rows, examples: Rows) -> str:
         "answer rule; an answer the generation never closed is no answer). <em>study's acc</em> is the study's own "
         "summary of its files (CoTempQA's official entity-set match); <em>acc re-run here</em> is that metric recomputed "
         "by TraceKD on the same lines.</p>",
-        _table(students, STUDENT_COLUMNS),
+        html_table(students, STUDENT_COLUMNS),
         "<h3>Does trace correctness predict answer correctness?</h3>",
         f"<ul>{reading}</ul>",
         "<h3>The 2×2 tables under each scoring choice, the study's rule re-run, and its published counts</h3>",
@@ -214,10 +190,10 @@ def render_section(students: Rows, rescoring: Rows, examples: Rows) -> str:
         "row's facts occurring in the trace (its script compares the row's facts with themselves, so every fact counts "
         "as gold), the answer by the official match; without the study's gold CSVs its row lookup cannot be re-run and "
         "each line's own facts stand in. The <em>published table</em> pools the relations it names.</p>",
-        _table(with_statistics(rescoring), RESCORING_COLUMNS),
+        html_table(with_statistics(rescoring), RESCORING_COLUMNS),
         "<h3>What moves the verdicts</h3>",
         f"<ul>{explained}</ul>",
-        _table(examples, EXAMPLE_COLUMNS) if examples else "",
+        html_table(examples, EXAMPLE_COLUMNS) if examples else "",
     ])  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from tracekd_ops.report import published
+from tracekd_ops.report.cells import fmt, html_table
 
 Rows = Sequence[dict[str, Any]]
 REPORT_VERSION = "report-5"
@@ -138,17 +139,9 @@ class ReportData:
     published_examples: Rows = ()
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, key: str = "") -> str:
     """A Markdown table cell: formatted, with pipes escaped so they cannot split the row."""
-    return _fmt(value).replace("|", "\\|")
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
+    return fmt(value, key).replace("|", "\\|")
 
 
 def _with_ci(rows: Rows) -> list[dict[str, Any]]:
@@ -167,7 +160,7 @@ def markdown_table(rows: Rows, columns: Sequence[tuple[str, str]] | None = None)
     columns = columns or [(key, key) for key in rows[0]]
     header = "| " + " | ".join(label.replace("|", "\\|") for _, label in columns) + " |"
     rule = "|" + "---|" * len(columns)
-    body = ["| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |" for row in rows]
+    body = ["| " + " | ".join(_cell(row.get(key), key) for key, _ in columns) + " |" for row in rows]
     return "\n".join([header, rule, *body])
 
 
@@ -185,14 +178,6 @@ def markdown_summary(data: ReportData) -> str:
     versions = ", ".join(f"{k} `{v}`" for k, v in sorted(data.code_versions.items()))
     parts += [f"**Lineage** (code versions: {versions or '–'})", markdown_table(data.leaderboard, [(c, c) for c in LINEAGE_COLUMNS])]
     return "\n\n".join(parts)
-
-
-def _html_table(rows: Rows, columns: Sequence[tuple[str, str]]) -> str:
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(key)))}</td>" for key, _ in columns) + "</tr>" for r in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def category_table(categories: Rows, baselines: Rows) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -341,7 +326,7 @@ def _rating_rows(rows: Rows) -> list[dict[str, Any]]:
     for r in rows:
         row = dict(r)
         for scale in ("interpretability", "cognitive_load"):
-            row[f"{scale}_ci"] = f"{_fmt(r[f'{scale}_ci_low'])}–{_fmt(r[f'{scale}_ci_high'])}"
+            row[f"{scale}_ci"] = f"{fmt(r[f'{scale}_ci_low'])}–{fmt(r[f'{scale}_ci_high'])}"
         if r["panel"] != "real":
             row["panel"] = f"{r['panel']} (not people)"
         out.append(row)
@@ -375,14 +360,14 @@ def headline_lines(rows: Rows) -> list[str]:
     lines = []
     for r in rows:
         line = (
-            f"{r['dataset']} / {r['condition']}: answer accuracy {_fmt(r['answer_accuracy'])} on {r['n']} test "
-            f"questions vs chance {_fmt(r['chance_accuracy'])} and majority {_fmt(r['majority_accuracy'])}"
+            f"{r['dataset']} / {r['condition']}: answer accuracy {fmt(r['answer_accuracy'])} on {r['n']} test "
+            f"questions vs chance {fmt(r['chance_accuracy'])} and majority {fmt(r['majority_accuracy'])}"
         )
         if r.get("chi2") is not None:
             verdict = "significant" if r["chi2"] > 3.841 else "not significant"
             line += (
-                f"; trace accuracy {_fmt(r['trace_accuracy'])}, trace-answer association chi² {_fmt(r['chi2'])} "
-                f"({verdict} at 5%), phi {_fmt(r['phi'])}"
+                f"; trace accuracy {fmt(r['trace_accuracy'])}, trace-answer association chi² {fmt(r['chi2'])} "
+                f"({verdict} at 5%), phi {fmt(r['phi'])}"
             )
         lines.append(line + ".")
     return lines
@@ -431,7 +416,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
     accuracy = base64.b64encode(accuracy_plot_png(rows)).decode()
     built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lineage_rows = "".join(
-        "<tr>" + "".join(f"<td><code>{html.escape(_fmt(r.get(key)))}</code></td>" for key in LINEAGE_COLUMNS) + "</tr>"
+        "<tr>" + "".join(f"<td><code>{html.escape(fmt(r.get(key)))}</code></td>" for key in LINEAGE_COLUMNS) + "</tr>"
         for r in rows
     )
     lineage_head = "".join(f"<th>{html.escape(key.replace('_', ' '))}</th>" for key in LINEAGE_COLUMNS)
@@ -442,7 +427,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
     sections = [
         "<h2>Answer and trace accuracy per condition</h2>",
         f'<img alt="answer and trace accuracy per condition" src="data:image/png;base64,{accuracy}">',
-        _html_table(rows, SUMMARY_COLUMNS),
+        html_table(rows, SUMMARY_COLUMNS),
     ]
     if data.construction:
         sections += [
@@ -450,7 +435,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
             "left out (no gold fact, nothing to corrupt, teacher wrong or failed), corrupted traces, the teacher's kept "
             "rate (share of questions it answered correctly), and mean trace length in words and in the students' "
             "tokens (whole completion).</p>",
-            _html_table(data.construction, CONSTRUCTION_COLUMNS),
+            html_table(data.construction, CONSTRUCTION_COLUMNS),
             *(f"<p><strong>Unequal:</strong> {html.escape(note)}.</p>" for note in unequal_trace_sets(data.construction)),
         ]
     sections += [
@@ -461,13 +446,13 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
         _figure(scatter_png(data.runs), "trace accuracy vs answer accuracy"),
         "<h2>Answer accuracy per category</h2>",
         _figure(category_bars_png(data.categories), "answer accuracy per category"),
-        _html_table(*category_table(data.categories, data.baselines)),
+        html_table(*category_table(data.categories, data.baselines)),
     ]
     if data.deltas:
         sections += [
             "<h2>Against solution-only on the same questions</h2><p>McNemar's test on paired answers (exact binomial "
             "below 25 discordant pairs).</p>",
-            _html_table(data.deltas, DELTA_COLUMNS),
+            html_table(data.deltas, DELTA_COLUMNS),
         ]
     if data.ratings:
         simulated = any(r["panel"] != "real" for r in data.ratings)
@@ -480,15 +465,15 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
             "attention check left out; beside the answer accuracy of the condition's students and the reference "
             "study's published means (Bhambri et al., ACL 2026).</p>",
             _figure(tradeoff_png(data.ratings), "interpretability vs answer accuracy"),
-            _html_table(_rating_rows(data.ratings), RATING_COLUMNS),
+            html_table(_rating_rows(data.ratings), RATING_COLUMNS),
             "<p>Agreement and tests (Friedman across conditions; pairwise Wilcoxon signed-rank on participants' means, Holm-corrected):</p>",
-            _html_table(data.rating_tests, RATING_TEST_COLUMNS),
+            html_table(data.rating_tests, RATING_TEST_COLUMNS),
         ]
     if data.reference:
         sections += [
             "<h2>Reference study, side by side</h2><p>Published numbers (with their source) next to what was "
             "measured here for the same dataset and condition; – where it was not run.</p>",
-            _html_table(data.reference, REFERENCE_COLUMNS),
+            html_table(data.reference, REFERENCE_COLUMNS),
         ]
     sections.append(published.render_section(data.published, data.rescoring, data.published_examples))
     body = "\n".join(sections)
