@@ -326,3 +326,21 @@ def test_the_report_section_sets_the_study_beside_tracekd(tmp_path):
     parser.feed(page)
     for table in parser.tables:
         assert len(set(table)) == 1, f"a table with rows of {sorted(set(table))} cells"
+
+
+def test_a_name_taken_by_a_trained_student_is_refused(tmp_path):
+    """A published student must not share its partition with a student TraceKD trained: their
+    predictions would replace each other."""
+    from datetime import datetime
+
+    from tracekd_ops.core.lineage import Lineage
+
+    path, _ = simple_outputs(tmp_path, ".jsonl")
+    store = Store(tmp_path / "t.duckdb")
+    taken = Lineage("synthetic", "correct", "tiny", "m", 0, "v1")
+    store.append("registry", [{**taken.training_row(), "model_name": taken.model_name, "revision": "r1", "backend": "local", "uri": "file:///x",
+                               "status": "registered", "hyperparameters": "{}", "train_summary": "{}", "created_at": datetime(2026, 1, 1)}])  # fmt: skip
+    source = PublishedSource(path=str(path), layout="simple", dataset="synthetic", condition="correct", base_model="m", student="tiny")
+    with pytest.raises(ValueError, match="student name 'tiny' is taken by a student TraceKD trained"):
+        import_published(store, source, ScoringChoice(), quiet)
+    assert store.rows("SELECT count(*) AS n FROM predictions")[0]["n"] == 0

@@ -142,6 +142,12 @@ def import_published(store: Store, source: PublishedSource, choice: ScoringChoic
     imports = []
     for (base_model, condition), outputs in sorted(students.items()):
         imports.append(_student(folder, source, fmt, scorer, name, base_model, condition, outputs, known, choice, outcome, log))
+    names = [s.lineage.model_name for s in imports]
+    trained = store.rows("SELECT DISTINCT model_name FROM registry WHERE backend <> ? AND model_name IN (SELECT unnest(?::VARCHAR[]))",
+                         [EXTERNAL_BACKEND, names])  # fmt: skip
+    if trained:
+        raise ValueError(f"student name {source.student!r} is taken by a student TraceKD trained ({trained[0]['model_name']}): "
+                         "import the published outputs under another name (student setting, --student)")  # fmt: skip
     changes = []
     for student in imports:
         changes += student.tables(reference_accuracies(store, source.dataset, student.records), _registry_row(student, name, folder, layout))
