@@ -11,12 +11,15 @@ Here the convolution is added to the output of each decoder layer's input norm (
 input): `y + conv(y)`. It is saved and loaded like any transformers model (its own `model_type`,
 registered with the Auto classes when this module is imported; `models.py` imports it).
 
-Two consequences, both handled here:
+Three consequences, all handled here:
 - padding: positions the attention mask hides are zeroed before the convolution, so left padding
   at generation never leaks into real tokens (right padding cannot: the mix is causal);
+- packing: in a padding-free row of several examples (`position_ids` restarting at 0 for each,
+  no attention mask) a token mixes only the states of its own example: the state `lag` tokens back
+  counts only where the token's position is at least `lag`;
 - generation runs without the KV cache (`generation_config.use_cache = False`): the cache keeps
   keys and values, not the normed states the convolution needs, so each new token recomputes the
-  sequence (cheap at these sizes). Sequences are never packed into one row for the same reason.
+  sequence (cheap at these sizes).
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ class CanonLlamaConfig(LlamaConfig):
 
 
 class _PaddingMask:
-    """The attention mask of the current forward pass, shared by the model's Canon layers."""
+    """The attention mask of the current forward pass (or, for a packed row, the position of each
+    token in its own example), shared by the model's Canon layers."""
 
     mask: torch.Tensor | None = None
+    positions: torch.Tensor | None = None
 
 
 class CanonNorm(nn.Module):
@@ -64,21 +69,31 @@ class CanonNorm(nn.Module):
             normed_seen = normed * mask[..., None].to(normed.dtype)
         else:
             normed_seen = normed
-        return normed + causal_mix(normed_seen, self.conv.weight)
+        positions = self._padding.positions
+        if positions is not None and positions.shape[-1] != normed.shape[1]:
+            positions = None
+        return normed + causal_mix(normed_seen, self.conv.weight, positions)
 
 
-def causal_mix(states: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def causal_mix(states: torch.Tensor, weight: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
     """What the causal depthwise `Conv1d` computes (`out[t] = sum_j weight[:, 0, j] * states[t - K + 1 + j]`),
     as K shifted multiply-adds over (batch, time, channel) states. Why not the convolution itself:
     on CPU, oneDNN's depthwise convolution and its backward took 10.4 ms per layer and step of the
     demo's student against 5.9 ms for this (one thread, [32, 51, 128] states, kernel 6), with no
-    transposes. The weight stays the `Conv1d`'s, so saved students load unchanged."""
+    transposes. The weight stays the `Conv1d`'s, so saved students load unchanged.
+
+    `positions` ([batch, time], each token's position in its own example): in a packed row, the
+    state `lag` tokens back is mixed in only where `positions >= lag`, so no example reaches into
+    the one before it."""
     kernel, length = weight.shape[-1], states.shape[1]
     padded = nn.functional.pad(states, (0, 0, kernel - 1, 0))
     taps = weight[:, 0, :]
     mixed = padded[:, kernel - 1 :] * taps[:, kernel - 1]
     for j in range(kernel - 1):
-        mixed = torch.addcmul(mixed, padded[:, j : j + length], taps[:, j])
+        shifted = padded[:, j : j + length]
+        if positions is not None:
+            shifted = shifted * (positions >= kernel - 1 - j)[..., None].to(shifted.dtype)
+        mixed = torch.addcmul(mixed, shifted, taps[:, j])
     return mixed
 
 
@@ -97,10 +112,13 @@ class CanonLlamaForCausalLM(LlamaForCausalLM):
 
     def forward(self, input_ids: Any = None, attention_mask: Any = None, **kwargs: Any) -> Any:
         self._padding.mask = attention_mask if attention_mask is not None and attention_mask.dim() == 2 else None
+        positions = kwargs.get("position_ids")
+        # a padding-free (packed) row: no attention mask, positions restarting at each example
+        self._padding.positions = positions if attention_mask is None and positions is not None and positions.dim() == 2 else None
         try:
             return super().forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         finally:
-            self._padding.mask = None
+            self._padding.mask = self._padding.positions = None
 
 
 AutoConfig.register(MODEL_TYPE, CanonLlamaConfig, exist_ok=True)

@@ -7,24 +7,68 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracekd_ops.train.settings import COSINE_MIN_LR, FULL, LORA, QLORA, WSD, TrainingConfig
+from tracekd_ops.train.settings import COSINE_MIN_LR, FULL, LORA, PACKED, PADDED, QLORA, WSD, TrainingConfig
 
 
-def cuda_available() -> bool:
-    import torch
+@dataclass(frozen=True)
+class Platform:
+    """What the machine offers a training process. Every decision below is made from this value,
+    so a test can hand in a GPU machine's and check the combinations it leads to on a CPU."""
 
-    return torch.cuda.is_available()
+    cuda: bool
+    flash_attn: bool
+    bitsandbytes: bool
+    world_size: int = 1
+
+    @classmethod
+    def here(cls) -> "Platform":
+        import torch
+
+        return cls(
+            cuda=torch.cuda.is_available(),
+            flash_attn=importlib.util.find_spec("flash_attn") is not None,
+            bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
+            world_size=int(os.environ.get("WORLD_SIZE", "1")),
+        )
 
 
-def effective_mode(config: TrainingConfig, log: Any = print) -> str:
-    """The mode that can run here: QLoRA needs a CUDA GPU and bitsandbytes, else LoRA (said so)."""
-    if config.mode == QLORA and not (cuda_available() and importlib.util.find_spec("bitsandbytes")):
-        log("QLoRA needs a CUDA GPU and bitsandbytes; training LoRA adapters on the full-precision base instead")
+def effective_mode(config: TrainingConfig, platform: Platform, log: Any = print) -> str:
+    """The mode that can run here: QLoRA needs bitsandbytes (whose NF4 kernels run on CUDA and,
+    from 0.50, on the CPU), else LoRA on the full-precision base (said so)."""
+    if config.mode == QLORA and not platform.bitsandbytes:
+        log("QLoRA needs bitsandbytes (pip install 'tracekd[qlora]'); training LoRA adapters on the full-precision base instead")
         return LORA
     return config.mode
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How training examples become batches. `packed`: several examples share a row, with no
+    padding and `position_ids` restarting at each one (attention and the Canon layers keep them
+    apart); `padded`: one example a row, padded to the longest in its batch."""
+
+    packed: bool
+    reason: str
+
+
+def batching(config: TrainingConfig, platform: Platform) -> Batching:
+    """The one place that decides batching, so only combinations TRL accepts exist: a packed batch
+    is both padding-free and packed (TRL refuses padding-free without packing when `max_length` is
+    set, since it could not enforce it), a padded one is neither. `auto` packs where packing is
+    correct and pays: with flash-attention's variable-length kernel (a packed row costs attention per
+    example); SDPA and eager attention on a packed row compute attention over the whole row (masked
+    block-diagonally), which costs more than the padding it saves at short lengths (measured: README)."""
+    if config.batching == PACKED:
+        return Batching(True, "packed (asked for)")
+    if config.batching == PADDED:
+        return Batching(False, "padded (asked for)")
+    if platform.cuda and platform.flash_attn:
+        return Batching(True, "packed: flash-attention trains only the real tokens of each row")
+    return Batching(False, "padded: without flash-attention a packed row costs attention over its whole length")
 
 
 def score_labelled_positions_only() -> None:
@@ -52,16 +96,16 @@ def score_labelled_positions_only() -> None:
     utils._use_triton = compact_on_cpu_too
 
 
-def quantization_config(mode: str) -> Any | None:
-    """4-bit NF4 with double quantisation and bf16 compute (the QLoRA paper's), for QLoRA only."""
+def quantization_config(mode: str, platform: Platform) -> Any | None:
+    """4-bit NF4 with double quantisation (the QLoRA paper's), for QLoRA only; bf16 compute on CUDA
+    (the paper's), fp32 on the CPU (bf16 matmuls are slow on CPUs without AVX-512 BF16)."""
     if mode != QLORA:
         return None
     import torch
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True
-    )
+    compute = torch.bfloat16 if platform.cuda else torch.float32
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute, bnb_4bit_use_double_quant=True)
 
 
 def peft_config(config: TrainingConfig, mode: str) -> Any | None:
@@ -95,26 +139,28 @@ SHARDING_ENV = "TRACEKD_SHARDING"
 SHARDINGS = ("ddp", "fsdp")
 
 
-def sharding_settings() -> dict[str, Any]:
+def sharding_settings(world_size: int) -> dict[str, Any]:
     """Under torchrun with `TRACEKD_SHARDING=fsdp`: FSDP2, every parameter, gradient and optimizer
     state sharded over the ranks (a student too large for one device's memory); the saved
     checkpoint is gathered whole. Otherwise DDP (a full copy per rank): nothing to set."""
     sharding = os.environ.get(SHARDING_ENV, "ddp")
     if sharding not in SHARDINGS:
         raise ValueError(f"{SHARDING_ENV} must be one of {', '.join(SHARDINGS)}; got {sharding!r}")
-    if sharding == "fsdp" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if sharding == "fsdp" and world_size > 1:
         return {"fsdp": "full_shard", "fsdp_config": {"fsdp_version": 2, "reshard_after_forward": True}}
     return {}
 
 
-def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
-    """TRL's `SFTConfig`: tokenized prompt-completion data with the loss on the completion only, the
-    configured learning-rate schedule (warmup-stable-decay by default), checkpoints every `save_every`
-    steps (one kept), bf16 on CUDA, fp32 on CPU."""
-    from trl import SFTConfig
+DEVICE_SETTINGS = ("use_cpu", "bf16", "ddp_backend")
+"""The `SFTConfig` fields that name the device: the only ones a GPU machine's settings must change
+to be constructed on a CPU (transformers refuses bf16 without a device that has it)."""
 
-    cuda = cuda_available()
-    return SFTConfig(
+
+def sft_settings(config: TrainingConfig, output_dir: Path, mode: str, platform: Platform, batched: Batching) -> dict[str, Any]:
+    """The keyword arguments of TRL's `SFTConfig` (see `sft_config`), as a plain dict a test can
+    inspect for any platform."""
+    cuda = platform.cuda
+    return dict(
         output_dir=str(output_dir / "_trainer"),
         max_steps=config.max_steps,
         num_train_epochs=config.epochs,
@@ -133,13 +179,15 @@ def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
         seed=config.seed,
         data_seed=config.seed,
         use_cpu=not cuda,
-        # under torchrun (WORLD_SIZE > 1): gloo on CPU, accelerate's default (NCCL) on GPUs
-        ddp_backend="gloo" if not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+        # under torchrun (world size > 1): gloo on CPU, accelerate's default (NCCL) on GPUs
+        ddp_backend="gloo" if not cuda and platform.world_size > 1 else None,
         bf16=cuda,
         fp16=False,
-        # padding-free batching needs an attention kernel that keeps sequences apart, and no Canon
-        # layer (its convolution would mix the end of one sequence into the start of the next)
-        padding_free=cuda and importlib.util.find_spec("flash_attn") is not None and not (config.from_config and config.model.canon_kernel),
+        # packed: padding-free *and* packed, always together (`batching`); the rows were packed by
+        # trainer.packed_dataset, and the collator gives each example its own position_ids
+        padding_free=batched.packed,
+        packing=batched.packed,
+        packing_strategy="bfd",
         completion_only_loss=True,  # the labels already say so (trainer.tokenized_examples)
         dataset_kwargs={"skip_prepare_dataset": True},  # prepared by trainer.tokenized_examples
         max_length=config.sequence_limit,
@@ -147,5 +195,14 @@ def sft_config(config: TrainingConfig, output_dir: Path, mode: str) -> Any:
         disable_tqdm=True,
         dataloader_num_workers=0,
         activation_checkpointing=mode != FULL and cuda,  # TRL turns it on by default; a small model has memory to spare
-        **sharding_settings(),
+        **sharding_settings(platform.world_size),
     )
+
+
+def sft_config(config: TrainingConfig, output_dir: Path, mode: str, platform: Platform, batched: Batching) -> Any:
+    """TRL's `SFTConfig`: tokenized prompt-completion data with the loss on the completion only, the
+    configured learning-rate schedule (warmup-stable-decay by default), checkpoints every `save_every`
+    steps (one kept), bf16 on CUDA, fp32 on CPU, padded or packed batches (`batching`)."""
+    from trl import SFTConfig
+
+    return SFTConfig(**sft_settings(config, output_dir, mode, platform, batched))

@@ -20,6 +20,9 @@ FULL, LORA, QLORA = "full", "lora", "qlora"
 MODES: tuple[str, ...] = (FULL, LORA, QLORA)
 COSINE, COSINE_MIN_LR, WSD, CONSTANT_WARMUP = "cosine", "cosine_with_min_lr", "warmup_stable_decay", "constant_with_warmup"
 LR_SCHEDULERS: tuple[str, ...] = (COSINE, COSINE_MIN_LR, WSD, CONSTANT_WARMUP)
+AUTO, PADDED, PACKED = "auto", "padded", "packed"
+BATCHINGS: tuple[str, ...] = (AUTO, PADDED, PACKED)
+"""How examples become batches (`train.hf.batching` decides `auto`)."""
 """Learning-rate schedules (transformers' names), each after a linear warmup of `warmup_ratio`:
 `cosine` decays to 0; `cosine_with_min_lr` decays to `min_lr_ratio` of the peak;
 `warmup_stable_decay` holds the peak, then decays (cosine) over the last `decay_ratio` of the
@@ -95,11 +98,15 @@ class TrainingConfig(_Settings):
     model: TinyModelConfig = Field(default_factory=TinyModelConfig)
     max_length: int | None = Field(default=None, ge=8)
     """Longest training sequence in tokens; None: the tiny model's `max_positions`, else 1024."""
+    batching: str = AUTO
+    """`padded` (one example a row), `packed` (several a row, no padding: `batch_size` examples'
+    worth of tokens a step), or `auto` (packed where packing is correct and pays: `train.hf.batching`)."""
 
-    @field_validator("mode", "lr_scheduler")
+    @field_validator("mode", "lr_scheduler", "batching")
     @classmethod
     def _known_choice(cls, value: str, info: ValidationInfo) -> str:
-        allowed, name = (MODES, "training mode") if info.field_name == "mode" else (LR_SCHEDULERS, "lr_scheduler")
+        allowed, name = {"mode": (MODES, "training mode"), "lr_scheduler": (LR_SCHEDULERS, "lr_scheduler"),
+                         "batching": (BATCHINGS, "batching")}[info.field_name]  # fmt: skip
         if value not in allowed:
             raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         return value

@@ -85,15 +85,18 @@ def build_trainer(
     config: TrainingConfig,
     log: Log = print,
     phrases: Sequence[str] = (),
+    platform: hf.Platform | None = None,
 ) -> Any:
     """A TRL `SFTTrainer` on prompt-completion data: TRL masks the prompt tokens out of the loss
     (`completion_only_loss`), so the student learns only what it writes. `phrases`: fixed wording
-    the from-config student's tokenizer keeps whole (`models.train_tokenizer`)."""
+    the from-config student's tokenizer keeps whole (`models.train_tokenizer`). `platform`: what
+    the machine offers (default: this one's)."""
     from datasets import Dataset
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
     quiet_progress_bars()
+    platform = platform or hf.Platform.here()
     if config.from_config:
         tokenizer = train_tokenizer([p + c for p, c in zip(prompts, completions)], config.model.vocab_size, phrases)
         examples = tokenized_examples(tokenizer, format_prompts(tokenizer, prompts), completions, log)
@@ -105,8 +108,8 @@ def build_trainer(
         model, mode = build_tiny_model(tokenizer, config.model.model_copy(update={"max_positions": positions}), config.seed), FULL
         limit = positions
     else:
-        mode = hf.effective_mode(config, log)
-        model, tokenizer = load_pretrained(config.base_model, hf.quantization_config(mode))
+        mode = hf.effective_mode(config, platform, log)
+        model, tokenizer = load_pretrained(config.base_model, hf.quantization_config(mode, platform))
         examples = tokenized_examples(tokenizer, format_prompts(tokenizer, prompts), completions, log)
         lengths = [len(ids) for ids in examples["input_ids"]]
         limit = min(config.max_length or 1 << 30, context_length(model))
@@ -118,10 +121,22 @@ def build_trainer(
     if not keep:
         raise ValueError(f"every training example is longer than the student's {limit}-token context")
     dataset = Dataset.from_dict({column: [values[i] for i in keep] for column, values in examples.items()})
+    # no cache while training: transformers builds one in a forward when the config asks for it, and then
+    # does not look for packed rows (their boundaries would be ignored); saved with the value it had
+    trainer_cache, model.config.use_cache = model.config.use_cache, False
+    batched = hf.batching(config, platform)
+    settings = config.with_changes(max_length=limit)
+    if batched.packed:
+        dataset, rows = packed_dataset(dataset, limit, config.batch_size)
+        settings = settings.with_changes(batch_size=rows)
+        log(f"batches {batched.reason}: {len(keep)} examples in {len(dataset)} rows of up to {limit} tokens, {rows} row(s) a step "
+            f"(about {config.batch_size} examples' tokens)")  # fmt: skip
+    else:
+        log(f"batches {batched.reason}")
     hf.score_labelled_positions_only()
     trainer = SFTTrainer(
         model=model,
-        args=hf.sft_config(config.with_changes(max_length=limit), output_dir, mode),
+        args=hf.sft_config(settings, output_dir, mode, platform, batched),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=hf.peft_config(config, mode),
@@ -129,8 +144,23 @@ def build_trainer(
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `log`, not stdout
     trainer.effective_mode = mode
+    trainer.batching = "packed" if batched.packed else "padded"
+    trainer.model_use_cache = trainer_cache
     trainer.length_report = {"dropped_too_long": dropped, "longest_sequence_tokens": max(lengths), "context_tokens": limit}
     return trainer
+
+
+def packed_dataset(dataset: Any, row_tokens: int, batch_size: int) -> tuple[Any, int]:
+    """(rows, rows a step): the examples packed whole into rows of at most `row_tokens` tokens by
+    TRL's best-fit-decreasing packing (no example is cut: longer ones were left out before), and as
+    many rows a step as hold about `batch_size` examples' tokens, so a packed step learns from as
+    much as a padded one."""
+    from trl.data_utils import pack_dataset
+
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    packed = pack_dataset(dataset.select_columns(["input_ids", "labels"]), row_tokens, "bfd")
+    rows = max(1, round(batch_size * (sum(lengths) / len(lengths)) / row_tokens))
+    return packed, rows
 
 
 GENERATION_ROOM = 128
@@ -203,6 +233,7 @@ def train_student(
     if resume is not None:
         log(f"resuming from {resume.name} (step {resume.name.split('-')[-1]}) left by an interrupted run")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    trainer.model.config.use_cache = trainer.model_use_cache  # generation uses the cache again where the model has one
     output_dir.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(output_dir))  # every rank calls it (sharded states gather); rank 0 writes
     tokenizer = trainer.processing_class
