@@ -42,9 +42,12 @@ VARIANTS = {
     "cosmin25": {"lr_scheduler": "cosine_with_min_lr", "min_lr_ratio": 0.25},
     "wsd": {"lr_scheduler": "warmup_stable_decay", "decay_ratio": 0.2, "min_lr_ratio": 0.1},
     "const": {"lr_scheduler": "constant_with_warmup"},
+    "padded": {"batching": "padded"},
+    "packed": {"batching": "packed"},
 }
 """Settings changed from the demo's defaults; `plain` is the baseline (no Canon layers); the
-others change only the learning-rate schedule (issue 14)."""
+schedule variants change only the learning-rate schedule; `padded`/`packed` only how examples
+are batched (several examples a row, no padding, for `packed`)."""
 
 
 def scores(test: list[Any], condition: str, outputs: list[str]) -> dict[str, float | None]:

@@ -47,6 +47,18 @@ def clock_callback(clock: StepClock) -> Any:
     return Clock()
 
 
+def padding_share(trainer: Any, batches: int = 40) -> float:
+    """Share of the tokens in the first `batches` training batches that are padding (a padded
+    batch's masked positions; a packed row has none but the collator's fill)."""
+    total = real = 0
+    for number, batch in enumerate(trainer.get_train_dataloader()):
+        if number == batches:
+            break
+        total += batch["input_ids"].numel()
+        real += int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
+    return 1 - real / total
+
+
 def trl_row(label: str, prompts: Sequence[str], completions: Sequence[str], config: TrainingConfig, peak: float, warmup: int) -> dict[str, Any]:
     """One TRL run through TraceKD's own `build_trainer`: setup, steady steps and saving timed apart."""
     import torch
@@ -55,6 +67,7 @@ def trl_row(label: str, prompts: Sequence[str], completions: Sequence[str], conf
         started = time.perf_counter()
         trainer = build_trainer(prompts, completions, Path(folder), config, log=lambda _: None)
         setup_s = time.perf_counter() - started
+        padding = padding_share(trainer)
         clock = StepClock(warmup=warmup)
         trainer.add_callback(clock_callback(clock))
         trainer.train()
@@ -67,7 +80,8 @@ def trl_row(label: str, prompts: Sequence[str], completions: Sequence[str], conf
     device = "cuda" if torch.cuda.is_available() else "cpu"
     return {
         "run": label, "engine": "trl", "mode": mode, "device": device, "dtype": "bf16" if device == "cuda" else "fp32",
-        "batch": config.batch_size, "parameters_m": n / 1e6, "steady_tokens_per_s": tokens_s,
+        "batch": config.batch_size, "batching": trainer.batching, "padding_share": padding, "parameters_m": n / 1e6,
+        "steady_tokens_per_s": tokens_s,
         "seconds_per_step": clock.steady_seconds_per_step(), "mfu": FLOPS_PER_PARAMETER_TOKEN[mode] * n * tokens_s / peak,
         "setup_s": setup_s, "save_s": save_s, "peak_memory_gib": peak_memory_gib(),
     }  # fmt: skip
@@ -116,8 +130,9 @@ def bare_row(label: str, model: Any, tokenizer: Any, prompts: Sequence[str], com
 def show(row: dict[str, Any], baseline: dict[str, Any] | None) -> None:
     ratio = f"{row['steady_tokens_per_s'] / baseline['steady_tokens_per_s']:>6.2f}x" if baseline else "      "
     setup = f"{row['setup_s']:>7.1f}" if row["setup_s"] is not None else "      –"
+    padding = f"{row['padding_share']:>7.1%}" if row.get("padding_share") is not None else "      –"
     print(f"{row['run']:<38} {row['device']:>5} {row['dtype']:>5} {row['parameters_m']:>8.2f} {row['steady_tokens_per_s']:>10,.0f} "
-          f"{ratio} {row['mfu']:>7.2%} {setup} {row['peak_memory_gib']:>7.2f}")  # fmt: skip
+          f"{ratio} {row['mfu']:>7.2%} {setup} {row['peak_memory_gib']:>7.2f} {padding} {row['seconds_per_step']:>7.3f}")  # fmt: skip
 
 
 def main() -> None:
@@ -133,18 +148,21 @@ def main() -> None:
     cuda = torch.cuda.is_available()
     peak = measured_peak_flops("bfloat16", "cuda", size=8192, repeats=20) if cuda else measured_peak_flops("float32", "cpu")
     print(f"{device_name()}: measured {'bf16' if cuda else 'fp32'} matmul peak {peak / 1e9:,.1f} GFLOP/s")
-    print(f"{'run':<38} {'dev':>5} {'dtype':>5} {'params M':>8} {'tokens/s':>10} {'vs bare':>7} {'MFU':>7} {'setup s':>7} {'mem GiB':>7}")
+    print(f"{'run':<38} {'dev':>5} {'dtype':>5} {'params M':>8} {'tokens/s':>10} {'vs bare':>7} {'MFU':>7} {'setup s':>7} {'mem GiB':>7} "
+          f"{'padding':>7} {'s/step':>7}")  # fmt: skip
     rows: list[dict[str, Any]] = []
     shape = TinyModelConfig()
     for batch in (8, 32):
         tokenizer = train_tokenizer([p + c for p, c in zip(prompts, completions)], shape.vocab_size)
         model = build_tiny_model(tokenizer, shape, seed=0).to("cuda" if cuda else "cpu")
         bare = bare_row(f"tiny full, batch {batch}", model, tokenizer, prompts, completions, batch, args.steps, peak, args.warmup)
-        config = TrainingConfig(max_steps=args.steps, batch_size=batch, log_every=10_000, save_every=10_000, model=shape)
-        trl = trl_row(f"tiny full, batch {batch}", prompts, completions, config, peak, args.warmup)
-        for row, baseline in ((bare, None), (trl, bare)):
-            show(row, baseline)
-            rows.append(row)
+        show(bare, None)
+        rows.append(bare)
+        for batching in ("padded", "packed"):
+            config = TrainingConfig(max_steps=args.steps, batch_size=batch, log_every=10_000, save_every=10_000, model=shape, batching=batching)
+            trl = trl_row(f"tiny full, batch {batch}, {batching}", prompts, completions, config, peak, args.warmup)
+            show(trl, bare)
+            rows.append(trl)
     if cuda:
         rows += gpu_rows(prompts, completions, peak, args)
     else:

@@ -1,4 +1,5 @@
-"""The tiny student's Canon layers: causal, blind to padding, saved and loaded like any model."""
+"""The tiny student's Canon layers: causal, blind to padding, saved and loaded like any model, and
+generating with a cache exactly what they generate without one."""
 
 import torch
 
@@ -68,8 +69,49 @@ def test_the_convolution_is_part_of_the_model_and_survives_saving(tmp_path):
     PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="2")), pad_token="0").save_pretrained(tmp_path)
     loaded, _ = load_student(tmp_path)
     assert isinstance(loaded, CanonLlamaForCausalLM) and loaded.config.canon_kernel == 6
-    assert loaded.generation_config.use_cache is False  # the cache cannot hold what the convolution needs
     with torch.no_grad():
         assert torch.allclose(model(input_ids=ids).logits, loaded.eval()(input_ids=ids).logits, atol=1e-6)
     plain = tiny(kernel=0)
     assert not any("conv" in name for name, _ in plain.named_parameters())
+
+
+def test_generation_with_the_cache_gives_exactly_the_tokens_without_it():
+    """The Canon layers keep their last states beside the KV cache: greedy decoding of a left-padded
+    batch gives the same tokens, and the same scores at every step, as recomputing the whole
+    sequence for each new token."""
+    model = tiny(kernel=6)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.input_layernorm.conv.weight.normal_()
+    ids = torch.tensor([[0, 0, 0, 5, 6, 7, 8, 9], [11, 12, 13, 14, 15, 16, 17, 18], [0, 0, 0, 0, 0, 0, 3, 4]])
+    mask = (ids != 0).long()
+    runs = {
+        cache: model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=25, do_sample=False, use_cache=cache, pad_token_id=0,
+                              eos_token_id=None, output_scores=True, return_dict_in_generate=True)
+        for cache in (True, False)
+    }  # fmt: skip
+    assert runs[True].sequences.tolist() == runs[False].sequences.tolist()
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(runs[True].scores, runs[False].scores))
+
+
+def test_a_saved_student_generates_with_the_cache(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from tracekd_ops.evaluate.generate import generate_with, load_for_generation
+
+    model = tiny(kernel=6)
+    model.generation_config.use_cache = False  # as students were saved before their layers kept a cache
+    model.save_pretrained(tmp_path)
+    vocab = {str(i): i for i in range(VOCAB)}
+    words = Tokenizer(models.WordLevel(vocab, unk_token="2"))
+    words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, pad_token="0", eos_token="1")
+    tokenizer.save_pretrained(tmp_path)
+    loaded, loaded_tokenizer = load_for_generation(tmp_path)
+    assert loaded.generation_config.use_cache is True
+    prompts = ["5 6 7", "9 8 7 6 5 4 3"]
+    assert loaded_tokenizer(prompts[0])["input_ids"] == [5, 6, 7]
+    cached = generate_with(loaded, loaded_tokenizer, prompts, batch_size=2, max_new_tokens=12)
+    loaded.generation_config.use_cache = False
+    assert generate_with(loaded, loaded_tokenizer, prompts, batch_size=2, max_new_tokens=12) == cached

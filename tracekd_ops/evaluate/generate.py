@@ -23,6 +23,7 @@ def load_for_generation(model_dir: Path | str) -> tuple[Any, Any]:
         tokenizer.pad_token = tokenizer.eos_token
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     model.eval()
+    model.generation_config.use_cache = True  # Canon students saved before their layers kept a cache said False
     return model, tokenizer
 
 

@@ -17,9 +17,11 @@ Three consequences, all handled here:
 - packing: in a padding-free row of several examples (`position_ids` restarting at 0 for each,
   no attention mask) a token mixes only the states of its own example: the state `lag` tokens back
   counts only where the token's position is at least `lag`;
-- generation runs without the KV cache (`generation_config.use_cache = False`): the cache keeps
-  keys and values, not the normed states the convolution needs, so each new token recomputes the
-  sequence (cheap at these sizes).
+- generation with the KV cache: the cache keeps keys and values, not the normed states the
+  convolution needs, so each Canon layer keeps its own: the last `kernel - 1` states of every row,
+  set by the prompt's forward and rolled on by each new token (`_PaddingMask.states`). A new
+  token then costs one position, not the whole sequence again. Greedy and sampled decoding only:
+  beam search reorders the KV cache's rows, which these states do not follow (refused).
 """
 
 from __future__ import annotations
@@ -46,33 +48,45 @@ class CanonLlamaConfig(LlamaConfig):
 
 class _PaddingMask:
     """The attention mask of the current forward pass (or, for a packed row, the position of each
-    token in its own example), shared by the model's Canon layers."""
+    token in its own example), shared by the model's Canon layers; while generating with a cache,
+    each layer's last `kernel - 1` states (`states`, by layer) and whether this pass continues them."""
 
     mask: torch.Tensor | None = None
     positions: torch.Tensor | None = None
+    states: dict[int, torch.Tensor] | None = None
+    continuing: bool = False
 
 
 class CanonNorm(nn.Module):
     """A norm followed by a causal depthwise convolution of its output, added back (the
     `Conv1d` holds the weight; `causal_mix` applies it)."""
 
-    def __init__(self, norm: nn.Module, width: int, kernel: int, padding: _PaddingMask) -> None:
+    def __init__(self, norm: nn.Module, width: int, kernel: int, padding: _PaddingMask, layer: int = 0) -> None:
         super().__init__()
         self.norm = norm
         self.conv = nn.Conv1d(width, width, kernel, groups=width, padding=kernel - 1, bias=False)
         self._padding = padding
+        self._layer = layer
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         normed = self.norm(hidden)
-        mask = self._padding.mask
+        shared = self._padding
+        mask = shared.mask
         if mask is not None and mask.shape[1] == normed.shape[1]:
             normed_seen = normed * mask[..., None].to(normed.dtype)
-        else:
+        else:  # a continuing pass's mask also covers the cached positions: its own tokens are real
             normed_seen = normed
-        positions = self._padding.positions
+        positions = shared.positions
         if positions is not None and positions.shape[-1] != normed.shape[1]:
             positions = None
-        return normed + causal_mix(normed_seen, self.conv.weight, positions)
+        if shared.states is None:
+            return normed + causal_mix(normed_seen, self.conv.weight, positions)
+        history = shared.states.get(self._layer) if shared.continuing else None
+        if history is None:  # a prompt: nothing before it
+            history = normed_seen.new_zeros(normed_seen.shape[0], self.conv.weight.shape[-1] - 1, normed_seen.shape[2])
+        window = torch.cat([history, normed_seen], dim=1)
+        shared.states[self._layer] = window[:, window.shape[1] - history.shape[1] :]
+        return normed + causal_mix(window, self.conv.weight)[:, history.shape[1] :]
 
 
 def causal_mix(states: torch.Tensor, weight: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,19 +120,29 @@ class CanonLlamaForCausalLM(LlamaForCausalLM):
         super().__init__(config)
         self._padding = _PaddingMask()
         if config.canon_kernel:
-            for layer in self.model.layers:
-                layer.input_layernorm = CanonNorm(layer.input_layernorm, config.hidden_size, config.canon_kernel, self._padding)
-            self.generation_config.use_cache = False
+            for index, layer in enumerate(self.model.layers):
+                layer.input_layernorm = CanonNorm(layer.input_layernorm, config.hidden_size, config.canon_kernel, self._padding, index)
 
     def forward(self, input_ids: Any = None, attention_mask: Any = None, **kwargs: Any) -> Any:
-        self._padding.mask = attention_mask if attention_mask is not None and attention_mask.dim() == 2 else None
+        shared = self._padding
+        shared.mask = attention_mask if attention_mask is not None and attention_mask.dim() == 2 else None
         positions = kwargs.get("position_ids")
         # a padding-free (packed) row: no attention mask, positions restarting at each example
-        self._padding.positions = positions if attention_mask is None and positions is not None and positions.dim() == 2 else None
+        shared.positions = positions if attention_mask is None and positions is not None and positions.dim() == 2 else None
+        cache = kwargs.get("past_key_values")
+        if cache is not None and hasattr(cache, "get_seq_length"):  # generating with a KV cache: keep the Canon states too
+            shared.continuing = cache.get_seq_length() > 0
+            if not shared.continuing or shared.states is None:
+                shared.states = {}
+        else:
+            shared.states, shared.continuing = None, False
         try:
             return super().forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         finally:
-            self._padding.mask = self._padding.positions = None
+            shared.mask = shared.positions = None
+
+    def _reorder_cache(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("beam search reorders the KV cache, which the Canon layers' states do not follow: decode greedily")
 
 
 AutoConfig.register(MODEL_TYPE, CanonLlamaConfig, exist_ok=True)
