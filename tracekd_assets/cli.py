@@ -284,6 +284,30 @@ def _published_import(args: argparse.Namespace) -> int:
     return 0 if reported else 1
 
 
+def _plan(args: argparse.Namespace) -> int:
+    """The experiment's grid of fine-tunes, with training tokens and GPU-hours; nothing trains."""
+    from tracekd_ops.steps.plan import check_experiment, plan_experiment
+    from tracekd_ops.train.experiment import default_experiment, load_experiment_file
+
+    sources = dict(item.split("=", 1) for item in args.source)
+    try:
+        experiment = load_experiment_file(args.experiment) if args.experiment else default_experiment()
+        check_experiment(experiment, args.experiment or "the default experiment")
+        plan = plan_experiment(experiment, sources, args.protocol, Path(__file__).resolve().parents[1] / "bench" / "results",
+                               lambda line: print(f"plan:        {line}"))  # fmt: skip
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{'dataset':<10} {'condition':<14} {'student':<14} {'seed':>4} {'mode':<6} {'examples':>8} {'train tokens':>13} {'GPU-hours':>9}  tokens counted by")
+    for row in plan:
+        hours = f"{row.gpu_hours:9.2f}" if row.gpu_hours is not None else "        –"
+        print(f"{row.dataset:<10} {row.condition:<14} {row.student:<14} {row.seed:>4} {row.mode:<6} {row.examples:>8,} {row.train_tokens:>13,} {hours}  {row.tokenizer}")
+    known = [row.gpu_hours for row in plan if row.gpu_hours is not None]
+    print(f"{len(plan)} fine-tunes, {sum(r.train_tokens for r in plan):,} training tokens"
+          + (f", {sum(known):.1f} GPU-hours" if known and len(known) == len(plan) else ", GPU-hours unknown (no GPU benchmark result)"))  # fmt: skip
+    return 0
+
+
 def _home_root(home: str | None) -> Path:
     return Path(home or os.environ.get("TRACEKD_HOME", "var")).resolve()
 
@@ -447,6 +471,12 @@ def main(argv: list[str] | None = None) -> int:
         if name == "export":
             action.add_argument("--panel", choices=("real", "simulated"), default="real")
         action.set_defaults(handler=handler)
+    plan = commands.add_parser("plan", help="lay an experiment's fine-tunes out (training tokens, GPU-hours) without training")
+    plan.add_argument("--experiment", help="the experiment file, e.g. experiments/reference.yaml (default: one tiny student)")
+    plan.add_argument("--source", action="append", default=[], metavar="DATASET=PATH",
+                      help="where a dataset's files are (default: its variable, e.g. TRACEKD_BABI_PATH)")
+    plan.add_argument("--protocol", choices=("reference", "full"), default="reference")
+    plan.set_defaults(handler=_plan)
     published = commands.add_parser("published", help="another study's published outputs as students").add_subparsers(dest="action", required=True)
     imported = published.add_parser("import", help="import a folder of published generations (the reference study's layout, or the "
                                     "simple one: JSON Lines/Parquet with question, facts, answers, generation), score it, report it")

@@ -48,3 +48,32 @@ def test_two_students_on_one_base_and_seed_are_two_identities(tmp_path):
     assert len(names) == 2
     configs = [s.training_config(0, TrainingConfig()) for s in plan.students]
     assert configs[0].fingerprint() != configs[1].fingerprint()
+
+
+def test_the_reference_experiment_ships_as_a_file_and_lays_out_its_grid(tmp_path):
+    """experiments/reference.yaml: the study's two students, QLoRA with its settings, three seeds,
+    over its datasets and conditions; `plan_experiment` lays out every fine-tune (here on the
+    generated dataset, so it runs offline and fast) with GPU-hours from a GPU benchmark result."""
+    import json
+    from pathlib import Path
+
+    from tracekd_ops.steps.plan import check_experiment, gpu_rates, plan_experiment
+    from tracekd_ops.train.settings import TrainingConfig
+
+    reference = load_experiment_file(Path(__file__).resolve().parents[2] / "experiments" / "reference.yaml")
+    check_experiment(reference, "experiments/reference.yaml")
+    assert reference.datasets == ["babi", "cotempqa"] and reference.conditions == ["solution_only", "correct", "incorrect"]
+    assert {(s.base_model, s.preset, tuple(s.seeds)) for s in reference.students} == {
+        ("meta-llama/Llama-3.2-1B-Instruct", "reference_qlora", (0, 1, 2)), ("Qwen/Qwen3-1.7B", "reference_qlora", (0, 1, 2))}
+    assert all(s.training_config(0, TrainingConfig()).mode == "qlora" for s in reference.students)
+    assert gpu_rates(tmp_path) == ({}, None)
+    (tmp_path / "training-20260101T000000Z-gpu.json").write_text(json.dumps({"rows": [
+        {"device": "cuda", "engine": "trl", "mode": "qlora", "steady_tokens_per_s": 10_000.0},
+        {"device": "cuda", "engine": "bare loop", "mode": "full", "steady_tokens_per_s": 99_000.0}]}))  # fmt: skip
+    small = reference.model_copy(update={"datasets": ["synthetic"], "conditions": ["solution_only", "correct"]})
+    plan = plan_experiment(small, {}, "reference", tmp_path, lambda _: None)
+    assert len(plan) == 2 * 2 * 3 and {row.mode for row in plan} == {"qlora"}
+    for row in plan:
+        assert row.train_tokens > 3 * row.examples and abs(row.gpu_hours - row.train_tokens / 10_000 / 3600) < 1e-9
+    with pytest.raises(ValueError, match="datasets: unknown \\['bibi'\\]"):
+        check_experiment(reference.model_copy(update={"datasets": ["bibi"]}), "x.yaml")

@@ -96,6 +96,11 @@ class ExperimentFile(BaseModel):
     students: list[StudentSpec] = Field(min_length=1)
     evaluate_base_models: bool = True
     """Evaluate each pretrained base model untuned, as its own baseline row."""
+    datasets: list[str] | None = None
+    """The datasets the experiment runs on (what `tracekd plan` lays out; checked against the known
+    datasets there, since this wing knows none); None: as the run chooses."""
+    conditions: list[str] | None = None
+    """The trace conditions it trains (checked likewise); None: every one that can run."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> "ExperimentFile":
