@@ -4,7 +4,8 @@ path (TRL), against a bare PyTorch loop on the same model, tokens and batch in t
 - CPU (always): the demo's tiny from-config student, full fine-tuning in fp32, at two batch sizes,
   each next to the bare loop.
 - CUDA (when a GPU is present): a Llama-3.2-1B-shaped model (random weights, from config, no
-  download) in bf16: full, LoRA, QLoRA (bitsandbytes 4-bit, when installed), and the bare loop.
+  download) in bf16 at the study's sequence lengths (stories of 40-120 facts): full, LoRA, QLoRA
+  (bitsandbytes 4-bit, when installed), each padded and packed, and the bare loop.
 
 Only steady-state steps are timed (the first `--warmup` steps are left out); trainer setup
 (tokenisation, model build) and saving are reported apart. MFU = achieved model FLOPs/s over the
@@ -163,8 +164,10 @@ def main() -> None:
             trl = trl_row(f"tiny full, batch {batch}, {batching}", prompts, completions, config, peak, args.warmup)
             show(trl, bare)
             rows.append(trl)
-    if cuda:
-        rows += gpu_rows(prompts, completions, peak, args)
+    if cuda:  # the study's sequence lengths: stories of 40-120 facts, prompts of hundreds to ~1,000 tokens
+        long = [r for r in generate(SyntheticConfig(train_per_task=300, test_per_task=1, min_facts=40, max_facts=120)) if r.split == "train"]
+        long_traces = [build_trace(CORRECT, r, list(TASKS)) for r in long]
+        rows += gpu_rows([t.prompt for t in long_traces], [t.completion for t in long_traces], peak, args)
     else:
         print("no CUDA GPU here: the Llama-3.2-1B-shaped bf16 rows (full, LoRA, QLoRA, bare loop) are skipped")
     print(f"saved {save_result('training', rows, {'steps': args.steps, 'warmup': args.warmup, 'peak_flops': peak})}")
@@ -192,11 +195,12 @@ def gpu_rows(prompts: Sequence[str], completions: Sequence[str], peak: float, ar
         del model
         modes = [FULL, LORA] + ([QLORA] if importlib.util.find_spec("bitsandbytes") else [])
         for mode in modes:
-            config = TrainingConfig(base_model=folder, mode=mode, max_steps=args.steps, batch_size=16, learning_rate=2e-4,
-                                    log_every=10_000, save_every=10_000, max_length=512)  # fmt: skip
-            row = trl_row(f"llama-1b-shape {mode}, batch 16", prompts, completions, config, peak, args.warmup)
-            show(row, bare)
-            rows.append(row)
+            for batching in ("padded", "packed"):
+                config = TrainingConfig(base_model=folder, mode=mode, max_steps=args.steps, batch_size=16, learning_rate=2e-4,
+                                        log_every=10_000, save_every=10_000, max_length=1024, batching=batching)  # fmt: skip
+                row = trl_row(f"llama-1b-shape {mode}, batch 16, {batching}", prompts, completions, config, peak, args.warmup)
+                show(row, bare)
+                rows.append(row)
     return rows
 
 
