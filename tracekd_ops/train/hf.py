@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tracekd_ops.train.memory import MemoryPlan
 from tracekd_ops.train.settings import COSINE_MIN_LR, FULL, LORA, PACKED, PADDED, QLORA, WSD, TrainingConfig
 
 
@@ -23,16 +24,22 @@ class Platform:
     flash_attn: bool
     bitsandbytes: bool
     world_size: int = 1
+    memory: int = 16 << 30
+    """Bytes a training process may use: the GPU's memory on CUDA, else what the machine has available."""
 
     @classmethod
     def here(cls) -> "Platform":
         import torch
 
+        from tracekd_ops.train.memory import available_memory
+
+        cuda = torch.cuda.is_available()
         return cls(
-            cuda=torch.cuda.is_available(),
+            cuda=cuda,
             flash_attn=importlib.util.find_spec("flash_attn") is not None,
             bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
             world_size=int(os.environ.get("WORLD_SIZE", "1")),
+            memory=torch.cuda.mem_get_info()[1] if cuda else available_memory(),
         )
 
 
@@ -156,16 +163,22 @@ DEVICE_SETTINGS = ("use_cpu", "bf16", "ddp_backend")
 to be constructed on a CPU (transformers refuses bf16 without a device that has it)."""
 
 
-def sft_settings(config: TrainingConfig, output_dir: Path, mode: str, platform: Platform, batched: Batching) -> dict[str, Any]:
+def sft_settings(
+    config: TrainingConfig, output_dir: Path, mode: str, platform: Platform, batched: Batching, memory: MemoryPlan | None = None
+) -> dict[str, Any]:
     """The keyword arguments of TRL's `SFTConfig` (see `sft_config`), as a plain dict a test can
-    inspect for any platform."""
+    inspect for any platform. `memory`: the plan that fits the student's memory (micro-batch,
+    accumulation, activation checkpointing); None: the configured batch at once, checkpointing for
+    adapters on CUDA."""
     cuda = platform.cuda
+    micro, accumulation = (memory.micro_batch, memory.accumulation) if memory else (config.batch_size, config.grad_accumulation)
+    checkpointing = memory.checkpointing if memory else mode != FULL and cuda
     return dict(
         output_dir=str(output_dir / "_trainer"),
         max_steps=config.max_steps,
         num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accumulation,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accumulation,
         learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler,
         lr_scheduler_kwargs=scheduler_kwargs(config) or None,
@@ -194,15 +207,16 @@ def sft_settings(config: TrainingConfig, output_dir: Path, mode: str, platform: 
         include_num_input_tokens_seen=True,
         disable_tqdm=True,
         dataloader_num_workers=0,
-        activation_checkpointing=mode != FULL and cuda,  # TRL turns it on by default; a small model has memory to spare
+        activation_checkpointing=checkpointing,
         **sharding_settings(platform.world_size),
     )
 
 
-def sft_config(config: TrainingConfig, output_dir: Path, mode: str, platform: Platform, batched: Batching) -> Any:
+def sft_config(config: TrainingConfig, output_dir: Path, mode: str, platform: Platform, batched: Batching, memory: MemoryPlan | None) -> Any:
     """TRL's `SFTConfig`: tokenized prompt-completion data with the loss on the completion only, the
     configured learning-rate schedule (warmup-stable-decay by default), checkpoints every `save_every`
-    steps (one kept), bf16 on CUDA, fp32 on CPU, padded or packed batches (`batching`)."""
+    steps (one kept), bf16 on CUDA, fp32 on CPU, padded or packed batches (`batching`), micro-batches
+    and activation checkpointing as the memory plan says."""
     from trl import SFTConfig
 
-    return SFTConfig(**sft_settings(config, output_dir, mode, platform, batched))
+    return SFTConfig(**sft_settings(config, output_dir, mode, platform, batched, memory))

@@ -98,6 +98,9 @@ class TrainingConfig(_Settings):
     model: TinyModelConfig = Field(default_factory=TinyModelConfig)
     max_length: int | None = Field(default=None, ge=8)
     """Longest training sequence in tokens; None: the tiny model's `max_positions`, else 1024."""
+    memory_gib: float | None = Field(default=None, gt=0.0)
+    """Memory this student may use (GiB): activation checkpointing and micro-batches are chosen to
+    fit it (`train.memory`); None: what the machine has when training starts (the GPU's on CUDA)."""
     batching: str = AUTO
     """`padded` (one example a row), `packed` (several a row, no padding: `batch_size` examples'
     worth of tokens a step), or `auto` (packed where packing is correct and pays: `train.hf.batching`)."""

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from tracekd_ops.train import hf
+from tracekd_ops.train import hf, memory
 from tracekd_ops.train.models import build_tiny_model, format_prompts, load_pretrained, quiet_progress_bars, train_tokenizer
-from tracekd_ops.train.settings import FULL, TrainingConfig
+from tracekd_ops.train.settings import FULL, QLORA, TrainingConfig
 
 Log = Callable[[str], None]
 TRAINER_VERSION = "sft-4"
@@ -126,6 +126,7 @@ def build_trainer(
     trainer_cache, model.config.use_cache = model.config.use_cache, False
     batched = hf.batching(config, platform)
     settings = config.with_changes(max_length=limit)
+    longest = max(lengths[i] for i in keep)
     if batched.packed:
         dataset, rows = packed_dataset(dataset, limit, config.batch_size)
         settings = settings.with_changes(batch_size=rows)
@@ -133,10 +134,13 @@ def build_trainer(
             f"(about {config.batch_size} examples' tokens)")  # fmt: skip
     else:
         log(f"batches {batched.reason}")
+    plan = memory_plan(model, settings, mode, platform, sequence=limit * settings.batch_size if batched.packed else longest,
+                       rows=1 if batched.packed else settings.batch_size)  # fmt: skip
+    log(plan.describe())
     hf.score_labelled_positions_only()
     trainer = SFTTrainer(
         model=model,
-        args=hf.sft_config(settings, output_dir, mode, platform, batched),
+        args=hf.sft_config(settings, output_dir, mode, platform, batched, plan),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=hf.peft_config(config, mode),
@@ -148,6 +152,21 @@ def build_trainer(
     trainer.model_use_cache = trainer_cache
     trainer.length_report = {"dropped_too_long": dropped, "longest_sequence_tokens": max(lengths), "context_tokens": limit}
     return trainer
+
+
+def memory_plan(model: Any, config: TrainingConfig, mode: str, platform: hf.Platform, sequence: int, rows: int) -> memory.MemoryPlan:
+    """How this student trains within its memory (`train.memory.fit`): `rows` sequences of
+    `sequence` tokens a step (a packed batch is one row: the collator joins its rows)."""
+    trainable = None if mode == FULL else memory.lora_parameters(model, config.lora.r)
+    shape = memory.Shape.of(model, trainable, quantized=mode == QLORA)
+    available = int(config.memory_gib * memory.GIB) if config.memory_gib else platform.memory
+    if rows == 1 and config.batch_size > 1:  # packed: its rows are one sequence to the model, and cannot be split here
+        found = memory.estimate(shape, 1, sequence, checkpointing=True)
+        if found.total > available:
+            raise memory.DoesNotFit(f"a packed step needs about {found.describe()}, but the student is given "
+                                    f"{available / memory.GIB:.1f} GiB: use batching padded, or fewer rows a step (batch_size)")  # fmt: skip
+        return memory.fit(shape, 1, config.grad_accumulation, sequence, available)
+    return memory.fit(shape, rows, config.grad_accumulation, sequence, available)
 
 
 def packed_dataset(dataset: Any, row_tokens: int, batch_size: int) -> tuple[Any, int]:
