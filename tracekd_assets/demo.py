@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -28,6 +29,7 @@ from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.defs.recovery import die_with_parent, free_dead_runs
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
+from tracekd_ops.train.memory import GIB, available_memory, fits_side_by_side
 
 DAGSTER_YAML = """\
 # Written by TraceKD. DuckDB allows one writing process per file: steps in the `duckdb` pool
@@ -137,6 +139,15 @@ def materialize_everything(
     for line in free_dead_runs(instance):
         log(f"recovered: {line}")
     ref = instance.get_ref()
+    share = None
+    if workers > 1:  # side by side only as many students as fit, each planning within its share of the memory
+        available = available_memory()
+        configs = [s.training_config(seed, experiment.training_defaults()) for s in experiment.experiment().students for seed in s.seeds]
+        fitting, why = fits_side_by_side(configs, workers, available)
+        log(f"memory: condition chains {why}" + (f" (fewer than the {workers} asked for)" if fitting < workers else ""))
+        workers, share = fitting, available / fitting / GIB
+        if experiment.training_defaults().memory_gib is None:
+            experiment = experiment.with_changes(training={"memory_gib": round(share, 2)})
     # plain values cross to worker processes: resources themselves do not pickle
     resources = {
         "home": {"home": home.home},
@@ -172,7 +183,13 @@ def materialize_everything(
                     for label, key in chains
                 }
                 for label, future in futures.items():
-                    record(label, *future.result())
+                    try:
+                        record(label, *future.result())
+                    except BrokenProcessPool:  # the kernel killed a worker (out of memory?): say so, not a traceback
+                        outcome.failed.append(label)
+                        log(f"  {label}: FAILED: its worker process was killed (by the kernel's OOM killer?) while {len(futures)} "
+                            f"chains ran side by side; each student was planned for {share:.1f} GiB of "
+                            f"{available_memory() / GIB:.1f} GiB now available: run fewer at once (--workers) or give less (training.memory_gib)")  # fmt: skip
             except BaseException:  # interrupted (Ctrl-C, TERM): stop the workers instead of waiting for them
                 _stop_workers()
                 pool.shutdown(wait=False, cancel_futures=True)

@@ -164,3 +164,35 @@ def test_msmarco_files_run_through_the_same_chain(tmp_path, tiny_home, tiny_expe
         assert outcome.failed == [], outcome.failed
         metrics = tiny_home.store().rows("SELECT condition, n, eval_split FROM metrics ORDER BY condition")
         assert metrics == [{"condition": c, "n": 3, "eval_split": "test"} for c in sorted(WITHOUT_TEACHER)]
+
+
+def test_a_worker_the_kernel_kills_is_reported_in_one_line(tiny_home, tiny_experiment):
+    """SIGKILL one condition chain's worker while it trains, as the kernel's OOM killer would: the
+    demo says which chain, what each student was planned for and the memory there is, in one line,
+    instead of a BrokenProcessPool traceback."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    logged: list[str] = []
+    slow = tiny_experiment.with_changes(training={"max_steps": 5000, "max_seconds": 120.0})
+
+    def kill_a_worker() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if any(line.startswith("materializing traces") for line in logged) and multiprocessing.active_children():
+                time.sleep(8)  # into training
+                os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_a_worker)
+    killer.start()
+    with instance_for_test() as instance:
+        outcome = materialize_everything(instance, tiny_home, slow, conditions=("solution_only", "correct"), workers=2, log=logged.append)
+    killer.join()
+    assert any(line.startswith("memory: condition chains 2 at once: each student's plan fits its") for line in logged)
+    killed = [line for line in logged if "its worker process was killed (by the kernel's OOM killer?)" in line]
+    assert killed and outcome.failed and all("each student was planned for" in line and "GiB now available" in line for line in killed)

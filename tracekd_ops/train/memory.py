@@ -21,7 +21,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tracekd_ops.train.settings import TrainingConfig
 
 GIB = 1 << 30
 SAFETY = 1.25
@@ -60,6 +63,33 @@ class Shape:
             heads=int(config.num_attention_heads), vocab=int(config.vocab_size),
             weight_bytes=0.56 if quantized else size, activation_bytes=2 if quantized or size == 2 else 4,
         )  # fmt: skip
+
+
+def shape_before_loading(config: "TrainingConfig") -> Shape | None:
+    """A student's shape from its settings alone (no weights loaded), for deciding how many train
+    side by side: the tiny student's from its config; a pretrained base's from its `config.json`
+    when the base is on this machine; None when it is not."""
+    from tracekd_ops.train.settings import FULL, QLORA
+
+    if config.from_config:
+        m = config.model
+        hidden, layers, inter, heads, vocab = m.hidden_size, m.num_layers, m.intermediate_size, m.num_heads, m.vocab_size
+    else:
+        try:
+            from transformers import AutoConfig
+
+            from tracekd_ops.train.bases import resolve_base_model
+
+            loaded = AutoConfig.from_pretrained(resolve_base_model(config.base_model), local_files_only=True)
+        except (OSError, ValueError):
+            return None
+        text = loaded.get_text_config() if hasattr(loaded, "get_text_config") else loaded
+        hidden, layers, heads, vocab = text.hidden_size, text.num_hidden_layers, text.num_attention_heads, text.vocab_size
+        inter = getattr(text, "intermediate_size", 4 * hidden)
+    parameters = vocab * hidden + layers * (4 * hidden * hidden + 3 * hidden * inter)
+    trainable = parameters if config.mode == FULL else config.lora.r * layers * (8 * hidden + 3 * (hidden + inter))
+    quantized = config.mode == QLORA
+    return Shape(parameters, trainable, layers, hidden, inter, heads, vocab, 0.56 if quantized else 4, 4)
 
 
 def lora_parameters(model: Any, rank: int) -> int:
@@ -165,3 +195,20 @@ def available_memory() -> int:
     except OSError:
         pass
     return min(limits) if limits else int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def fits_side_by_side(configs: list["TrainingConfig"], workers: int, available: int) -> tuple[int, str]:
+    """(how many students can train at once, at most `workers`, and why): the largest number whose
+    equal share of `available` every student's plan fits (its longest sequence taken as its whole
+    context, the worst case). A student whose shape cannot be known here does not limit it."""
+    shapes = [(c, shape_before_loading(c)) for c in configs]
+    for n in range(max(1, workers), 0, -1):
+        share = available // n
+        try:
+            plans = [fit(s, c.batch_size, c.grad_accumulation, c.sequence_limit, share) for c, s in shapes if s is not None]
+        except DoesNotFit:
+            continue
+        largest = max((p.estimate.total for p in plans), default=0)
+        return n, f"{n} at once: each student's plan fits its {share / GIB:.1f} GiB share of {available / GIB:.1f} GiB available " \
+                  f"(largest estimate {largest / GIB:.1f} GiB)"
+    return 1, f"1 at a time: a student needs more than the {available / GIB:.1f} GiB available even alone (it will say so when it starts)"

@@ -157,8 +157,11 @@ class TrainingConfig(_Settings):
         return self.max_length or (self.model.max_positions if self.from_config else 1024)
 
     def fingerprint(self) -> str:
-        """A hash of every setting: a checkpoint is resumed only by a run with the same settings."""
-        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+        """A hash of every setting that shapes what is learned: a checkpoint is resumed only by a run
+        with the same settings. `memory_gib` is left out: it changes how a step is split into
+        micro-batches (same effective batch), which a machine with other memory must be free to do."""
+        settings = {k: v for k, v in self.as_dict().items() if k != "memory_gib"}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
     def with_changes(self, **changes: Any) -> "TrainingConfig":
         """A validated copy with some settings changed (nested sections merge key by key)."""
