@@ -182,19 +182,23 @@ def materialize_everything(
                     label: pool.submit(_run_partition, ref, condition_job.name, key, resources, threads)
                     for label, key in chains
                 }
+                broken = False
                 for label, future in futures.items():
                     try:
                         record(label, *future.result())
                     except BrokenProcessPool:  # the kernel killed a worker (out of memory?): say so, not a traceback
+                        broken = True
                         outcome.failed.append(label)
                         log(f"  {label}: FAILED: its worker process was killed (by the kernel's OOM killer?) while {len(futures)} "
                             f"chains ran side by side; each student was planned for {share:.1f} GiB of "
                             f"{available_memory() / GIB:.1f} GiB now available: run fewer at once (--workers) or give less (training.memory_gib)")  # fmt: skip
+                if broken:  # the pool's other workers would train on for chains already counted as failed
+                    _stop_workers()
             except BaseException:  # interrupted (Ctrl-C, TERM): stop the workers instead of waiting for them
                 _stop_workers()
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
-            pool.shutdown()
+            pool.shutdown(wait=not broken, cancel_futures=True)
         outcome.seconds[f"traces, students, evaluation [{dataset}]"] = time.monotonic() - started
     log("materializing rating items and statistics (simulated panel), SQL models and report ...")
     started = time.monotonic()

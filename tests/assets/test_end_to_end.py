@@ -183,7 +183,7 @@ def test_a_worker_the_kernel_kills_is_reported_in_one_line(tiny_home, tiny_exper
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             if any(line.startswith("materializing traces") for line in logged) and multiprocessing.active_children():
-                time.sleep(8)  # into training
+                time.sleep(2)  # into its chain
                 os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
                 return
             time.sleep(0.2)
