@@ -85,13 +85,15 @@ def test_generation_with_the_cache_gives_exactly_the_tokens_without_it():
             layer.input_layernorm.conv.weight.normal_()
     ids = torch.tensor([[0, 0, 0, 5, 6, 7, 8, 9], [11, 12, 13, 14, 15, 16, 17, 18], [0, 0, 0, 0, 0, 0, 3, 4]])
     mask = (ids != 0).long()
+    settings = {"dynamic": {"use_cache": True}, "static": {"use_cache": True, "cache_implementation": "static"}, "none": {"use_cache": False}}
     runs = {
-        cache: model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=25, do_sample=False, use_cache=cache, pad_token_id=0,
-                              eos_token_id=None, output_scores=True, return_dict_in_generate=True)
-        for cache in (True, False)
+        name: model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=25, do_sample=False, pad_token_id=0, eos_token_id=None,
+                             output_scores=True, return_dict_in_generate=True, **kwargs)
+        for name, kwargs in settings.items()
     }  # fmt: skip
-    assert runs[True].sequences.tolist() == runs[False].sequences.tolist()
-    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(runs[True].scores, runs[False].scores))
+    for cached in ("dynamic", "static"):
+        assert runs[cached].sequences.tolist() == runs["none"].sequences.tolist()
+        assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(runs[cached].scores, runs["none"].scores))
 
 
 def test_a_saved_student_generates_with_the_cache(tmp_path):
