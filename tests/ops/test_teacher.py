@@ -262,3 +262,33 @@ def test_replica_urls_are_checked_like_the_first():
         TeacherConfig(base_url="http://a/v1", model="m", extra_urls=("http://a/v1",))
     with pytest.raises(ValueError, match="need a base_url"):
         TeacherConfig(extra_urls=("http://b/v1",))
+
+
+def test_the_key_never_reaches_storage_in_any_form_or_cut(tmp_path, secret_key):
+    """A server that echoes the request's headers in a 200 reply (content and reasoning), and one
+    whose 401 carries the key across the 300th character of its message: the key is removed before
+    anything is cut short, in plain, URL-quoted and base64 form."""
+    import base64
+    from urllib.parse import quote
+
+    forms = (SECRET, quote(SECRET, safe=""), base64.b64encode(SECRET.encode()).decode())
+    store = Store(tmp_path / "t.duckdb")
+    echo, refuse = RECORDS[0].question, RECORDS[1].question
+
+    def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+        bearer = headers.get("Authorization", "")
+        if echo in prompt:
+            said = f"you sent {bearer} ({' / '.join(forms)})"
+            return 200, chat_reply(f"<answer>{right_answer(prompt)}</answer> {said}", f"headers: {said}"), {}
+        if refuse in prompt:
+            return 401, {"error": {"message": "x" * (300 - len("Bearer ") - 10) + f" {bearer} is not valid"}}, {}
+        return 200, chat_reply(f"<answer>{right_answer(prompt)}</answer>"), {}
+
+    with ScriptedChatServer(script) as server:
+        client = TeacherClient(config_for(server, max_attempts=1))
+        ask_all(client, TeacherCache(store), [answer_request(client.config, r) for r in RECORDS[:3]], log=lambda _: None)
+    rows = json.dumps(store.rows("SELECT * FROM teacher_requests"), default=str)
+    for form in forms:
+        assert form not in rows
+    assert SECRET[:12] not in rows and SECRET[-12:] not in rows  # no piece of it survives the cut at 300 characters
+    assert "***" in rows

@@ -111,6 +111,12 @@ class TeacherClient:
             return outcome.value
         return TeacherReply(request.key, "failed", None, None, outcome.error, outcome.attempts, time.monotonic() - started, endpoint=last)
 
+    def _clean(self, text: str) -> str:
+        """Server text with every form of every secret (the key, URL credentials; as given,
+        URL-quoted, base64) removed: applied where the text enters, before anything cuts it short,
+        so no part of a secret survives a truncation either."""
+        return redact(text, *self._secrets)
+
     def _backoff(self, attempt: int, fault: Exception) -> float | None:
         """Seconds before the next try: the server's Retry-After, else jittered exponential
         backoff; None for a permanent fault."""
@@ -132,20 +138,21 @@ class TeacherClient:
     def _ask(self, endpoint: _Endpoint, payload: dict[str, Any], request: TeacherRequest, attempt: int, started: float) -> TeacherReply:
         import openai
 
+        clean = self._clean
         try:
             response = endpoint.client.chat.completions.create(**payload)
         except openai.APIStatusError as fault:
             status = fault.status_code
-            message = f"HTTP {status}: {_short(fault.message)}"
+            message = f"HTTP {status}: {_short(clean(fault.message))}"
             if status in (408, 409, 429) or status >= 500:
                 raise _Transient(message, _retry_after(fault.response.headers.get("retry-after"))) from fault
             raise _Permanent(message) from fault
         except openai.APITimeoutError as fault:
             raise _Transient(f"timed out after {self.config.timeout_s:g} s") from fault
         except openai.APIConnectionError as fault:
-            raise _Transient(f"connection failed: {_short(str(fault.__cause__ or fault))}") from fault
+            raise _Transient(f"connection failed: {_short(clean(str(fault.__cause__ or fault)))}") from fault
         except (openai.APIResponseValidationError, ValueError) as fault:
-            raise _Transient(f"malformed response: {_short(str(fault))}") from fault
+            raise _Transient(f"malformed response: {_short(clean(str(fault)))}") from fault
         try:
             message = response.choices[0].message
             content = message.content
@@ -158,8 +165,8 @@ class TeacherClient:
         return TeacherReply(
             request.key,
             "ok",
-            content,
-            reasoning if isinstance(reasoning, str) else None,
+            clean(content) if content is not None else None,  # a server that echoes the request's headers must not store the key
+            clean(reasoning) if isinstance(reasoning, str) else None,
             None,
             attempt,
             time.monotonic() - started,
