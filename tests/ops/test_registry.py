@@ -82,3 +82,37 @@ def test_a_revision_holds_no_pickle_its_files_are_read_only_and_tampering_is_cau
     (pickled / "training_args.bin").write_bytes(b"\x80\x04pickle")
     with pytest.raises(ValueError, match="pickled files"):
         registry.register(pickled, LINEAGE, {}, {})
+
+
+@pytest.mark.parametrize("edit", ["rewrite the manifest", "delete the manifest", "no name digest either"])
+def test_a_revision_without_its_recorded_digest_is_not_trusted(tmp_path, edit):
+    """The attack that used to pass: the registry row's digest set to NULL, 4 KB of the weights
+    zeroed, and the manifest rewritten to match (or deleted). Without a recorded digest, the digest
+    a local revision carries in its name must match; without that too, it is refused."""
+    import json
+    from dataclasses import replace
+
+    from tracekd_ops.registry.base import RevisionCorrupted
+    from tracekd_ops.registry.local import MANIFEST_FILE, verify_manifest, write_manifest
+
+    registry = LocalRegistry(tmp_path / "reg")
+    entry = registry.register(stage(registry, b"w" * 8192), LINEAGE, {}, {})
+    lineage = replace(LINEAGE, model_revision=entry.revision)
+    assert registry.resolve(lineage, None) == registry.folder(entry.model_name, entry.revision)  # untouched: the name's digest holds
+    folder = registry.folder(entry.model_name, entry.revision)
+    for path in folder.iterdir():
+        path.chmod(0o644)
+    (folder / "model.safetensors").write_bytes(b"\0" * 4096 + b"w" * 4096)
+    if edit == "delete the manifest":
+        (folder / MANIFEST_FILE).unlink()
+        with pytest.raises(RevisionCorrupted, match="no tracekd_manifest.json"):
+            registry.resolve(lineage, None)
+        return
+    write_manifest(folder)  # the attacker makes the manifest match the damaged files
+    assert json.loads((folder / MANIFEST_FILE).read_text())
+    if edit == "rewrite the manifest":
+        with pytest.raises(RevisionCorrupted, match="digest its revision name carries"):
+            registry.resolve(lineage, None)
+    else:  # a revision whose name carries no digest (a Hub commit id)
+        with pytest.raises(RevisionCorrupted, match="no content digest is recorded"):
+            verify_manifest(folder, None, "revision x@deadbeefcafe0123")

@@ -42,23 +42,36 @@ def write_manifest(folder: Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def verify_manifest(folder: Path, expected_digest: str | None, what: str) -> None:
+def verify_manifest(folder: Path, expected_digest: str | None, what: str, digest_prefix: str | None = None) -> None:
     """A revision is what was registered: its manifest hashes to the recorded digest and every file
-    (none missing, none added) to its manifest entry; else an error naming what differs."""
+    (none missing, none added) to its manifest entry; else an error naming what differs. Without a
+    recorded digest (a registry row edited, or lost), the digest's first characters that a local
+    revision carries in its name (`digest_prefix`) must match instead; with neither, the revision
+    cannot be trusted and is refused: a missing digest is never a pass."""
     manifest = folder / MANIFEST_FILE
     if not manifest.exists():
-        if expected_digest:
-            raise RevisionCorrupted(f"{what}: no {MANIFEST_FILE}, cannot verify its content")
-        return  # registered before manifests existed
+        raise RevisionCorrupted(f"{what}: no {MANIFEST_FILE}, cannot verify its content")
     text = manifest.read_text()
-    if expected_digest and hashlib.sha256(text.encode()).hexdigest() != expected_digest:
+    actual = hashlib.sha256(text.encode()).hexdigest()
+    if expected_digest is None and digest_prefix is None:
+        raise RevisionCorrupted(f"{what}: no content digest is recorded for it in the registry table, so its files cannot be "
+                                "trusted; register it again (materialize its student)")  # fmt: skip
+    if expected_digest is not None and actual != expected_digest:
         raise RevisionCorrupted(f"{what}: its manifest does not match the digest recorded at registration")
+    if expected_digest is None and not actual.startswith(digest_prefix or ""):
+        raise RevisionCorrupted(f"{what}: its manifest does not match the digest its revision name carries (no digest recorded in the registry table)")
     recorded = json.loads(text)
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST_FILE}
     changed = sorted(name for name in recorded if name not in present or _file_sha256(folder / name) != recorded[name])
     added = sorted(present - set(recorded) - HOST_FILES)
     if changed or added:
         raise RevisionCorrupted(f"{what}: files changed since registration: {changed + added}")
+
+
+def name_digest(revision: str) -> str | None:
+    """The content digest's first 8 hex characters, which a local revision's name ends with."""
+    tail = revision.rsplit("-", 1)[-1]
+    return tail if len(tail) == 8 and all(c in "0123456789abcdef" for c in tail) else None
 
 
 HOST_FILES = {".gitattributes"}
@@ -113,7 +126,7 @@ class LocalRegistry:
         if lineage.model_revision is None:
             raise ValueError(f"{lineage.model_name}: no revision to resolve")
         folder = self.folder(lineage.model_name, lineage.model_revision)
-        verify_manifest(folder, digest, f"revision {lineage.model_name}@{lineage.model_revision}")
+        verify_manifest(folder, digest, f"revision {lineage.model_name}@{lineage.model_revision}", name_digest(lineage.model_revision))
         return folder
 
     def folder(self, model_name: str, revision: str) -> Path:
