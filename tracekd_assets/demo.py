@@ -164,8 +164,14 @@ def materialize_everything(
     for dataset in datasets:
         log(f"materializing raw_examples[{dataset}] ...")
         started = time.monotonic()
-        record(f"raw_examples[{dataset}]", *_run_partition(ref, raw_job.name, dataset, resources))
+        raw_ok, raw_run = _run_partition(ref, raw_job.name, dataset, resources)
+        record(f"raw_examples[{dataset}]", raw_ok, raw_run)
         outcome.seconds[f"raw data [{dataset}]"] = time.monotonic() - started
+        if not raw_ok:  # the stored rows are the previous source's: training on them would pass them off as this one's
+            outcome.skipped += [f"{c}[{dataset}]" for c in conditions]
+            log(f"  raw_examples[{dataset}] failed (the source was refused; its error is in run {raw_run}): "
+                f"no condition chain of {dataset} runs in this invocation")  # fmt: skip
+            continue
         started = time.monotonic()
         chains = [(f"{c}[{dataset}]", str(run_key(dataset, c))) for c in conditions]
         log(f"materializing traces -> student -> predictions -> metrics for {len(chains)} conditions "

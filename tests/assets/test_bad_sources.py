@@ -60,3 +60,32 @@ def test_an_empty_or_unsplit_source_fails_and_changes_nothing(tmp_path, tiny_hom
         message = str(failure.step_failure_data.error)
         assert says in message and "left as it was" in message, message
         assert tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL") == before
+
+
+def test_a_refused_source_stops_its_condition_chains(tmp_path, tiny_home, tiny_experiment):
+    """When raw_examples refuses a source, nothing downstream runs on the previous source's rows in
+    that invocation: no new student, no new prediction; the outcome says why."""
+    from tracekd_assets.demo import materialize_everything
+
+    good = tiny_experiment.with_changes(sources={"cotempqa": str(SHARED_DATA / "cotempqa" / "equal.json")}, per_category_limit=2)
+    (tmp_path / "equal.json").write_text("")
+    bad = good.with_changes(sources={"cotempqa": str(tmp_path / "equal.json")})
+    logged: list[str] = []
+    with instance_for_test() as instance:
+        first = materialize_everything(instance, tiny_home, good, datasets=("cotempqa",), conditions=("solution_only",), log=lambda _: None)
+        assert first.failed == []
+        revisions = tiny_home.store().rows("SELECT revision FROM registry ORDER BY ALL")
+        second = materialize_everything(instance, tiny_home, bad, datasets=("cotempqa",), conditions=("solution_only",), log=logged.append)
+    assert second.failed[0] == "raw_examples[cotempqa]" and "solution_only[cotempqa]" in second.skipped
+    assert any("no condition chain of cotempqa runs in this invocation" in line for line in logged)
+    assert tiny_home.store().rows("SELECT revision FROM registry ORDER BY ALL") == revisions
+
+
+def test_a_json_true_is_not_an_index(tmp_path):
+    from tracekd_ops.datasets.errors import DatasetFormatError
+    from tracekd_ops.datasets.specs import load_source
+
+    path = tmp_path / "equal.json"
+    path.write_text(json.dumps({"index": True, "question": "Who?", "facts": ["A is a member of the B in 2001."], "answer": ["B"]}) + "\n")
+    with pytest.raises(DatasetFormatError, match=r"line 1 \(index\): expected int, got bool"):
+        list(load_source("cotempqa", path))

@@ -53,6 +53,8 @@ def _field(row: dict[str, Any], name: str, kind: type, source: str, where: str) 
     if name not in row:
         raise DatasetFormatError(source, where, name, "missing")
     value = row[name]
+    if kind is int and isinstance(value, bool):  # JSON true is a bool, which Python counts as an int
+        raise DatasetFormatError(source, where, name, "expected int, got bool")
     if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
         expected = "list of strings" if kind is list else kind.__name__
         raise DatasetFormatError(source, where, name, f"expected {expected}, got {type(value).__name__}")
