@@ -390,12 +390,13 @@ def _ratings_import(args: argparse.Namespace) -> int:
     from tracekd_ops.steps.ratings import import_ratings
 
     try:
-        done = import_ratings(_store(args.home), args.format, Path(args.path), args.item_set)
+        done = import_ratings(_store(args.home), args.format, Path(args.path), args.item_set, args.name)
     except (ImportRejected, LookupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"imported {done['ratings']} ratings by {done['participants']} participants into item set {done['item_set_version']}; "
-          "materialize rating_analysis (or the report job) to see them")  # fmt: skip
+    replaced = f", replacing the {done['replaced']} ratings it held before" if done["replaced"] else ""
+    print(f"imported {done['ratings']} ratings by {done['participants']} participants into item set {done['item_set_version']} "
+          f"as {done['source']}{replaced}; materialize rating_analysis (or the report job) to see them")  # fmt: skip
     return 0
 
 
@@ -470,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
         action.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
         if name == "export":
             action.add_argument("--panel", choices=("real", "simulated"), default="real")
+        else:
+            action.add_argument("--name", help="what this import is called: importing under it again replaces it (default: "
+                                "its content, so the same ratings imported twice are stored once)")
         action.set_defaults(handler=handler)
     plan = commands.add_parser("plan", help="lay an experiment's fine-tunes out (training tokens, GPU-hours) without training")
     plan.add_argument("--experiment", help="the experiment file, e.g. experiments/reference.yaml (default: one tiny student)")

@@ -269,3 +269,57 @@ def test_stored_item_set_round_trips(study):
     assert records["correct"].facts.startswith("[1] ") and records["correct"].question.endswith("?")
     item_set = sample_item_set("synthetic", {"correct": store.rows("SELECT * FROM traces WHERE condition = 'correct'")}, 4, 0, 2)
     assert store_item_set(store, item_set) == 6
+
+
+@pytest.mark.parametrize("edit", ["delete the panel column", "write Simulated", "write real"])
+def test_an_edited_export_of_the_simulated_panel_never_enters_the_real_panel(study, tmp_path: Path, edit: str):
+    import csv
+
+    store, version = study
+    items = load_items(store, version)
+    run_simulated_panel(store, raters=3, seed=0, version=version)
+    path = tmp_path / "ratings.csv"
+    export("csv", items, ratings_of(store, version, "simulated"), version, path)
+    rows = list(csv.DictReader(path.open()))
+    for row in rows:
+        if edit == "delete the panel column":
+            row.pop("panel")
+        else:
+            row["panel"] = "Simulated" if edit == "write Simulated" else "real"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(ImportRejected, match="line 2: participant_id: sim-001 is one of TraceKD's synthetic raters"):
+        import_ratings(store, "csv", path, version)
+    assert ratings_of(store, version, REAL) == []
+
+
+def test_imports_are_idempotent_never_delete_each_other_and_count_a_rating_once(study, tmp_path: Path):
+    store, version = study
+    items = load_items(store, version)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "ratings.csv", tmp_path / "b" / "ratings.csv"
+    export("csv", items, synthetic_ratings(items, participants=2, shift={}), version, first)
+    export("csv", items, [{**r, "participant_id": r["participant_id"] + "-b"} for r in synthetic_ratings(items, participants=2, shift={})],
+           version, second)  # fmt: skip
+    one = import_ratings(store, "csv", first, version)
+    for _ in range(3):  # the same ratings again, as often as you like: stored once
+        assert import_ratings(store, "csv", first, version)["source"] == one["source"]
+    assert len(ratings_of(store, version, REAL)) == one["ratings"]
+    import_ratings(store, "csv", second, version)  # the same base name, other ratings: a's stay
+    assert len(ratings_of(store, version, REAL)) == 2 * one["ratings"]
+    copy = tmp_path / "copy.csv"
+    copy.write_text(first.read_text() + "\n")  # the same ratings in another file: refused, not counted twice
+    with pytest.raises(ImportRejected, match="already rated item .* a rating is counted once"):
+        import_ratings(store, "csv", copy, version, name="study-2")
+    lab = tmp_path / "lab.csv"
+    lab_ratings = [{**r, "participant_id": r["participant_id"] + "-lab"} for r in synthetic_ratings(items, participants=1, shift={})]
+    export("csv", items, lab_ratings, version, lab)
+    named = import_ratings(store, "csv", lab, version, name="lab")
+    assert (named["source"], named["replaced"]) == ("import:lab", 0)
+    export("csv", items, lab_ratings[:3], version, lab)  # corrected and imported again under its name: it replaces, and says so
+    again = import_ratings(store, "csv", lab, version, name="lab")
+    assert (again["ratings"], again["replaced"]) == (3, len(lab_ratings))
+    assert len(ratings_of(store, version, REAL)) == 2 * one["ratings"] + 3

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -79,8 +80,15 @@ def _argilla_responses(ratings: Iterable[Mapping[str, Any]]) -> dict[str, list[d
     return responses
 
 
-def read(fmt: str, path: Path, items: Sequence[RatingItem]) -> list[dict[str, Any]]:
-    """The ratings in `path`, checked against the item set; `ImportRejected` names what is wrong."""
+SIMULATED_ID = re.compile(r"^sim-\d+$", re.IGNORECASE)
+"""The ids TraceKD's synthetic raters go by (`ratings.simulate`): never a real participant's."""
+
+
+def read(fmt: str, path: Path, items: Sequence[RatingItem], simulated_ids: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The ratings in `path`, checked against the item set; `ImportRejected` names what is wrong.
+    Whether a rating is a person's is decided here, not by the file: a participant id of the
+    simulated panel (`simulated_ids`, or the synthetic raters' `sim-N` form) is refused whatever
+    the file says its panel is (or leaves out)."""
     if not path.is_file():
         raise ImportRejected(f"{path}: no such file")
     by_id = {item.item_id: item for item in items}
@@ -105,6 +113,9 @@ def read(fmt: str, path: Path, items: Sequence[RatingItem]) -> list[dict[str, An
             values, comment = check_answer(answer)
         except RatingRejected as error:
             raise ImportRejected(f"{path}:{where}: {error}") from None
+        if participant in simulated_ids or SIMULATED_ID.match(participant):
+            raise ImportRejected(f"{path}:{where}: participant_id: {participant} is one of TraceKD's synthetic raters (the simulated "
+                                 "panel), not a person, whatever the file's panel column says")  # fmt: skip
         item = by_id.get(str(answer.get("item_id") or ""))
         if item is None:
             raise ImportRejected(f"{path}:{where}: item_id: {answer.get('item_id')!r} is not an item of this item set")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tracekd_ops.ratings.analysis import analyse
-from tracekd_ops.ratings.formats import export, read
+from tracekd_ops.ratings.formats import ImportRejected, export, read
 from tracekd_ops.ratings.items import sample_item_set
 from tracekd_ops.ratings.simulate import SIMULATED_SOURCE, simulate_panel
 from tracekd_ops.ratings.storage import PANELS, REAL, SIMULATED, latest_item_set, load_items, ratings_of, replace_panel, store_item_set
@@ -96,10 +96,25 @@ def export_ratings(store: Store, fmt: str, path: Path, item_set_version: str | N
     return {"item_set_version": version, "panel": panel, "ratings": count, "path": path}
 
 
-def import_ratings(store: Store, fmt: str, path: Path, item_set_version: str | None = None) -> dict[str, Any]:
-    """Bring in a study run on another tool as real ratings; a second import of the same file
-    replaces the first (its source is the file name)."""
+def import_ratings(store: Store, fmt: str, path: Path, item_set_version: str | None = None, name: str | None = None) -> dict[str, Any]:
+    """Bring in a study run on another tool as real ratings. An import is known by the name the
+    user gives it (`name`: importing under it again replaces it, and says what it replaced), else
+    by its content (importing the same ratings again changes nothing). An import never deletes
+    another's ratings, and a participant's rating of an item is counted once: one already stored
+    by another import or by the rating page is refused, naming it. The panel is decided here: the
+    simulated panel's raters are refused whatever the file says (`formats.read`)."""
+    import hashlib
+
     version = current_item_set(store, item_set_version)
-    rows = read(fmt, path, load_items(store, version))
-    replace_panel(store, version, REAL, f"import:{fmt}:{path.name}", rows)
-    return {"item_set_version": version, "ratings": len(rows), "participants": len({r["participant_id"] for r in rows})}
+    simulated = frozenset(r["participant_id"] for r in ratings_of(store, version, SIMULATED))
+    rows = read(fmt, path, load_items(store, version), simulated)
+    source = f"import:{name}" if name else f"import:{fmt}:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
+    others = {(r["participant_id"], r["item_id"]): r["source"] for r in ratings_of(store, version, REAL) if r["source"] != source}
+    clash = next(((r["participant_id"], r["item_id"]) for r in rows if (r["participant_id"], r["item_id"]) in others), None)
+    if clash:
+        raise ImportRejected(f"{path}: participant {clash[0]} already rated item {clash[1]} (in {others[clash]}): a rating is "
+                             "counted once; import the same file under the same name to replace it")  # fmt: skip
+    replaced = len([r for r in ratings_of(store, version, REAL) if r["source"] == source])
+    replace_panel(store, version, REAL, source, rows)
+    return {"item_set_version": version, "ratings": len(rows), "participants": len({r["participant_id"] for r in rows}),
+            "source": source, "replaced": replaced}  # fmt: skip
