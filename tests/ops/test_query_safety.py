@@ -34,9 +34,10 @@ def store(tmp_path):
         ("ATTACH '{tmp}/other.duckdb' (READ_WRITE)", "only one SELECT"),
         ("INSTALL httpfs", "only one SELECT"),
         ("SET enable_external_access = true", "only one SELECT"),
-        ("SELECT * FROM read_text('/etc/hostname')", "disabled by config"),
-        ("SELECT * FROM read_csv('{tmp}/fifo')", "disabled by config"),
-        ("SELECT * FROM 'https://example.com/x.csv'", "disabled by config"),
+        ("SELECT * FROM read_text('/etc/hostname')", "reads files"),
+        ("SELECT * FROM read_csv('{tmp}/fifo')", "reads files"),
+        ("SELECT * FROM 'https://example.com/x.csv'", "is a file, not a table"),
+        ("SELECT * FROM (SELECT 1) WHERE 'a' IN (SELECT * FROM \"/etc/hostname\")", "is a file, not a table"),
         ("SELECT * FROM no_such_table", "no_such_table"),
     ],
 )
@@ -77,3 +78,43 @@ def test_the_cli_prints_the_duckdb_message_and_exits_non_zero(store):
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "nope" in bad.stderr
     good = subprocess.run([TRACEKD, "query", "SELECT n FROM notes", "--format", "csv"], capture_output=True, text=True, env=env, timeout=120)
     assert good.returncode == 0 and good.stdout.splitlines() == ["n", "1"]
+
+
+@pytest.mark.parametrize(
+    "sql, says",
+    [
+        ("SELECT size FROM read_blob('{db}')", r"read_blob\(\) is not allowed"),
+        ("SELECT * FROM '{db}'", "is a file, not a table"),
+        ("SELECT * FROM glob('{home}/*')", r"glob\(\) is not allowed"),
+        ("SELECT " + "(" * 5000 + "1" + ")" * 5000, "nested too deeply"),
+        ("SELECT 1 FROM", "not valid SQL"),
+    ],
+)
+def test_the_database_file_and_the_home_cannot_be_read_and_parser_errors_are_one_line(store, sql, says):
+    with pytest.raises(QueryRefused, match=says) as refused:
+        store.query(sql.format(db=store.path, home=store.path.parent), timeout_s=5)
+    assert "\n" not in str(refused.value)
+
+
+def test_one_expensive_scalar_is_stopped_at_the_limit_and_does_not_starve_a_writer(store):
+    """DuckDB's interrupt does not stop a long scalar function: the query's worker process is
+    killed at the limit, and a writer that was waiting on the lock gets its turn right after."""
+    import threading
+
+    outcome: dict[str, float] = {}
+
+    def write() -> None:
+        time.sleep(0.5)  # while the query holds its shared lock
+        started = time.monotonic()
+        Store(store.path, busy_timeout_s=30).execute("INSERT INTO notes VALUES (2)")
+        outcome["waited"] = time.monotonic() - started
+
+    writer = threading.Thread(target=write)
+    started = time.monotonic()
+    writer.start()
+    with pytest.raises(QueryRefused, match="past its 2 s limit"):
+        store.query("SELECT levenshtein(repeat('a', 120000), repeat('b', 120000))", timeout_s=2)
+    stopped = time.monotonic() - started
+    writer.join(timeout=30)
+    assert stopped < 3.5 and outcome["waited"] < 3.0
+    assert store.query("SELECT count(*) AS k FROM notes").to_dict("records") == [{"k": 2}]

@@ -187,7 +187,7 @@ class LakeStore(Store):
         with self.connect() as con:
             con.execute("SET allowed_directories = ?", [[self.data_path]])
             for name, value in READ_ONLY_CONFIG.items():
-                con.execute(f"SET {name} = {str(value).lower()}")
+                con.execute(f"SET {name} = {str(value).lower() if isinstance(value, bool) else repr(value)}")
             yield con
 
     def snapshot(self, target: Path | str) -> Path:

@@ -13,6 +13,7 @@ import dataclasses
 import fcntl
 import functools
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -193,9 +194,16 @@ def lock_holders(path: Path) -> list[int]:
     return sorted(set(pids) - {os.getpid()})
 
 
-READ_ONLY_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+QUERY_MEMORY_LIMIT = "2GB"
+QUERY_THREADS = 2
+READ_ONLY_CONFIG = {"memory_limit": QUERY_MEMORY_LIMIT, "threads": QUERY_THREADS, "enable_external_access": False, "lock_configuration": True}
 """A query connection may read the database and nothing else: no files, no other databases, no
-extensions, no network, and no setting can be changed back."""
+extensions, no network, at most `QUERY_MEMORY_LIMIT` and `QUERY_THREADS`, and no setting can be
+changed back (the lock comes last)."""
+FILE_FUNCTIONS = re.compile(r"^(read_\w+|glob|sniff_csv|parquet_\w+|\w+_scan|query|query_table|iceberg_\w+|delta_\w+)$", re.IGNORECASE)
+"""Table functions that read files or run SQL the parser never saw. DuckDB lets a connection read
+its own database file even with external access off (`read_blob('<home>/tracekd.duckdb')` returned
+its bytes), so these are refused by name before the query runs."""
 
 
 class Store:
@@ -324,35 +332,32 @@ class Store:
 
     def query(self, sql: str, timeout_s: float = 60.0) -> pd.DataFrame:
         """One read-only SELECT for people and tools outside TraceKD (`tracekd query`): parsed to
-        be exactly one SELECT, run on a connection that can touch nothing but this database
-        (`READ_ONLY_CONFIG`), interrupted after `timeout_s`. A `QueryRefused` says what was wrong
-        in DuckDB's own words."""
-        import threading
-
+        be exactly one SELECT reading no file (`refuse_files`), run in a worker process on a
+        connection that can touch nothing but this database (`READ_ONLY_CONFIG`), and stopped with
+        its worker after `timeout_s` (`bounded`). A `QueryRefused` says what was wrong in one line,
+        in DuckDB's own words where it is DuckDB's."""
         import sqlglot
         from sqlglot import exp
 
         try:
             statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-        except sqlglot.errors.ParseError as error:
-            raise QueryRefused(f"not valid SQL: {error}") from None
+        except RecursionError:
+            raise QueryRefused("not valid SQL here: nested too deeply to read") from None
+        except sqlglot.errors.SqlglotError as error:
+            raise QueryRefused(f"not valid SQL: {str(error).splitlines()[0]}") from None
         if len(statements) != 1 or not isinstance(statements[0], exp.Query):
             kinds = ", ".join(s.key.upper() for s in statements) or "nothing"
             raise QueryRefused(f"only one SELECT is allowed here (found {kinds}); the results are read-only")
+        refuse_files(statements[0])
         self._check_query(statements[0])
         if not self.exists():
             raise QueryRefused(f"{self.location} does not exist yet: materialize something first")
+        return bounded(self._run_query, sql, timeout_s)
+
+    def _run_query(self, sql: str) -> pd.DataFrame:
+        """The query on a read-only connection (in the worker process `bounded` starts)."""
         with self._read_only_connection() as con:
-            timer = threading.Timer(timeout_s, con.interrupt)
-            timer.start()
-            try:
-                return con.execute(sql).df()
-            except duckdb.InterruptException:
-                raise QueryRefused(f"the query ran past its {timeout_s:g} s limit and was stopped") from None
-            except duckdb.Error as error:
-                raise QueryRefused(str(error)) from None
-            finally:
-                timer.cancel()
+            return con.execute(sql).df()
 
     def _check_query(self, statement: Any) -> None:
         """Refuse what this store's read-only connection cannot refuse by configuration."""
@@ -382,6 +387,58 @@ class Store:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self.connect(write=True) as con:
             con.execute(sql, list(params))
+
+
+def refuse_files(statement: Any) -> None:
+    """No table function that reads files (`FILE_FUNCTIONS`), and no file path as a table."""
+    from sqlglot import exp
+
+    for function in statement.find_all(exp.Func):
+        name = function.name if isinstance(function, exp.Anonymous) else function.sql_name()
+        if FILE_FUNCTIONS.match(name or ""):
+            raise QueryRefused(f"{name}() is not allowed in a query of the results: it reads files")
+    for table in statement.find_all(exp.Table):
+        if any(ch in table.name for ch in "/\\:.") and isinstance(table.this, exp.Identifier) and table.this.quoted:
+            raise QueryRefused(f"{table.name!r} is a file, not a table of the results")
+
+
+def _query_worker(run: Any, sql: str, out: Any) -> None:
+    try:
+        out.send(("ok", run(sql)))
+    except duckdb.Error as error:
+        out.send(("error", str(error).splitlines()[0] if str(error) else type(error).__name__))
+    except MemoryError:
+        out.send(("error", f"the query needs more than its {QUERY_MEMORY_LIMIT} of memory"))
+    finally:
+        out.close()
+
+
+def bounded(run: Any, sql: str, timeout_s: float) -> pd.DataFrame:
+    """`run(sql)` in a forked worker process, killed at `timeout_s`: DuckDB's interrupt does not
+    stop a statement inside one long scalar function (a `levenshtein` of two 120 KB strings ran 45 s
+    under a 2 s limit), but a killed process stops, and its shared lock goes with it, so a writer
+    waits at most the timeout. The worker holds no connection of this process's."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_query_worker, args=(run, sql, sender), daemon=True)
+    worker.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_s):
+            worker.kill()
+            raise QueryRefused(f"the query ran past its {timeout_s:g} s limit and was stopped")
+        try:
+            status, value = receiver.recv()
+        except EOFError:
+            raise QueryRefused(f"the query's worker died (out of memory? each query may use {QUERY_MEMORY_LIMIT})") from None
+    finally:
+        worker.join(timeout=5)
+        receiver.close()
+    if status == "error":
+        raise QueryRefused(value)
+    return value
 
 
 @contextmanager
