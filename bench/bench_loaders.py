@@ -2,9 +2,12 @@
 
 - bAbI: all 40 files of ../shared/data (40,000 questions);
 - MS MARCO: a generated v2.1-shaped columnar JSON file and the same rows as v1.1 JSON Lines
-  (default 200,000 queries, ~10 passages each), to show the columnar reader's memory stays flat.
+  (default 200,000 queries, ~10 passages each), to show the columnar reader's memory stays flat;
+- hostile files (a field nested 200,000 deep; a bAbI story of 16,000 lines): how fast, and with
+  how little memory, they are refused.
 
-Each measurement runs in a fresh process, so its peak RSS is its own. Numbers only.
+Each measurement runs in a fresh process, so its peak RSS is its own. Numbers only; saved to
+bench/results/loaders-<time>-<host>.json.
 
     .venv/bin/python bench/bench_loaders.py [--msmarco-queries 200000]
 """
@@ -16,11 +19,15 @@ import json
 import multiprocessing
 import random
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import save_result  # noqa: E402
 BABI = ROOT.parent / "shared" / "data" / "babi" / "tasks_1-20_v1-2" / "en"
 TYPES = ("DESCRIPTION", "NUMERIC", "ENTITY", "LOCATION", "PERSON")
 
@@ -57,15 +64,20 @@ def write_msmarco(folder: Path, queries: int) -> tuple[Path, Path]:
 def _measure(dataset: str, path: str, queue: multiprocessing.Queue) -> None:
     from tracekd_ops.datasets import dataset_spec
 
+    from tracekd_ops.datasets.errors import DatasetFormatError
+
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    count = sum(1 for _ in dataset_spec(dataset).load(Path(path)))
+    try:
+        count = sum(1 for _ in dataset_spec(dataset).load(Path(path)))
+    except DatasetFormatError:
+        count = 0  # a hostile file, refused: what is timed is how fast
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     queue.put((count, seconds, before / 1024, peak / 1024))
 
 
-def measure(label: str, dataset: str, path: Path) -> None:
+def measure(label: str, dataset: str, path: Path) -> dict:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_measure, args=(dataset, str(path), queue))
@@ -73,7 +85,9 @@ def measure(label: str, dataset: str, path: Path) -> None:
     count, seconds, base_mb, peak_mb = queue.get()
     process.join()
     size_mb = sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*"))) / 2**20
-    print(f"{label:<28} {count:>9,} {seconds:>8.1f} {count / seconds:>12,.0f} {size_mb:>9.0f} {peak_mb:>9.0f} {peak_mb - base_mb:>9.0f}")
+    rate = f"{count / seconds:>12,.0f}" if count else "     refused"
+    print(f"{label:<28} {count:>9,} {seconds:>8.2f} {rate} {size_mb:>9.1f} {peak_mb:>9.0f} {peak_mb - base_mb:>9.0f}")
+    return {"loader": label, "questions": count, "seconds": seconds, "input_mb": size_mb, "peak_mb": peak_mb, "extra_mb": peak_mb - base_mb}
 
 
 def main() -> None:
@@ -81,11 +95,31 @@ def main() -> None:
     parser.add_argument("--msmarco-queries", type=int, default=200_000)
     args = parser.parse_args()
     print(f"{'loader':<28} {'questions':>9} {'seconds':>8} {'questions/s':>12} {'input MB':>9} {'peak MB':>9} {'+MB':>9}")
-    measure("babi (40 files)", "babi", BABI)
+    rows = [measure("babi (40 files)", "babi", BABI)]
     with tempfile.TemporaryDirectory() as folder:
         columnar, lines = write_msmarco(Path(folder), args.msmarco_queries)
-        measure("msmarco v2.1 columnar", "msmarco", columnar)
-        measure("msmarco v1.1 json lines", "msmarco", lines)
+        rows.append(measure("msmarco v2.1 columnar", "msmarco", columnar))
+        rows.append(measure("msmarco v1.1 json lines", "msmarco", lines))
+        rows += [measure(label, dataset, path) for label, dataset, path in write_hostile(Path(folder))]
+    print(f"saved {save_result('loaders', rows, {'msmarco_queries': args.msmarco_queries})}")
+
+
+def write_hostile(folder: Path) -> list[tuple[str, str, Path]]:
+    """Files made to exhaust a loader: a CoTempQA record with a field nested 200,000 deep (400 KB,
+    as JSON Lines and as a JSON array), and one bAbI story of 16,000 lines (1.1 MB)."""
+    nested = '{"index": 1, "question": "Q?", "facts": ["A."], "answer": ["A"], "x": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    (folder / "lines").mkdir()
+    (folder / "array").mkdir()
+    (folder / "lines" / "equal.json").write_text(nested + "\n")
+    (folder / "array" / "equal.json").write_text(f"[{nested}]")
+    story, n = [], 1
+    for k in range(8000):
+        story += [f"{n} Mary went to the room{k}.", f"{n + 1} Where is Mary?\troom{k}\t{n}"]
+        n += 2
+    (folder / "qa1_single-supporting-fact_train.txt").write_text("\n".join(story) + "\n")
+    return [("hostile: nested 200k, lines", "cotempqa", folder / "lines" / "equal.json"),
+            ("hostile: nested 200k, array", "cotempqa", folder / "array" / "equal.json"),
+            ("hostile: bAbI 16k-line story", "babi", folder / "qa1_single-supporting-fact_train.txt")]  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator
 from tracekd_ops.core.records import Fact, QARecord
 from tracekd_ops.datasets.answers import BABI_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
+from tracekd_ops.datasets.screening import LIMITS
 from tracekd_ops.datasets.hub import HubSource
 from tracekd_ops.datasets.files import dataset_files, decoded_lines
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules
@@ -65,8 +66,13 @@ def _task_of(path: Path) -> tuple[int, str, str]:
 
 
 def parse_babi_file(path: Path) -> Iterator[QARecord]:
+    """Every question of one task file. Each question carries its story so far, so a story longer
+    than `LIMITS.max_facts` facts (bAbI's longest has 228) is refused at the line that passes the
+    limit: records of an unbounded story would grow with the square of its length (one story of
+    16,000 lines took over 300 s)."""
     number, task, split = _task_of(path)
     facts: list[Fact] = []
+    known: set[int] = set()
     story, previous, asked = 0, 0, 0
     for line_no, line in decoded_lines(path):
         where = f"line {line_no}"
@@ -77,7 +83,7 @@ def parse_babi_file(path: Path) -> Iterator[QARecord]:
             raise DatasetFormatError(path, where, "line number", f"expected a number first, got {head!r}")
         n = int(head)
         if n == 1:
-            facts, story, asked = [], story + 1, 0
+            facts, known, story, asked = [], set(), story + 1, 0
         elif n != previous + 1:
             raise DatasetFormatError(path, where, "line number", f"{n} follows {previous}")
         previous = n
@@ -85,6 +91,9 @@ def parse_babi_file(path: Path) -> Iterator[QARecord]:
             if "?" in rest:
                 raise DatasetFormatError(path, where, "question", "question line without tab-separated answer")
             facts.append(Fact(n, rest.strip()))
+            known.add(n)
+            if len(facts) > LIMITS.max_facts:
+                raise DatasetFormatError(path, where, "story", f"more than {LIMITS.max_facts} facts in one story (the limit)")
             continue
         parts = rest.split("\t")
         if len(parts) != 3:
@@ -95,7 +104,6 @@ def parse_babi_file(path: Path) -> Iterator[QARecord]:
         if not all(i.isdigit() for i in ids.split()):
             raise DatasetFormatError(path, where, "supporting ids", f"not a list of numbers: {ids!r}")
         gold = tuple(int(i) for i in ids.split())
-        known = {f.id for f in facts}
         missing = [i for i in gold if i not in known]
         if missing:
             raise DatasetFormatError(path, where, "supporting ids", f"points at no fact of the story: {missing}")

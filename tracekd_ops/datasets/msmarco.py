@@ -35,7 +35,7 @@ from tracekd_ops.core.records import Fact, QARecord
 from tracekd_ops.datasets.answers import MSMARCO_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.files import dataset_files, json_records, open_json
+from tracekd_ops.datasets.files import MAX_DEPTH, dataset_files, json_records, open_json
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules, WrongFacts
 
 DATASET = "msmarco"
@@ -96,22 +96,30 @@ def _columnar_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         db = sqlite3.connect(Path(folder) / "cells.sqlite")
         db.execute("CREATE TABLE cells (row_key TEXT, field TEXT, value TEXT)")
         batch: list[tuple[str, str, str]] = []
-        builder, depth, field, key = None, 0, "", ""
+        builder, depth, level, field, key = None, 0, 0, "", ""
         with open_json(path) as handle:
-            try:
-                for prefix, event, value in ijson.parse(handle, use_float=True):
-                    if builder is not None:
+            try:  # basic_parse: no prefix strings (`parse` builds one per event, as long as the nesting)
+                for event, value in ijson.basic_parse(handle, use_float=True):
+                    if builder is not None:  # inside one cell's value
                         builder.event(event, value)
                         depth += event in ("start_map", "start_array")
                         depth -= event in ("end_map", "end_array")
+                        if depth > MAX_DEPTH:
+                            raise DatasetFormatError(path, f"row {key}", field, f"nested deeper than {MAX_DEPTH} levels (the limit)")
                         if depth == 0:
                             batch.append((key, field, json.dumps(builder.value)))
                             builder = None
                             if len(batch) >= 10_000:
                                 db.executemany("INSERT INTO cells VALUES (?, ?, ?)", batch)
                                 batch.clear()
-                    elif event == "map_key" and prefix and "." not in prefix:
-                        field, key, builder, depth = prefix, value, ObjectBuilder(), 0
+                    elif event in ("start_map", "start_array"):
+                        level += 1
+                    elif event in ("end_map", "end_array"):
+                        level -= 1
+                    elif event == "map_key" and level == 1:  # a column: {"answers": {...}, "passages": {...}}
+                        field = value
+                    elif event == "map_key" and level == 2:  # a row of that column
+                        key, builder, depth = value, ObjectBuilder(), 0
             except ijson.JSONError as error:
                 raise DatasetFormatError(path, f"after row {key or '(none)'}", field or "json", f"not valid JSON: {error}") from None
         db.executemany("INSERT INTO cells VALUES (?, ?, ?)", batch)
