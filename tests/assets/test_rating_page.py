@@ -234,3 +234,107 @@ def test_an_answer_waits_for_a_running_write_and_then_lands(served):
     assert again.status_code == 303  # a form sent twice (double click, retry) is not counted twice
     assert store.rows("SELECT participant_id, interpretability FROM ratings") == [{"participant_id": "lab-7", "interpretability": 4}]
 
+
+
+def shown_item(base: str, client: httpx.Client) -> str:
+    return client.get(f"{base}/item").text.split('name="item_id" value="')[1].split('"')[0]
+
+
+def test_a_session_is_the_one_the_server_made_for_this_participant(served):
+    """Cookies are the server's: a chosen or forged one is no session and is never adopted. Another
+    participant id in the same browser, or the study link after a completed in-lab session, starts
+    afresh and sees none of the previous session. Only the item being shown can be rated."""
+    base, store, version, home = served
+    with httpx.Client() as chooser:  # a token the client made up is not kept as the session's token
+        chooser.cookies.set(COOKIE, "attacker-chosen-token", domain="127.0.0.1")
+        assert start(base, chooser, PROLIFIC_PID="victim", STUDY_ID="s", SESSION_ID="x").status_code == 303
+        issued = chooser.cookies.get(COOKIE)
+        assert issued != "attacker-chosen-token" and not issued.startswith("attacker-chosen-token")
+    with httpx.Client() as forger:
+        for cookie in ["attacker-chosen-token", issued.rsplit(".", 1)[0], issued.rsplit(".", 1)[0] + "." + "0" * 32, issued + "x"]:
+            forger.cookies.set(COOKIE, cookie, domain="127.0.0.1")
+            response = forger.post(f"{base}/rate", data={"item_id": "x", "interpretability": "3", "cognitive_load": "3"})
+            assert response.status_code == 401, cookie
+            assert forger.get(f"{base}/item", follow_redirects=False).status_code == 401
+        forger.cookies.set(COOKIE, issued, domain="127.0.0.1")  # the real cookie, stolen, is the session (as with any bearer cookie)
+        assert forger.get(f"{base}/item").status_code == 200
+
+    with httpx.Client() as browser_:  # one browser, two participants
+        assert start(base, browser_, PROLIFIC_PID="alice", STUDY_ID="s", SESSION_ID="a").status_code == 303
+        first, order = shown_item(base, browser_), store.rows("SELECT item_order FROM rating_sessions WHERE participant_id = 'alice'")[0]["item_order"]
+        later = order[1]
+        response = browser_.post(f"{base}/rate", data={"item_id": later, "interpretability": "3", "cognitive_load": "3"})
+        assert response.status_code == 409 and "not the item you are being shown" in response.text
+        for bad in ["²", "３", " 3x", "03"]:  # digits int() reads or refuses, and padded ones: never a 500
+            response = browser_.post(f"{base}/rate", data={"item_id": first, "interpretability": bad, "cognitive_load": "3"})
+            assert response.status_code == 422 and "interpretability: must be one of 1-5" in response.text, bad
+        assert browser_.post(f"{base}/rate", data={"item_id": first, "interpretability": "2", "cognitive_load": "3"}).status_code == 303
+        assert store.rows("SELECT count(*) AS n FROM ratings")[0]["n"] == 1
+        page = browser_.get(f"{base}/?PROLIFIC_PID=bob&STUDY_ID=s&SESSION_ID=b", follow_redirects=False)
+        assert page.status_code == 200 and 'id="consent"' in page.text  # bob consents; he is not put into alice's items
+        assert start(base, browser_, PROLIFIC_PID="bob", STUDY_ID="s", SESSION_ID="b").status_code == 303
+        assert "Item 1 of 14" in browser_.get(f"{base}/item").text
+
+    with httpx.Client() as lab:  # an in-lab machine: one participant completes, the next opens the link
+        assert start(base, lab).status_code == 303
+        for _ in range(14):
+            assert lab.post(f"{base}/rate", data={"item_id": shown_item(base, lab), "interpretability": "1", "cognitive_load": "5"}).status_code == 303
+        done = lab.get(f"{base}/done")
+        code = done.text.split('id="code">')[1].split("<")[0]
+        page = lab.get(f"{base}/", follow_redirects=False)
+        assert page.status_code == 200 and 'id="consent"' in page.text
+        assert start(base, lab).status_code == 303
+        assert "Item 1 of 14" in lab.get(f"{base}/item").text and code not in lab.get(f"{base}/done").text
+    participants = [r["participant_id"] for r in store.rows("SELECT participant_id FROM rating_sessions ORDER BY started_at")]
+    assert participants[:3] == ["victim", "alice", "bob"] and len(participants) == 5 and participants[3] != participants[4]
+
+
+def peak_rss(port: int) -> int:
+    """The peak resident memory (bytes) of the `tracekd ratings serve` process on this port."""
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            command = (status.parent / "cmdline").read_bytes().split(b"\0")
+            if b"serve" in command and str(port).encode() in command:
+                line = next(l for l in status.read_text().splitlines() if l.startswith("VmHWM:"))
+                return int(line.split()[1]) * 1024
+        except (OSError, StopIteration):
+            continue
+    raise AssertionError(f"no rating page process on port {port}")
+
+
+def test_an_endless_form_body_is_refused_without_being_read(served):
+    """A 400 MB POST streamed without a length (chunked) is refused (413) once it passes the limit,
+    with the server's memory flat (what it reads past the limit it drops), and one that declares
+    its length is refused on the header. The next participant is served as before."""
+    base, store, _, _ = served
+    sent = 0
+
+    def endless() -> Iterator[bytes]:
+        nonlocal sent
+        chunk = b"comment=" + b"x" * 65_528
+        for _ in range(6_400):  # 400 MiB
+            sent += len(chunk)
+            yield chunk
+
+    port = int(base.rsplit(":", 1)[1])
+    with httpx.Client(timeout=60) as client:
+        assert start(base, client, participant_id="lab-big").status_code == 303
+        peak_before = peak_rss(port)
+        try:
+            response = client.post(f"{base}/rate", content=endless(), headers={"content-type": "application/x-www-form-urlencoded"})
+            assert response.status_code == 413 and "too large" in response.text
+        except httpx.TransportError:  # the server answered and closed while the client was still sending
+            pass
+        cookie = client.cookies.get(COOKIE)
+    host = base.removeprefix("http://").split(":")[0]
+    with socket.create_connection((host, port), timeout=10) as raw:  # a declared 400 MB body: refused on the header
+        raw.sendall(f"POST /rate HTTP/1.1\r\nHost: {host}\r\nCookie: {COOKIE}={cookie}\r\nContent-Length: 419430400\r\n"
+                    "Content-Type: application/x-www-form-urlencoded\r\n\r\nitem_id=".encode())  # fmt: skip
+        assert raw.recv(4096).startswith(b"HTTP/1.1 413")
+    grown = peak_rss(port) - peak_before
+    assert sent > 100 * 2**20 or grown < 0  # it was really sent (or cut off early)
+    assert grown < 64 * 2**20, f"the server's peak memory grew by {grown / 2**20:.0f} MiB while refusing {sent / 2**20:.0f} MiB"
+    with httpx.Client() as next_participant:
+        assert start(base, next_participant, participant_id="lab-next").status_code == 303
+        assert next_participant.get(f"{base}/item").status_code == 200
+    assert store.rows("SELECT count(*) AS n FROM ratings")[0]["n"] == 0

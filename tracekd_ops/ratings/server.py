@@ -6,19 +6,25 @@ Crowdsourcing conventions: a Prolific link carries `PROLIFIC_PID`, `STUDY_ID` an
 (other platforms: `participant_id`); the end page links to the study's completion URL with the
 code. Without them (an in-lab session) the page makes up a participant id.
 
-Each participant's browser holds a random session token (an HttpOnly cookie; the database keeps
-only its hash), and every request acts on that session alone: nobody can read or change another
-participant's answers, and a participant id that has started in one browser cannot be taken over
-from another. A reload continues at the first unanswered item; a resubmitted form is not counted
-twice. Every input is checked on the server; a rejected one gets a 4xx naming the field and
-changes nothing. Each answer is one short write through the store's lock, so the page and a
-running materialization take turns.
+Each participant's browser holds a session token the server made (random, signed with the study's
+secret, in an HttpOnly cookie; the database keeps only its hash): a cookie the client chose, or one
+whose signature does not hold, is no session. Every request acts on that session alone: nobody can
+read or change another participant's answers, and a participant id that has started in one browser
+cannot be taken over from another. A link with another participant id, or the study link opened
+again after a completed in-lab session, starts a fresh session: nobody is shown another's code. A
+rating is accepted only for the item the server is showing (the first unanswered one); a reload
+continues there; a resubmitted form is not counted twice. Every input is checked on the server; a
+rejected one gets a 4xx naming the field and changes nothing, and a body over `MAX_FORM_BYTES` is
+refused (413) before more of it is read. Store work runs in a thread pool, off the event loop, so
+one answer waiting on the store's lock (a materialization writing) delays no one else's page.
 
 Needs the `serve` extra (fastapi, uvicorn): only `tracekd ratings serve` imports this module.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import logging
 import secrets
@@ -29,6 +35,7 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from tracekd_ops.ratings.items import RatingItem
 from tracekd_ops.ratings.storage import ParticipantTaken, Session, answered, load_items, record_answer, session_for, start_session
@@ -107,20 +114,36 @@ def create_app(settings: StudySettings) -> FastAPI:
         return _page("Please try again", '<p class="error" id="error">The study database is busy; nothing was saved. '
                      "Please go back and submit again in a moment.</p>", 503)  # fmt: skip
 
+    def signed(token: str) -> str:
+        # "session:" keeps these signatures apart from completion codes, made with the same secret
+        signature = hmac.new(settings.secret, b"session:" + token.encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{token}.{signature}"
+
+    def token_of(request: Request) -> str | None:
+        """The session token of a cookie this server made; None for a missing, chosen or forged one."""
+        token, _, signature = (request.cookies.get(COOKIE) or "").rpartition(".")
+        return token if token and hmac.compare_digest(signed(token), f"{token}.{signature}") else None
+
     def current(request: Request) -> Session | None:
-        token = request.cookies.get(COOKIE)
-        return session_for(settings.store, token) if token else None
+        token = token_of(request)
+        session = session_for(settings.store, token) if token else None
+        return session if session is not None and session.item_set_version == settings.item_set_version else None
 
     def required(request: Request) -> Session:
         session = current(request)
-        if session is None or session.item_set_version != settings.item_set_version:
+        if session is None:
             raise PageError(401, "No study session in this browser: open the study link you were given.")
         return session
 
     async def form(request: Request) -> dict[str, str]:
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise PageError(413, f"The form is too large ({len(body)} bytes; at most {MAX_FORM_BYTES}).")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+            raise PageError(413, f"The form is too large ({int(declared)} bytes; at most {MAX_FORM_BYTES}).")
+        body = bytearray()
+        async for chunk in request.stream():  # never more than the limit in memory, whatever the header said
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise PageError(413, f"The form is too large (over {MAX_FORM_BYTES} bytes).")
         try:
             fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
@@ -137,7 +160,10 @@ def create_app(settings: StudySettings) -> FastAPI:
     @app.get("/")
     def consent(request: Request) -> Any:
         session = current(request)
-        if session is not None and session.item_set_version == settings.item_set_version:
+        linked = request.query_params.get("PROLIFIC_PID") or request.query_params.get("participant_id")
+        # the same person coming back continues; another id, or a new in-lab participant after a
+        # completed session, gets the consent page and a fresh session
+        if session is not None and (session.participant_id == linked if linked else not session.completed):
             return _redirect("/item")
         hidden = "".join(
             f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
@@ -170,15 +196,17 @@ and used only for research; you may stop at any time by closing this page.</p>
             session_id = check_participant_id(platform_fields["SESSION_ID"], "SESSION_ID") if "SESSION_ID" in platform_fields else None
         except RatingRejected as error:
             raise PageError(400, f"The study link is incomplete or malformed: {error}.") from None
-        token = request.cookies.get(COOKIE) or secrets.token_urlsafe(32)
+        existing = await run_in_threadpool(current, request)
+        # this browser's own session when it is this participant's; otherwise a new token, made here
+        token = token_of(request) if existing is not None and existing.participant_id == participant else secrets.token_urlsafe(32)
         try:
-            session = start_session(settings.store, list(items.values()), settings.item_set_version, participant, token,
-                                    platform, study_id, session_id)  # fmt: skip
+            session = await run_in_threadpool(start_session, settings.store, list(items.values()), settings.item_set_version,
+                                              participant, token, platform, study_id, session_id)  # fmt: skip
         except ParticipantTaken:
             raise PageError(409, "This participant id has already started the study in another browser; please continue there.") from None
         log.info("participant %s (%s) started, counterbalance row %d", participant, platform, session.counterbalance_row)
         response = _redirect("/instructions")
-        response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=7 * 86400)
+        response.set_cookie(COOKIE, signed(token), httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=7 * 86400)
         return response
 
     @app.get("/instructions")
@@ -208,7 +236,7 @@ later in this browser, you continue where you were.</p>
     @app.post("/rate")
     async def rate(request: Request) -> Any:
         fields = await form(request)
-        session = required(request)
+        session = await run_in_threadpool(required, request)
         item_id = fields.get("item_id", "")
         if item_id not in session.item_order:
             raise PageError(404, f"item_id: {item_id[:40]!r} is not an item of your session.")
@@ -216,7 +244,13 @@ later in this browser, you continue where you were.</p>
             values, comment = check_answer(fields)
         except RatingRejected as error:
             raise PageError(422, f"Your answer was not saved: {error}. Go back and correct it.") from None
-        if record_answer(settings.store, session, items[item_id], values, comment):
+        done = await run_in_threadpool(answered, settings.store, session)
+        showing = next((i for i in session.item_order if i not in done), None)
+        if item_id in done:  # a resubmitted form: already counted once
+            return _redirect("/item")
+        if item_id != showing:
+            raise PageError(409, f"item_id: {item_id[:40]!r} is not the item you are being shown; your answer was not saved.")
+        if await run_in_threadpool(record_answer, settings.store, session, items[item_id], values, comment):
             log.info("participant %s rated an item", session.participant_id)
         return _redirect("/item")
 

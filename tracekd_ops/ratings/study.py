@@ -135,7 +135,7 @@ def check_answer(form: Mapping[str, str | None]) -> tuple[dict[str, int], str | 
         raw = (form.get(scale.name) or "").strip()
         if not raw:
             raise RatingRejected(scale.name, "missing: choose one of 1-5")
-        if not raw.isdigit() or int(raw) not in LIKERT_POINTS:
+        if raw not in {str(point) for point in LIKERT_POINTS}:  # not isdigit(): '²' is a digit int() refuses
             raise RatingRejected(scale.name, f"must be one of 1-5; got {raw[:20]!r}")
         values[scale.name] = int(raw)
     comment = (form.get("comment") or "").strip()
