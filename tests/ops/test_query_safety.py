@@ -98,7 +98,8 @@ def test_the_database_file_and_the_home_cannot_be_read_and_parser_errors_are_one
 
 def test_one_expensive_scalar_is_stopped_at_the_limit_and_does_not_starve_a_writer(store):
     """DuckDB's interrupt does not stop a long scalar function: the query's worker process is
-    killed at the limit, and a writer that was waiting on the lock gets its turn right after."""
+    killed at the limit (its snapshot removed with it). A writer does not wait for the query at
+    all: the query reads a snapshot, so the lock is held only while the file is copied."""
     import threading
 
     outcome: dict[str, float] = {}
@@ -116,5 +117,6 @@ def test_one_expensive_scalar_is_stopped_at_the_limit_and_does_not_starve_a_writ
         store.query("SELECT levenshtein(repeat('a', 120000), repeat('b', 120000))", timeout_s=2)
     stopped = time.monotonic() - started
     writer.join(timeout=30)
-    assert stopped < 3.5 and outcome["waited"] < 3.0
+    assert stopped < 3.5 and outcome["waited"] < 1.0  # the query still had 1.5 s to run
+    assert not list(store.path.parent.glob(".query-*"))
     assert store.query("SELECT count(*) AS k FROM notes").to_dict("records") == [{"k": 2}]

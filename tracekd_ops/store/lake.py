@@ -18,6 +18,7 @@ downloaded at run time.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -180,10 +181,14 @@ class LakeStore(Store):
             if REFUSED_FUNCTIONS.match(name or ""):
                 raise QueryRefused(f"{name}() is not allowed in a query of the results: it reaches past them")
 
+    def _query_scratch(self) -> Any:
+        return contextlib.nullcontext(None)
+
     @contextmanager
-    def _read_only_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _read_only_connection(self, scratch: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
         """Read the lake and nothing else: after the attach, files outside the data path, other
-        databases and every setting are closed off (as `READ_ONLY_CONFIG` does for a file)."""
+        databases and every setting are closed off (as `READ_ONLY_CONFIG` does for a file). The
+        lake's own snapshot isolation lets writers go on meanwhile: no copy, no scratch folder."""
         with self.connect() as con:
             con.execute("SET allowed_directories = ?", [[self.data_path]])
             for name, value in READ_ONLY_CONFIG.items():

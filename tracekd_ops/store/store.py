@@ -15,6 +15,7 @@ import functools
 import os
 import re
 import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -352,18 +353,33 @@ class Store:
         self._check_query(statements[0])
         if not self.exists():
             raise QueryRefused(f"{self.location} does not exist yet: materialize something first")
-        return bounded(self._run_query, sql, timeout_s)
+        # made and removed here, not in the worker: a worker killed at the timeout cleans up nothing
+        with self._query_scratch() as scratch:
+            return bounded(functools.partial(self._run_query, scratch), sql, timeout_s)
 
-    def _run_query(self, sql: str) -> pd.DataFrame:
+    def _query_scratch(self) -> Any:
+        """A folder for one query's snapshot, beside the database (not in /tmp, often memory)."""
+        return tempfile.TemporaryDirectory(prefix=".query-", dir=self.path.parent)
+
+    def _run_query(self, scratch: str | None, sql: str) -> pd.DataFrame:
         """The query on a read-only connection (in the worker process `bounded` starts)."""
-        with self._read_only_connection() as con:
+        with self._read_only_connection(scratch) as con:
             return con.execute(sql).df()
 
     def _check_query(self, statement: Any) -> None:
         """Refuse what this store's read-only connection cannot refuse by configuration."""
 
-    def _read_only_connection(self) -> Any:
-        return self.connect(config=READ_ONLY_CONFIG)
+    @contextmanager
+    def _read_only_connection(self, scratch: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A snapshot of the file in `scratch`, opened alone: the shared lock is held for the copy
+        (a second for a GB), not for the query, so a writer never waits on a slow query (holding
+        the lock for the whole query made every rating wait out a query's --timeout)."""
+        copy = self.snapshot(Path(str(scratch)) / self.path.name)
+        con = duckdb.connect(str(copy), read_only=True, config=dict(READ_ONLY_CONFIG))
+        try:
+            yield con
+        finally:
+            con.close()
 
     def snapshot(self, target: Path | str) -> Path:
         """A consistent copy of the database, taken under the shared lock (no TraceKD write is
