@@ -338,3 +338,36 @@ def test_an_endless_form_body_is_refused_without_being_read(served):
         assert start(base, next_participant, participant_id="lab-next").status_code == 303
         assert next_participant.get(f"{base}/item").status_code == 200
     assert store.rows("SELECT count(*) AS n FROM ratings")[0]["n"] == 0
+
+
+def test_many_participants_at_once_beside_a_slow_query_each_rating_stored_once(served):
+    """20 participants submitting as fast as they can (their answers committed together), a double
+    submit each, and a `tracekd query` running for seconds beside them: every participant
+    finishes, every rating is stored exactly once, and counterbalancing rows are all different."""
+    import asyncio
+
+    base, store, version, home = served
+    query = subprocess.Popen([str(Path(sys.executable).parent / "tracekd"), "query", "--home", str(home), "--timeout", "60",
+                              "SELECT levenshtein(repeat('a', 30000), repeat('b', 30000)) AS d"], stdout=subprocess.PIPE)  # fmt: skip
+
+    async def participant(number: int) -> int:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            assert (await client.post("/start", data={"consent": "yes", "participant_id": f"crowd-{number}"})).status_code == 303
+            rated = 0
+            while 'name="item_id" value="' in (page := (await client.get("/item", follow_redirects=True)).text):
+                item_id = page.split('name="item_id" value="')[1].split('"')[0]
+                form = {"item_id": item_id, "interpretability": str(1 + number % 5), "cognitive_load": "3"}
+                first, again = await asyncio.gather(client.post("/rate", data=form), client.post("/rate", data=form))
+                assert (first.status_code, again.status_code) == (303, 303), (first.text, again.text)
+                rated += 1
+            return rated
+
+    async def everyone() -> list[int]:
+        return await asyncio.gather(*(participant(number) for number in range(20)))
+
+    assert asyncio.run(everyone()) == [14] * 20
+    assert query.wait(timeout=60) == 0
+    counts = store.rows("SELECT count(*) AS n, count(DISTINCT (participant_id, item_id)) AS distinct_n FROM ratings")[0]
+    assert counts == {"n": 280, "distinct_n": 280}
+    sessions = store.rows("SELECT counterbalance_row, completed_at FROM rating_sessions")
+    assert len({s["counterbalance_row"] for s in sessions}) == 20 and all(s["completed_at"] for s in sessions)

@@ -17,16 +17,17 @@ from tracekd_ops.ratings.items import sample_item_set
 from tracekd_ops.ratings.storage import (
     REAL,
     ParticipantTaken,
-    answered,
     load_items,
     ratings_of,
     record_answer,
+    session_for,
     start_session,
     store_item_set,
 )
 from tracekd_ops.ratings.study import ATTENTION_TEXT, RatingRejected, check_answer, participant_order, williams_square
 from tracekd_ops.steps.ratings import analyse_ratings, build_item_set, import_ratings, run_simulated_panel
 from tests.conftest import store_traces
+from tracekd_ops.store.group_commit import GroupCommit
 from tracekd_ops.store.store import Store
 
 @pytest.fixture
@@ -111,19 +112,21 @@ def test_answers_outside_the_scales_are_rejected_naming_the_field(form, field):
 def test_sessions_resume_refuse_another_browser_and_count_an_answer_once(study):
     store, version = study
     items = load_items(store, version)
-    session = start_session(store, items, version, "P1", "token-a", "prolific", "S", "X")
-    assert start_session(store, items, version, "P1", "token-a", "prolific", "S", "X") == session  # reload
+    writes = GroupCommit(store)
+    session = writes.submit(start_session, items, version, "P1", "token-a", "prolific", "S", "X").result()
+    assert writes.submit(start_session, items, version, "P1", "token-a", "prolific", "S", "X").result() == session  # reload
     with pytest.raises(ParticipantTaken):
-        start_session(store, items, version, "P1", "token-b", "prolific", "S", "X")
-    other = start_session(store, items, version, "P2", "token-c", "prolific", "S", "Y")
+        writes.submit(start_session, items, version, "P1", "token-b", "prolific", "S", "X").result()
+    other = writes.submit(start_session, items, version, "P2", "token-c", "prolific", "S", "Y").result()
     assert other.counterbalance_row == session.counterbalance_row + 1
     by_id = {i.item_id: i for i in items}
     first = by_id[session.item_order[0]]
-    assert record_answer(store, session, first, {"interpretability": 4, "cognitive_load": 2}, None)
-    assert not record_answer(store, session, first, {"interpretability": 1, "cognitive_load": 1}, "again")
+    assert writes.submit(record_answer, session, first, {"interpretability": 4, "cognitive_load": 2}, None).result()
+    assert not writes.submit(record_answer, session, first, {"interpretability": 1, "cognitive_load": 1}, "again").result()
     rows = ratings_of(store, version, REAL)
     assert len(rows) == 1 and (rows[0]["interpretability"], rows[0]["cognitive_load"]) == (4, 2)
-    assert answered(store, session) == {first.item_id} and answered(store, other) == set()
+    assert session_for(store, "token-a") == (session, {first.item_id}) and session_for(store, "token-c") == (other, set())
+    assert session_for(store, "token-never-issued") is None
     assert "token-a" not in json.dumps(store.rows("SELECT * FROM rating_sessions"), default=str)  # only its hash is kept
 
 
@@ -192,11 +195,12 @@ def test_simulated_panel_is_labelled_and_never_mixed_with_real_ratings(study):
     first = analyse_ratings(store, version)
     assert first["panels"] == ["simulated"] and first["reported_panel"] == "simulated"
     items = load_items(store, version)
-    session = start_session(store, items, version, "P1", "tok", "lab")
-    for item_id in session.item_order:
-        item = next(i for i in items if i.item_id == item_id)
-        record_answer(store, session, item, {"interpretability": item.expected_interpretability or 5,
-                                             "cognitive_load": item.expected_cognitive_load or 1}, None)  # fmt: skip
+    with store.connect(write=True) as con:
+        session = start_session(con, items, version, "P1", "tok", "lab")
+        for item_id in session.item_order:
+            item = next(i for i in items if i.item_id == item_id)
+            record_answer(con, session, item, {"interpretability": item.expected_interpretability or 5,
+                                               "cognitive_load": item.expected_cognitive_load or 1}, None)  # fmt: skip
     second = analyse_ratings(store, version)
     assert second["panels"] == ["real", "simulated"] and second["reported_panel"] == "real"
     by_panel = Counter(r["panel"] for r in store.rows("SELECT panel FROM rating_summary WHERE item_set_version = ?", [version]))

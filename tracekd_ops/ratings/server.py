@@ -15,19 +15,23 @@ again after a completed in-lab session, starts a fresh session: nobody is shown 
 rating is accepted only for the item the server is showing (the first unanswered one); a reload
 continues there; a resubmitted form is not counted twice. Every input is checked on the server; a
 rejected one gets a 4xx naming the field and changes nothing, and a body over `MAX_FORM_BYTES` is
-refused (413) before more of it is read. Store work runs in a thread pool, off the event loop, so
-one answer waiting on the store's lock (a materialization writing) delays no one else's page.
+refused (413) before more of it is read. Nothing blocks the event loop: sessions are read once and
+kept (`Participants`), and answers arriving together are committed together by one writer thread
+(`GroupCommit`), so one answer waiting on the store's lock (a materialization writing) delays no
+one else's page, and 50 participants cost about one write's time, not 50.
 
 Needs the `serve` extra (fastapi, uvicorn): only `tracekd ratings serve` imports this module.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import html
 import logging
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +42,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from tracekd_ops.ratings.items import RatingItem
-from tracekd_ops.ratings.storage import ParticipantTaken, Session, answered, load_items, record_answer, session_for, start_session
+from tracekd_ops.ratings.storage import ParticipantTaken, Session, load_items, record_answer, session_for, start_session
 from tracekd_ops.ratings.study import SCALES, RatingRejected, check_answer, check_participant_id, completion_code
+from tracekd_ops.store.group_commit import GroupCommit
 from tracekd_ops.store.store import Store, StoreBusy
 
 COOKIE = "tracekd_rating_session"
@@ -99,9 +104,45 @@ def _redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
+class Participants:
+    """This page's sessions and the items each has answered, read from the store once per browser
+    and then kept: only this page writes them, so a page view costs no database work and an answer
+    one short write (at 50 participants, reading the store on every request queued them for seconds).
+    One page process per study, as `tracekd ratings serve` runs it."""
+
+    def __init__(self, store: Store, item_set_version: str) -> None:
+        self._store, self._version = store, item_set_version
+        self._known: dict[str, tuple[Session, set[str]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[Session, set[str]] | None:
+        """The session of this token in this item set, and a copy of its answered items."""
+        with self._lock:
+            known = self._known.get(token)
+        if known is None:
+            found = session_for(self._store, token)
+            if found is None or found[0].item_set_version != self._version:
+                return None
+            with self._lock:
+                known = self._known.setdefault(token, found)
+        return known[0], set(known[1])
+
+    def started(self, token: str) -> None:
+        """Read again the session just started (or resumed) with this token."""
+        with self._lock:
+            self._known.pop(token, None)
+        self.get(token)
+
+    def answered(self, token: str, item_id: str) -> None:
+        with self._lock:
+            self._known[token][1].add(item_id)
+
+
 def create_app(settings: StudySettings) -> FastAPI:
     """The FastAPI app of one item set."""
     items = {item.item_id: item for item in load_items(settings.store, settings.item_set_version)}
+    participants = Participants(settings.store, settings.item_set_version)
+    writes = GroupCommit(settings.store)  # answers arriving together are committed together
     app = FastAPI(title="TraceKD rating study", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(PageError)
@@ -124,16 +165,16 @@ def create_app(settings: StudySettings) -> FastAPI:
         token, _, signature = (request.cookies.get(COOKIE) or "").rpartition(".")
         return token if token and hmac.compare_digest(signed(token), f"{token}.{signature}") else None
 
-    def current(request: Request) -> Session | None:
+    def current(request: Request) -> tuple[Session, set[str]] | None:
+        """This browser's session and the items it has answered; None without a valid one."""
         token = token_of(request)
-        session = session_for(settings.store, token) if token else None
-        return session if session is not None and session.item_set_version == settings.item_set_version else None
+        return participants.get(token) if token else None
 
-    def required(request: Request) -> Session:
-        session = current(request)
-        if session is None:
+    def required(request: Request) -> tuple[Session, set[str]]:
+        found = current(request)
+        if found is None:
             raise PageError(401, "No study session in this browser: open the study link you were given.")
-        return session
+        return found
 
     async def form(request: Request) -> dict[str, str]:
         declared = request.headers.get("content-length", "")
@@ -159,11 +200,11 @@ def create_app(settings: StudySettings) -> FastAPI:
 
     @app.get("/")
     def consent(request: Request) -> Any:
-        session = current(request)
+        found = current(request)
         linked = request.query_params.get("PROLIFIC_PID") or request.query_params.get("participant_id")
         # the same person coming back continues; another id, or a new in-lab participant after a
         # completed session, gets the consent page and a fresh session
-        if session is not None and (session.participant_id == linked if linked else not session.completed):
+        if found is not None and (found[0].participant_id == linked if linked else len(found[1]) < len(found[0].item_order)):
             return _redirect("/item")
         hidden = "".join(
             f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
@@ -198,12 +239,13 @@ and used only for research; you may stop at any time by closing this page.</p>
             raise PageError(400, f"The study link is incomplete or malformed: {error}.") from None
         existing = await run_in_threadpool(current, request)
         # this browser's own session when it is this participant's; otherwise a new token, made here
-        token = token_of(request) if existing is not None and existing.participant_id == participant else secrets.token_urlsafe(32)
+        token = token_of(request) if existing is not None and existing[0].participant_id == participant else secrets.token_urlsafe(32)
         try:
-            session = await run_in_threadpool(start_session, settings.store, list(items.values()), settings.item_set_version,
-                                              participant, token, platform, study_id, session_id)  # fmt: skip
+            session = await asyncio.wrap_future(writes.submit(start_session, list(items.values()), settings.item_set_version,
+                                                              participant, token, platform, study_id, session_id))  # fmt: skip
         except ParticipantTaken:
             raise PageError(409, "This participant id has already started the study in another browser; please continue there.") from None
+        await run_in_threadpool(participants.started, token)
         log.info("participant %s (%s) started, counterbalance row %d", participant, platform, session.counterbalance_row)
         response = _redirect("/instructions")
         response.set_cookie(COOKIE, signed(token), httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=7 * 86400)
@@ -225,8 +267,7 @@ later in this browser, you continue where you were.</p>
 
     @app.get("/item")
     def item_page(request: Request) -> Any:
-        session = required(request)
-        done = answered(settings.store, session)
+        session, done = required(request)
         remaining = [i for i in session.item_order if i not in done]
         if not remaining:
             return _redirect("/done")
@@ -236,7 +277,7 @@ later in this browser, you continue where you were.</p>
     @app.post("/rate")
     async def rate(request: Request) -> Any:
         fields = await form(request)
-        session = await run_in_threadpool(required, request)
+        session, done = await run_in_threadpool(required, request)
         item_id = fields.get("item_id", "")
         if item_id not in session.item_order:
             raise PageError(404, f"item_id: {item_id[:40]!r} is not an item of your session.")
@@ -244,20 +285,20 @@ later in this browser, you continue where you were.</p>
             values, comment = check_answer(fields)
         except RatingRejected as error:
             raise PageError(422, f"Your answer was not saved: {error}. Go back and correct it.") from None
-        done = await run_in_threadpool(answered, settings.store, session)
         showing = next((i for i in session.item_order if i not in done), None)
         if item_id in done:  # a resubmitted form: already counted once
             return _redirect("/item")
         if item_id != showing:
             raise PageError(409, f"item_id: {item_id[:40]!r} is not the item you are being shown; your answer was not saved.")
-        if await run_in_threadpool(record_answer, settings.store, session, items[item_id], values, comment):
+        if await asyncio.wrap_future(writes.submit(record_answer, session, items[item_id], values, comment)):
             log.info("participant %s rated an item", session.participant_id)
+        participants.answered(str(token_of(request)), item_id)
         return _redirect("/item")
 
     @app.get("/done")
     def done_page(request: Request) -> Any:
-        session = required(request)
-        if len(answered(settings.store, session)) < len(session.item_order):
+        session, done = required(request)
+        if len(done) < len(session.item_order):
             return _redirect("/item")
         code = settings.completion_code or completion_code(settings.secret, settings.item_set_version, session.participant_id)
         link = ""

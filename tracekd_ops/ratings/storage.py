@@ -1,6 +1,8 @@
 """The rating study's rows in the project's DuckDB file, through the store's single-writer rule:
-each function is one short unit of work under the store's lock, so the rating page and a running
-materialization take turns instead of failing, and a rejected or failed write changes nothing.
+each function is one short unit of work under the store's lock (the page's writes take a
+connection in a transaction, so that its group commit can run many in one), so the rating page
+and a running materialization take turns instead of failing, and a rejected or failed write
+changes nothing.
 
 Panels: `real` ratings (from the rating page or imported from another tool) and `simulated`
 ones are stored side by side, labelled, and never analysed together.
@@ -12,6 +14,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
+
+import duckdb
 
 from tracekd_ops.ratings.items import ItemSet, RatingItem
 from tracekd_ops.ratings.study import participant_order
@@ -75,70 +79,73 @@ class ParticipantTaken(PermissionError):
 
 
 def start_session(
-    store: Store, items: Sequence[RatingItem], item_set_version: str, participant_id: str, token: str,
+    con: duckdb.DuckDBPyConnection, items: Sequence[RatingItem], item_set_version: str, participant_id: str, token: str,
     platform: str, study_id: str | None = None, session_id: str | None = None,
 ) -> Session:  # fmt: skip
-    """Open the participant's session, or return it when this browser (token) already has it.
-    Counterbalancing rows are handed out in turn, inside the write transaction, so two
-    participants starting at once get different rows."""
+    """Open the participant's session, or return it when this browser (token) already has it; on
+    a connection in a write transaction (`store.connect(write=True)`, or the page's group commit).
+    Counterbalancing rows are handed out in turn, inside that transaction, so two participants
+    starting at once get different rows."""
     digest = token_digest(token)
-    with store.connect(write=True) as con:
-        cursor = con.execute(
-            "SELECT * FROM rating_sessions WHERE item_set_version = ? AND participant_id = ?", [item_set_version, participant_id]
-        )
-        found = cursor.fetchone()
-        if found:
-            row = dict(zip([d[0] for d in cursor.description], found))
-            if row["token_sha256"] != digest:
-                raise ParticipantTaken(f"participant {participant_id} has already started this study in another browser")
-            return _session(row)
-        (turn,) = con.execute("SELECT count(*) FROM rating_sessions WHERE item_set_version = ?", [item_set_version]).fetchone()
-        order = participant_order([i.as_order_item() for i in items], turn, participant_id, item_set_version)
-        con.execute(
-            "INSERT INTO rating_sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            [item_set_version, participant_id, platform, study_id, session_id, digest, order, turn, _now()],
-        )
+    cursor = con.execute(
+        "SELECT * FROM rating_sessions WHERE item_set_version = ? AND participant_id = ?", [item_set_version, participant_id]
+    )
+    found = cursor.fetchone()
+    if found:
+        row = dict(zip([d[0] for d in cursor.description], found))
+        if row["token_sha256"] != digest:
+            raise ParticipantTaken(f"participant {participant_id} has already started this study in another browser")
+        return _session(row)
+    (turn,) = con.execute("SELECT count(*) FROM rating_sessions WHERE item_set_version = ?", [item_set_version]).fetchone()
+    order = participant_order([i.as_order_item() for i in items], turn, participant_id, item_set_version)
+    con.execute(
+        "INSERT INTO rating_sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        [item_set_version, participant_id, platform, study_id, session_id, digest, order, turn, _now()],
+    )
     return Session(item_set_version, participant_id, platform, study_id, session_id, tuple(order), turn, False)
 
 
-def session_for(store: Store, token: str) -> Session | None:
-    rows = store.rows("SELECT * FROM rating_sessions WHERE token_sha256 = ?", [token_digest(token)])
-    return _session(rows[0]) if rows else None
-
-
-def answered(store: Store, session: Session) -> set[str]:
-    rows = store.rows(
-        "SELECT item_id FROM ratings WHERE item_set_version = ? AND participant_id = ? AND panel = ?",
-        [session.item_set_version, session.participant_id, REAL],
-    )
-    return {r["item_id"] for r in rows}
-
-
-def record_answer(store: Store, session: Session, item: RatingItem, values: Mapping[str, int], comment: str | None) -> bool:
-    """Store one answer of the rating page; False (and nothing changed) when this participant has
-    already answered this item: a resubmitted form is not counted twice. Marks the session
-    complete with its last item."""
-    with store.connect(write=True) as con:
-        (seen,) = con.execute(
-            "SELECT count(*) FROM ratings WHERE item_set_version = ? AND participant_id = ? AND item_id = ? AND panel = ?",
-            [session.item_set_version, session.participant_id, item.item_id, REAL],
-        ).fetchone()
-        if seen:
-            return False
-        con.execute(
-            f"INSERT INTO ratings ({', '.join(RATING_COLUMNS)}) VALUES ({', '.join('?' * len(RATING_COLUMNS))})",
-            [session.item_set_version, item.item_id, session.participant_id, REAL, "rating page", item.dataset, item.condition,
-             item.trace_set_version, values["interpretability"], values["cognitive_load"], comment, _now()],
-        )  # fmt: skip
-        (done,) = con.execute(
-            "SELECT count(*) FROM ratings WHERE item_set_version = ? AND participant_id = ? AND panel = ?",
+def session_for(store: Store, token: str) -> tuple[Session, set[str]] | None:
+    """The session of this browser's token and the items it has answered (one read)."""
+    with store.connect() as con:
+        cursor = con.execute("SELECT * FROM rating_sessions WHERE token_sha256 = ?", [token_digest(token)])
+        found = cursor.fetchone()
+        if found is None:
+            return None
+        session = _session(dict(zip([d[0] for d in cursor.description], found)))
+        rows = con.execute(
+            "SELECT item_id FROM ratings WHERE item_set_version = ? AND participant_id = ? AND panel = ?",
             [session.item_set_version, session.participant_id, REAL],
-        ).fetchone()
-        if done >= len(session.item_order):
-            con.execute(
-                "UPDATE rating_sessions SET completed_at = ? WHERE item_set_version = ? AND participant_id = ?",
-                [_now(), session.item_set_version, session.participant_id],
-            )
+        ).fetchall()
+    return session, {item_id for (item_id,) in rows}
+
+
+def record_answer(
+    con: duckdb.DuckDBPyConnection, session: Session, item: RatingItem, values: Mapping[str, int], comment: str | None
+) -> bool:  # fmt: skip
+    """Store one answer of the rating page, on a connection in a write transaction; False (and
+    nothing changed) when this participant has already answered this item: a resubmitted form is
+    not counted twice. Marks the session complete with its last item."""
+    (seen,) = con.execute(
+        "SELECT count(*) FROM ratings WHERE item_set_version = ? AND participant_id = ? AND item_id = ? AND panel = ?",
+        [session.item_set_version, session.participant_id, item.item_id, REAL],
+    ).fetchone()
+    if seen:
+        return False
+    con.execute(
+        f"INSERT INTO ratings ({', '.join(RATING_COLUMNS)}) VALUES ({', '.join('?' * len(RATING_COLUMNS))})",
+        [session.item_set_version, item.item_id, session.participant_id, REAL, "rating page", item.dataset, item.condition,
+         item.trace_set_version, values["interpretability"], values["cognitive_load"], comment, _now()],
+    )  # fmt: skip
+    (done,) = con.execute(
+        "SELECT count(*) FROM ratings WHERE item_set_version = ? AND participant_id = ? AND panel = ?",
+        [session.item_set_version, session.participant_id, REAL],
+    ).fetchone()
+    if done >= len(session.item_order):
+        con.execute(
+            "UPDATE rating_sessions SET completed_at = ? WHERE item_set_version = ? AND participant_id = ?",
+            [_now(), session.item_set_version, session.participant_id],
+        )
     return True
 
 
