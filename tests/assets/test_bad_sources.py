@@ -4,6 +4,7 @@ stored partition exactly as it was; so does a source whose every record is scree
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -89,3 +90,28 @@ def test_a_json_true_is_not_an_index(tmp_path):
     path.write_text(json.dumps({"index": True, "question": "Who?", "facts": ["A is a member of the B in 2001."], "answer": ["B"]}) + "\n")
     with pytest.raises(DatasetFormatError, match=r"line 1 \(index\): expected int, got bool"):
         list(load_source("cotempqa", path))
+
+
+def test_a_file_concatenated_with_itself_is_reported_as_repeating_every_question(tmp_path):
+    """Repeats are reported, not refused (natural bAbI repeats some): the real qa1 files as they
+    are, and with the training file appended to itself and to the test file."""
+    from tracekd_ops.datasets.synthetic import SyntheticConfig
+    from tracekd_ops.steps.data import load_raw
+
+    train, test = BABI / "qa1_single-supporting-fact_train.txt", BABI / "qa1_single-supporting-fact_test.txt"
+    natural_dir, doubled_dir = tmp_path / "natural", tmp_path / "doubled"
+    for folder in (natural_dir, doubled_dir):
+        folder.mkdir()
+        shutil.copy(train, folder)
+        shutil.copy(test, folder)
+    (doubled_dir / train.name).write_text(train.read_text() * 2)
+    (doubled_dir / test.name).write_text(test.read_text() + train.read_text())
+
+    def repeats(folder):
+        return load_raw("babi", str(folder), {}, "full", 0, None, SyntheticConfig()).metadata()
+
+    natural, doubled = repeats(natural_dir), repeats(doubled_dir)
+    assert natural["rows"] == 2000 and doubled["rows"] == 4000
+    assert natural["repeated_questions"] < 100 and natural["test_questions_also_in_train"] < 100
+    assert doubled["repeated_questions"] >= 2000 and doubled["test_questions_also_in_train"] >= 1000
+    assert re.fullmatch(r"qa1_single-supporting-fact_(train|test)\.txt:\d+ repeats qa1_single-supporting-fact_(train|test)\.txt:\d+", doubled["first_repeat"])

@@ -57,6 +57,26 @@ class RawPartition:
             digest.update(json.dumps(record.to_row(), sort_keys=True).encode())
         return digest.hexdigest()[:16]
 
+    def repeats(self) -> dict[str, Any]:
+        """Questions that repeat an earlier one word for word (story, question, answers), and test
+        questions that are also training questions. Reported, not refused: natural bAbI repeats
+        some (2,461 of its 40,000), while a file concatenated with itself repeats every one, and a
+        test question also in train measures recall rather than reasoning."""
+        first_seen: dict[tuple[Any, ...], QARecord] = {}
+        repeated, example = 0, None
+        in_train = {self._content(r) for r in self.records if r.split == "train"}
+        for record in self.records:
+            earlier = first_seen.setdefault(self._content(record), record)
+            if earlier is not record:
+                repeated += 1
+                example = example or f"{record.source} repeats {earlier.source}"
+        test_in_train = sum(1 for r in self.records if r.split == "test" and self._content(r) in in_train)
+        return {"repeated_questions": repeated, "test_questions_also_in_train": test_in_train, "first_repeat": example}
+
+    @staticmethod
+    def _content(record: QARecord) -> tuple[Any, ...]:
+        return tuple(f.text for f in record.facts), record.question, record.answers
+
     def version_row(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset, "source": self.source, "protocol": self.protocol, "content_hash": self.content_hash(),
@@ -73,6 +93,7 @@ class RawPartition:
             "without_gold_fact": sum(1 for r in self.records if not r.gold_fact_ids),
             "left_out": self.left_out,
             "notes": self.notes,
+            **self.repeats(),
             "rows_by_split": dict(Counter(r.split for r in self.records)),
             "rows_by_split_category": dict(sorted(Counter(f"{r.split}/{r.category}" for r in self.records).items())),
             "duckdb_table": RAW_TABLE,

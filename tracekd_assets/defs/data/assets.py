@@ -28,8 +28,13 @@ def raw_examples(context: AssetExecutionContext, home: TraceKDHome, experiment: 
     partition = load_raw(dataset, experiment.source(dataset), experiment.loader_options(dataset), experiment.protocol,
                          experiment.seed, experiment.per_category_limit, experiment.synthetic())  # fmt: skip
     context.log.info(f"{dataset}: {len(partition.records)} records from {partition.source} (protocol {partition.protocol})")
+    metadata = partition.metadata()
+    if metadata["repeated_questions"]:
+        context.log.warning(f"{dataset}: {metadata['repeated_questions']} questions repeat an earlier one word for word "
+                            f"(e.g. {metadata['first_repeat']}); {metadata['test_questions_also_in_train']} test questions "
+                            "are also training questions")  # fmt: skip
     store_raw(home.store(), partition)
-    return MaterializeResult(metadata=as_metadata(partition.metadata()))
+    return MaterializeResult(metadata=as_metadata(metadata))
 
 
 @asset(
