@@ -15,6 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 SQL_DIR = PROJECT_ROOT / "dbt_like_sql"
 
+pytest_plugins = ["tests.fault_tally"]
+
 
 @pytest.fixture
 def tiny_experiment():

@@ -41,7 +41,7 @@ def train_split_only(tmp):
     "make, says",
     [(empty_file, "no questions"), (blank_lines, "no questions"), (all_screened_out, "left out"), (train_split_only, "no test questions")],
 )
-def test_an_empty_or_unsplit_source_fails_and_changes_nothing(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry, make, says):
+def test_an_empty_or_unsplit_source_fails_and_changes_nothing(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry, make, says, faults):
     source = tmp_path / "source"
     source.mkdir()
     dataset, source = make(source)
@@ -61,9 +61,10 @@ def test_an_empty_or_unsplit_source_fails_and_changes_nothing(tmp_path, tiny_hom
         message = str(failure.step_failure_data.error)
         assert says in message and "left as it was" in message, message
         assert tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL") == before
+    faults.held("bad_input")
 
 
-def test_a_refused_source_stops_its_condition_chains(tmp_path, tiny_home, tiny_experiment):
+def test_a_refused_source_stops_its_condition_chains(tmp_path, tiny_home, tiny_experiment, faults):
     """When raw_examples refuses a source, nothing downstream runs on the previous source's rows in
     that invocation: no new student, no new prediction; the outcome says why."""
     from tracekd_assets.demo import materialize_everything
@@ -80,9 +81,10 @@ def test_a_refused_source_stops_its_condition_chains(tmp_path, tiny_home, tiny_e
     assert second.failed[0] == "raw_examples[cotempqa]" and "solution_only[cotempqa]" in second.skipped
     assert any("no condition chain of cotempqa runs in this invocation" in line for line in logged)
     assert tiny_home.store().rows("SELECT revision FROM registry ORDER BY ALL") == revisions
+    faults.held("bad_input")
 
 
-def test_a_json_true_is_not_an_index(tmp_path):
+def test_a_json_true_is_not_an_index(tmp_path, faults):
     from tracekd_ops.datasets.errors import DatasetFormatError
     from tracekd_ops.datasets.specs import load_source
 
@@ -90,6 +92,7 @@ def test_a_json_true_is_not_an_index(tmp_path):
     path.write_text(json.dumps({"index": True, "question": "Who?", "facts": ["A is a member of the B in 2001."], "answer": ["B"]}) + "\n")
     with pytest.raises(DatasetFormatError, match=r"line 1 \(index\): expected int, got bool"):
         list(load_source("cotempqa", path))
+    faults.held("bad_input")
 
 
 def test_a_file_concatenated_with_itself_is_reported_as_repeating_every_question(tmp_path):

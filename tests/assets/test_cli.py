@@ -17,12 +17,13 @@ def test_inspect_prints_one_json_summary():
     assert sum(summary["gold_facts"].values()) == 1652
 
 
-def test_inspect_fails_with_the_error_on_malformed_input(tmp_path):
+def test_inspect_fails_with_the_error_on_malformed_input(tmp_path, faults):
     path = tmp_path / "qa1_single-supporting-fact_train.txt"
     path.write_text("1 Mary went home.\n2 Where is Mary?\thome\t9\n")
     result = subprocess.run([TRACEKD, "datasets", "inspect", "babi", str(path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "line 2 (supporting ids)" in result.stderr and result.stdout == ""
+    faults.held("bad_input")
 
 
 def test_inspect_msmarco_with_either_gold_rule(tmp_path):

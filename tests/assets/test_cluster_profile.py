@@ -245,7 +245,7 @@ def test_on_the_cluster_every_student_trains_in_a_pod_of_its_own_and_locally_onl
     assert callable(training_launcher(None, 2, "ddp", "local"))  # type: ignore[arg-type]
 
 
-def test_a_training_pod_asks_for_a_gpu_per_process_mounts_the_home_and_carries_no_credential(monkeypatch):
+def test_a_training_pod_asks_for_a_gpu_per_process_mounts_the_home_and_carries_no_credential(monkeypatch, faults):
     """`training_processes` on the cluster: the pod PipesK8sClient would create, built by
     dagster-k8s's own pod builder into a Kubernetes V1Pod (no cluster here to run it)."""
     from dagster_k8s.pipes import build_pod_body
@@ -262,3 +262,4 @@ def test_a_training_pod_asks_for_a_gpu_per_process_mounts_the_home_and_carries_n
     assert pod.spec.volumes[0].persistent_volume_claim.claim_name == "tracekd-home"
     assert container.env_from[0].secret_ref.name == CLUSTER_SECRET  # credentials by reference, never as values
     assert pod.spec.restart_policy == "Never"
+    faults.held("secret")

@@ -120,7 +120,7 @@ def test_a_file_dataset_without_a_source_fails_with_a_clear_error(tiny_home, tin
         assert "TRACEKD_BABI_PATH" in str(failure.step_failure_data.error)
 
 
-def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):
+def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry, faults):
     from dagster import materialize
 
     from tests.conftest import SHARED_DATA
@@ -142,6 +142,7 @@ def test_malformed_source_fails_and_leaves_the_stored_partition_as_it_was(tmp_pa
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "equal.json line 2 (json)" in str(failure.step_failure_data.error)
         assert tiny_home.store().rows("SELECT example_id, split FROM raw_examples ORDER BY ALL") == before
+    faults.held("bad_input")
 
 
 def test_msmarco_files_run_through_the_same_chain(tmp_path, tiny_home, tiny_experiment):
@@ -166,7 +167,7 @@ def test_msmarco_files_run_through_the_same_chain(tmp_path, tiny_home, tiny_expe
         assert metrics == [{"condition": c, "n": 3, "eval_split": "test"} for c in sorted(WITHOUT_TEACHER)]
 
 
-def test_a_worker_the_kernel_kills_is_reported_in_one_line(tiny_home, tiny_experiment):
+def test_a_worker_the_kernel_kills_is_reported_in_one_line(tiny_home, tiny_experiment, faults):
     """SIGKILL one condition chain's worker while it trains, as the kernel's OOM killer would: the
     demo says which chain, what each student was planned for and the memory there is, in one line,
     instead of a BrokenProcessPool traceback."""
@@ -196,3 +197,4 @@ def test_a_worker_the_kernel_kills_is_reported_in_one_line(tiny_home, tiny_exper
     assert any(line.startswith("memory: condition chains 2 at once: each student's plan fits its") for line in logged)
     killed = [line for line in logged if "its worker process was killed (by the kernel's OOM killer?)" in line]
     assert killed and outcome.failed and all("each student was planned for" in line and "GiB now available" in line for line in killed)
+    faults.held("kill")

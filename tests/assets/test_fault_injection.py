@@ -63,7 +63,7 @@ def check_invariants(store: Store) -> None:
     assert store.rows("SELECT count(*) - count(DISTINCT revision) AS d FROM registry")[0]["d"] == 0
 
 
-def test_random_kills_and_bad_inputs_never_lose_duplicate_or_block(tmp_path):
+def test_random_kills_and_bad_inputs_never_lose_duplicate_or_block(tmp_path, faults):
     rng = random.Random(1234)
     home = tmp_path / "home"
     store = Store(home / "tracekd.duckdb")
@@ -119,3 +119,5 @@ def test_random_kills_and_bad_inputs_never_lose_duplicate_or_block(tmp_path):
     check_invariants(store)
     print(f"fault injection: {rounds} rounds survived: {dict(sorted(outcomes.items()))}")
     assert outcomes.get("runs killed", 0) >= 1 and outcomes.get("bad inputs refused", 0) >= 1
+    faults.held("kill", outcomes["runs killed"])
+    faults.held("bad_input", outcomes["bad inputs refused"])

@@ -33,7 +33,7 @@ def hub_registry(hub) -> RegistrySettings:
 
 
 def test_students_are_pushed_as_commits_on_a_branch_tagged_per_run_and_evaluated_from_the_hub(
-    hub, tiny_home, tiny_experiment, no_teacher
+    hub, tiny_home, tiny_experiment, no_teacher, faults
 ):
     from huggingface_hub import HfApi
 
@@ -85,10 +85,11 @@ def test_students_are_pushed_as_commits_on_a_branch_tagged_per_run_and_evaluated
         writes = [h for m, p, h in hub.requests if m == "POST" and "/commit/" in p]
         assert writes and all(h.get("authorization") == f"Bearer {TOKEN}" for h in writes)
         assert_secret_absent(TOKEN, instance, tiny_home.root)
+    faults.held("secret")
 
 
 def test_a_failed_push_leaves_the_checkpoint_pending_and_the_next_run_completes_it_without_retraining(
-    hub, tiny_home, tiny_experiment, no_teacher
+    hub, tiny_home, tiny_experiment, no_teacher, faults
 ):
     resources = {"home": tiny_home, "experiment": tiny_experiment, "teacher": no_teacher, "registry": hub_registry(hub)}
     with instance_for_test() as instance:
@@ -114,6 +115,7 @@ def test_a_failed_push_leaves_the_checkpoint_pending_and_the_next_run_completes_
         assert any("completing the push of pending revision" in m for m in logs)
         assert not any("training (full)" in m for m in logs)  # no retraining
         assert_secret_absent(TOKEN, instance, tiny_home.root)
+    faults.held("secret")
 
 
 def test_retrying_a_failed_push_never_retrains_and_completes_every_pending_revision(hub, tiny_home, tiny_experiment, no_teacher):

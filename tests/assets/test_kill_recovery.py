@@ -48,7 +48,7 @@ def descendants(pid: int) -> set[int]:
     return children
 
 
-def test_a_run_killed_holding_the_write_lock_is_recovered_by_the_next_materialization(tmp_path):
+def test_a_run_killed_holding_the_write_lock_is_recovered_by_the_next_materialization(tmp_path, faults):
     home = tmp_path / "home"
     dagster_home = prepare_dagster_home(tmp_path / "dagster")
     store = Store(home / "tracekd.duckdb")
@@ -98,3 +98,4 @@ def test_a_run_killed_holding_the_write_lock_is_recovered_by_the_next_materializ
         assert instance.get_run_by_id(killed[0].run_id).status == DagsterRunStatus.FAILURE
         assert instance.event_log_storage.get_concurrency_run_ids() == set()
         assert free_dead_runs(instance) == []  # nothing left to recover
+    faults.held("kill")

@@ -168,7 +168,7 @@ def start(base: str, client: httpx.Client, **params: str) -> httpx.Response:
     return client.post(f"{base}/start", data={"consent": "yes", **params})
 
 
-def test_bad_input_gets_a_clear_4xx_and_changes_nothing(served):
+def test_bad_input_gets_a_clear_4xx_and_changes_nothing(served, faults):
     base, store, version, _ = served
     with httpx.Client() as stranger:
         response = stranger.post(f"{base}/rate", data={"item_id": "x", "interpretability": "3", "cognitive_load": "3"})
@@ -204,6 +204,7 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(served):
         assert response.status_code == 409 and "another browser" in response.text
     assert store.rows("SELECT count(*) AS n FROM ratings")[0]["n"] == 0
     assert [r["participant_id"] for r in store.rows("SELECT participant_id FROM rating_sessions")] == ["p1"]
+    faults.held("bad_input")
 
 
 def hold_the_store(path: str, seconds: float, ready) -> None:  # noqa: ANN001 - a multiprocessing Event
@@ -240,7 +241,7 @@ def shown_item(base: str, client: httpx.Client) -> str:
     return client.get(f"{base}/item").text.split('name="item_id" value="')[1].split('"')[0]
 
 
-def test_a_session_is_the_one_the_server_made_for_this_participant(served):
+def test_a_session_is_the_one_the_server_made_for_this_participant(served, faults):
     """Cookies are the server's: a chosen or forged one is no session and is never adopted. Another
     participant id in the same browser, or the study link after a completed in-lab session, starts
     afresh and sees none of the previous session. Only the item being shown can be rated."""
@@ -287,6 +288,7 @@ def test_a_session_is_the_one_the_server_made_for_this_participant(served):
         assert "Item 1 of 14" in lab.get(f"{base}/item").text and code not in lab.get(f"{base}/done").text
     participants = [r["participant_id"] for r in store.rows("SELECT participant_id FROM rating_sessions ORDER BY started_at")]
     assert participants[:3] == ["victim", "alice", "bob"] and len(participants) == 5 and participants[3] != participants[4]
+    faults.held("bad_input")
 
 
 def peak_rss(port: int) -> int:
@@ -302,7 +304,7 @@ def peak_rss(port: int) -> int:
     raise AssertionError(f"no rating page process on port {port}")
 
 
-def test_an_endless_form_body_is_refused_without_being_read(served):
+def test_an_endless_form_body_is_refused_without_being_read(served, faults):
     """A 400 MB POST streamed without a length (chunked) is refused (413) once it passes the limit,
     with the server's memory flat (what it reads past the limit it drops), and one that declares
     its length is refused on the header. The next participant is served as before."""
@@ -338,6 +340,7 @@ def test_an_endless_form_body_is_refused_without_being_read(served):
         assert start(base, next_participant, participant_id="lab-next").status_code == 303
         assert next_participant.get(f"{base}/item").status_code == 200
     assert store.rows("SELECT count(*) AS n FROM ratings")[0]["n"] == 0
+    faults.held("bad_input")
 
 
 def test_many_participants_at_once_beside_a_slow_query_each_rating_stored_once(served):

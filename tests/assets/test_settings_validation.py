@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_bad_setting_fails_definitions_validate_naming_it(tmp_path):
+def test_a_bad_setting_fails_definitions_validate_naming_it(tmp_path, faults):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "TRACEKD_TEACHER_BASE_URL": "http://user:hunter2@teacher.example/v1"}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
@@ -22,6 +22,7 @@ def test_a_bad_setting_fails_definitions_validate_naming_it(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "carries credentials" in output, output[-2000:]
     assert "hunter2" not in output
+    faults.held("bad_input")
 
 
 @pytest.mark.parametrize(
@@ -34,17 +35,19 @@ def test_a_bad_setting_fails_definitions_validate_naming_it(tmp_path):
         ("TRACEKD_EXPERIMENT_FILE", "/no/such/experiment.yaml", "ExperimentSettings", "cannot read the experiment file"),
     ],
 )
-def test_each_bad_setting_is_refused_when_the_resource_is_built(monkeypatch, variable, value, resource, says):
+def test_each_bad_setting_is_refused_when_the_resource_is_built(monkeypatch, variable, value, resource, says, faults):
     from tracekd_assets.defs import resources
 
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=says.replace("(", r"\(").replace(")", r"\)")):
         getattr(resources, resource)()
+    faults.held("bad_input")
 
 
-def test_an_unknown_deployment_is_refused(monkeypatch):
+def test_an_unknown_deployment_is_refused(monkeypatch, faults):
     from tracekd_assets.defs.resources import deployment
 
     monkeypatch.setenv("TRACEKD_DEPLOYMENT", "moon")
     with pytest.raises(ValueError, match="TRACEKD_DEPLOYMENT must be one of"):
         deployment()
+    faults.held("bad_input")

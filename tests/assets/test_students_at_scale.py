@@ -72,7 +72,7 @@ def test_every_student_of_the_file_on_every_seed_is_a_revision_with_its_own_metr
     )
 
 
-def test_an_invalid_experiment_file_fails_before_training_naming_file_and_field(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):
+def test_an_invalid_experiment_file_fails_before_training_naming_file_and_field(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry, faults):
     bad = tmp_path / "bad.yaml"
     bad.write_text("students:\n  - name: tiny\n    mode: lora\n    seeds: []\n")
     with pytest.raises(ValueError) as refused:  # refused as soon as the settings are built (definitions load, run config)
@@ -95,6 +95,7 @@ def test_an_invalid_experiment_file_fails_before_training_naming_file_and_field(
             message = str(failure.event_specific_data.error if failure.event_specific_data else failure.message)
             assert str(edited) in message and "students.0.seeds" in message
     assert tiny_home.store().rows("SELECT count(*) AS n FROM registry") == [{"n": 0}]
+    faults.held("bad_input")
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -112,7 +113,7 @@ def processes_mentioning(text: str) -> list[int]:
 
 
 @pytest.mark.parametrize("processes", [0, 2], ids=["in-process", "torchrun-2"])
-def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_again(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry, processes):
+def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_again(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry, processes, faults):
     """In the step's process, and as torchrun over two processes through Pipes (the whole process
     group killed: launcher, torchrun and its ranks), the next materialization resumes."""
     import json
@@ -169,6 +170,7 @@ def test_a_killed_training_resumes_from_its_last_checkpoint_when_materialized_ag
     summary = json.loads(tiny_home.store().rows("SELECT train_summary FROM registry")[0]["train_summary"])
     assert summary["resumed_from_step"] == saved and summary["steps"] == 400
     assert not any(work.iterdir())  # registered: the work folder moved into the registry
+    faults.held("kill")
 
 
 def test_two_students_sharing_base_model_and_seed_are_each_registered_and_evaluated(tmp_path, tiny_home, tiny_experiment, no_teacher, local_registry):

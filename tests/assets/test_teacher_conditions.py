@@ -59,7 +59,7 @@ def tiny_teacher_experiment(tiny_experiment):
 
 
 def test_teacher_conditions_run_end_to_end_and_the_cache_prevents_repeat_requests(
-    served_teacher, tiny_home, tiny_teacher_experiment, monkeypatch, local_registry
+    served_teacher, tiny_home, tiny_teacher_experiment, monkeypatch, local_registry, faults
 ):
     server, model, records, wrong = served_teacher
     monkeypatch.setenv("TRACEKD_TEACHER_API_KEY", SECRET)
@@ -103,9 +103,10 @@ def test_teacher_conditions_run_end_to_end_and_the_cache_prevents_repeat_request
 
         # the key was sent (the server needs it) but is nowhere TraceKD writes
         assert_secret_absent(SECRET, instance, tiny_home.root)
+    faults.held("secret")
 
 
-def test_a_killed_teacher_run_resumes_where_it_stopped(served_teacher, tmp_path, tiny_home, tiny_teacher_experiment, no_teacher, local_registry):
+def test_a_killed_teacher_run_resumes_where_it_stopped(served_teacher, tmp_path, tiny_home, tiny_teacher_experiment, no_teacher, local_registry, faults):
     server, model, _, _ = served_teacher
     with instance_for_test() as instance:
         assert materialize(ALL_ASSETS, selection=[AssetKey("raw_examples")], partition_key="synthetic", instance=instance,
@@ -146,6 +147,7 @@ def test_a_killed_teacher_run_resumes_where_it_stopped(served_teacher, tmp_path,
     assert cached_ok() == model.requests
     assert "requests cached; asking" in second_log.read_text()  # the run says how much came from the cache
     assert SECRET not in first_log.read_text() + second_log.read_text()
+    faults.held("kill")
 
 
 def test_without_a_teacher_the_teacher_conditions_are_skipped_with_a_message(tiny_home, tiny_teacher_experiment, no_teacher, local_registry):

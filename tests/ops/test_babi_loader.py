@@ -45,16 +45,17 @@ def test_list_answers_and_qa19_without_space_before_tab():
         (["1 Mary went home.", "2 Where is Mary?\thome"], "line 2", "question"),
     ],
 )
-def test_malformed_lines_name_file_line_and_field(tmp_path, lines, where, field):
+def test_malformed_lines_name_file_line_and_field(tmp_path, lines, where, field, faults):
     path = tmp_path / "qa1_single-supporting-fact_train.txt"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetFormatError) as error:
         list(parse_babi_file(path))
     assert (error.value.where, error.value.field) == (where, field)
     assert str(path) in str(error.value)
+    faults.held("bad_input")
 
 
-def test_bad_encoding_and_bad_file_name(tmp_path):
+def test_bad_encoding_and_bad_file_name(tmp_path, faults):
     path = tmp_path / "qa1_single-supporting-fact_test.txt"
     path.write_bytes(b"1 Mary went to the \xff.\n")
     with pytest.raises(DatasetFormatError, match=r"line 1 \(encoding\)"):
@@ -63,6 +64,7 @@ def test_bad_encoding_and_bad_file_name(tmp_path):
     wrong.write_text("1 a.\n")
     with pytest.raises(DatasetFormatError, match="task"):
         list(parse_babi_file(wrong))
+    faults.held("bad_input")
 
 
 def test_hugging_face_row_layout():

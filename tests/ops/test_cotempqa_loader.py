@@ -57,10 +57,11 @@ def test_mix_answers_are_scored_as_a_set_others_against_any_alias():
         ('[1, 2]', "record"),
     ],
 )
-def test_malformed_records_name_file_line_and_field(tmp_path, line, field):
+def test_malformed_records_name_file_line_and_field(tmp_path, line, field, faults):
     good = json.dumps({"index": 0, "question": "q", "facts": ["x a"], "answer": ["a"]})
     path = tmp_path / "equal.json"
     path.write_bytes((good + "\r\n" + line + "\r\n").encode())
     with pytest.raises(DatasetFormatError) as error:
         list(load_cotempqa(path))
     assert (error.value.where, error.value.field) == ("line 2", field)
+    faults.held("bad_input")

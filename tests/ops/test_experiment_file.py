@@ -28,13 +28,14 @@ from tracekd_ops.train.experiment import load_experiment_file
         ("training: {lr_scheduler: warmup_stable_decay, decay_ratio: 0.99}", "students.0", "leave no room"),
     ],
 )
-def test_a_bad_value_names_file_and_field(tmp_path, body, field, says):
+def test_a_bad_value_names_file_and_field(tmp_path, body, field, says, faults):
     path = tmp_path / "experiment.yaml"
     path.write_text(f"students:\n  - name: tiny\n    {body}\n")
     with pytest.raises(ValueError) as error:
         load_experiment_file(path)
     message = str(error.value)
     assert str(path) in message and field in message and says in message
+    faults.held("bad_input")
 
 
 def test_two_students_on_one_base_and_seed_are_two_identities(tmp_path):

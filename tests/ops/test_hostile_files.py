@@ -43,7 +43,7 @@ def peak_mb() -> int:
 
 
 @pytest.mark.parametrize("layout", ["json lines", "json array"])
-def test_a_400_kb_nested_field_is_refused_in_under_a_second_with_little_memory(tmp_path, layout):
+def test_a_400_kb_nested_field_is_refused_in_under_a_second_with_little_memory(tmp_path, layout, faults):
     nested = "[" * 200_000 + "]" * 200_000
     record = '{"index": 1, "question": "Q?", "facts": ["A."], "answer": ["A"], "x": ' + nested + "}"
     path = tmp_path / "equal.json"
@@ -52,9 +52,10 @@ def test_a_400_kb_nested_field_is_refused_in_under_a_second_with_little_memory(t
     with pytest.raises(DatasetFormatError, match=rf"equal.json (line|record) 1 \(json\): nested deeper than {MAX_DEPTH} levels"):
         list(load_source("cotempqa", path))
     assert time.monotonic() - started < 1.0 and peak_mb() - before < 100
+    faults.held("bad_input")
 
 
-def test_an_overlong_record_is_refused_unread(tmp_path, monkeypatch):
+def test_an_overlong_record_is_refused_unread(tmp_path, monkeypatch, faults):
     from tracekd_ops.datasets import files
 
     monkeypatch.setattr(files, "MAX_RECORD_BYTES", 1000)
@@ -62,9 +63,10 @@ def test_an_overlong_record_is_refused_unread(tmp_path, monkeypatch):
     path.write_text(json.dumps({"index": 1, "question": "Q" * 2000 + "?", "facts": ["A."], "answer": ["A"]}) + "\n")
     with pytest.raises(DatasetFormatError, match=r"line 1 \(record\): 2,\d{3} bytes, over the 1,000-byte limit"):
         list(load_source("cotempqa", path))
+    faults.held("bad_input")
 
 
-def test_a_story_too_long_for_a_story_is_refused_fast(tmp_path):
+def test_a_story_too_long_for_a_story_is_refused_fast(tmp_path, faults):
     """16,000 lines in one story (1.1 MB) took over 300 s; it is refused at the line past the limit."""
     lines, n = [], 1
     for k in range(8000):
@@ -76,3 +78,4 @@ def test_a_story_too_long_for_a_story_is_refused_fast(tmp_path):
     with pytest.raises(DatasetFormatError, match=rf"line {2 * LIMITS.max_facts + 1} \(story\): more than {LIMITS.max_facts} facts"):
         list(load_source("babi", path))
     assert time.monotonic() - started < 1.0
+    faults.held("bad_input")

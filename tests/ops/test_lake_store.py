@@ -107,10 +107,11 @@ def test_a_process_makes_sure_of_the_tables_once_per_lake(lake, monkeypatch):
         "SELECT 1; DROP TABLE metrics",
     ],
 )
-def test_a_query_cannot_reach_past_the_results(lake, sql):
+def test_a_query_cannot_reach_past_the_results(lake, sql, faults):
     lake.exists()
     with pytest.raises(QueryRefused):
         lake.query(sql)
+    faults.held("sandbox")
 
 
 def _replace_many(conn: str, data: str, dataset: str, rounds: int) -> None:
@@ -144,7 +145,7 @@ def _hold_the_writers_turn(conn: str, data: str, ready) -> None:
         time.sleep(600)
 
 
-def test_a_killed_writer_neither_blocks_later_writes_nor_leaves_half_a_write(lake):
+def test_a_killed_writer_neither_blocks_later_writes_nor_leaves_half_a_write(lake, faults):
     lake.replace_partition("predictions", {"dataset": "synthetic"}, metric_rows("synthetic", "correct", 0, 3))
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
@@ -163,9 +164,10 @@ def test_a_killed_writer_neither_blocks_later_writes_nor_leaves_half_a_write(lak
     )
     assert time.monotonic() - started < 30
     assert lake.rows("SELECT count(*) AS n FROM predictions") == [{"n": 3}]
+    faults.held("kill")
 
 
-def test_the_catalog_password_shows_in_no_message(catalog, tmp_path):
+def test_the_catalog_password_shows_in_no_message(catalog, tmp_path, faults):
     secret = "s3cr3t-Pa55"
     store = open_store(f"{LAKE_PREFIX}dbname=nowhere host={catalog.host} port={catalog.port} user=nobody password={secret}", tmp_path)
     assert secret not in store.location and "password=***" in store.location
@@ -173,6 +175,7 @@ def test_the_catalog_password_shows_in_no_message(catalog, tmp_path):
         store.rows("SELECT 1")
     assert secret not in str(raised.value) and secret not in repr(raised.value)
     assert "nowhere" in str(raised.value) or "nobody" in str(raised.value)
+    faults.held("secret")
 
 
 def test_an_extension_for_another_duckdb_is_refused_with_the_reason(monkeypatch, tmp_path):

@@ -67,12 +67,13 @@ def test_max_overlap_rule_picks_the_passage_sharing_most_answer_words():
         ({**ROWS[0], "passages": [{"url": "u"}]}, "passages"),
     ],
 )
-def test_malformed_rows_name_the_record_and_field(tmp_path, row, field):
+def test_malformed_rows_name_the_record_and_field(tmp_path, row, field, faults):
     path = tmp_path / "train.jsonl"
     path.write_text(json.dumps(ROWS[1]) + "\n" + json.dumps(row) + "\n")
     with pytest.raises(DatasetFormatError) as error:
         list(load_msmarco(path))
     assert (error.value.where, error.value.field) == ("line 2", field)
+    faults.held("bad_input")
 
 
 def test_truncated_columnar_file_is_an_error(tmp_path):
@@ -97,6 +98,7 @@ def test_reference_protocol_caps_queries_per_type():
     assert len(records) == 1000
 
 
-def test_unknown_gold_rule_is_refused():
+def test_unknown_gold_rule_is_refused(faults):
     with pytest.raises(ValueError, match="gold rule"):
         list(from_rows(ROWS, "train", "t", gold_rule="closest"))
+    faults.held("bad_input")

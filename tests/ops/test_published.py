@@ -161,7 +161,7 @@ def test_a_changed_file_replaces_its_student_and_a_malformed_line_is_kept_with_i
     assert [(r["line"], r["status"]) for r in kept] == [(5, "left out")]
 
 
-def test_an_empty_file_is_refused_and_nothing_is_stored(tmp_path):
+def test_an_empty_file_is_refused_and_nothing_is_stored(tmp_path, faults):
     folder = copy_of_published(tmp_path)
     store = Store(tmp_path / "t.duckdb")
     import_published(store, PublishedSource(path=str(folder)), ScoringChoice(), quiet)
@@ -171,9 +171,10 @@ def test_an_empty_file_is_refused_and_nothing_is_stored(tmp_path):
     with pytest.raises(ValueError, match=r"Qwen3-1.7B-sft-adapter.*_default.json: no line could be scored"):
         import_published(store, PublishedSource(path=str(folder)), ScoringChoice(), quiet)
     assert store.rows("SELECT model_revision, count(*) AS n FROM predictions GROUP BY ALL ORDER BY ALL") == before
+    faults.held("bad_input")
 
 
-def test_an_unknown_condition_name_is_refused_with_the_known_ones(tmp_path):
+def test_an_unknown_condition_name_is_refused_with_the_known_ones(tmp_path, faults):
     folder = tmp_path / "outputs" / "evaluation_outputs" / "equal"
     folder.mkdir(parents=True)
     shutil.copyfile(OUTPUTS / "equal" / "Qwen3-1.7B-sft-adapter-reasoning-facts_default.json", folder / "Qwen3-1.7B-sft-adapter-reasoning_default.json")
@@ -184,6 +185,7 @@ def test_an_unknown_condition_name_is_refused_with_the_known_ones(tmp_path):
     assert [(s["condition"], s["scored"]) for s in outcome.students] == [("correct", 87)]
     with pytest.raises(ValueError, match="unknown condition 'right'"):
         PublishedSource(path=str(tmp_path), condition_names={"x": "right"})
+    faults.held("bad_input")
 
 
 def test_the_study_row_lookup_is_re_run_when_its_gold_csvs_are_there(tmp_path):
@@ -283,10 +285,11 @@ def test_the_published_table_is_data_and_its_own_chi_square_crosses_the_line():
     assert 4.5 < table.chi_square()[0] < 4.7
 
 
-def test_source_names_never_keep_credentials(tmp_path):
+def test_source_names_never_keep_credentials(tmp_path, faults):
     named = source_name(tmp_path, "https://someone:hf_secret123@example.org/outputs.git")
     assert "hf_secret123" not in named and "someone" not in named and named.endswith("@example.org/outputs.git")
     assert source_name(tmp_path, None) == str(tmp_path)
+    faults.held("secret")
 
 
 class Tables(HTMLParser):
@@ -328,7 +331,7 @@ def test_the_report_section_sets_the_study_beside_tracekd(tmp_path):
         assert len(set(table)) == 1, f"a table with rows of {sorted(set(table))} cells"
 
 
-def test_a_name_taken_by_a_trained_student_is_refused(tmp_path):
+def test_a_name_taken_by_a_trained_student_is_refused(tmp_path, faults):
     """A published student must not share its partition with a student TraceKD trained: their
     predictions would replace each other."""
     from datetime import datetime
@@ -344,3 +347,4 @@ def test_a_name_taken_by_a_trained_student_is_refused(tmp_path):
     with pytest.raises(ValueError, match="student name 'tiny' is taken by a student TraceKD trained"):
         import_published(store, source, ScoringChoice(), quiet)
     assert store.rows("SELECT count(*) AS n FROM predictions")[0]["n"] == 0
+    faults.held("bad_input")

@@ -41,19 +41,21 @@ def store(tmp_path):
         ("SELECT * FROM no_such_table", "no_such_table"),
     ],
 )
-def test_hostile_queries_are_refused_and_change_nothing(store, tmp_path, sql, says):
+def test_hostile_queries_are_refused_and_change_nothing(store, tmp_path, sql, says, faults):
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(QueryRefused, match=says):
         store.query(sql.format(tmp=tmp_path), timeout_s=5)
     assert store.query("SELECT n FROM notes").to_dict("records") == [{"n": 1}]
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
+    faults.held("sandbox")
 
 
-def test_a_query_running_past_its_limit_is_stopped(store):
+def test_a_query_running_past_its_limit_is_stopped(store, faults):
     started = time.monotonic()
     with pytest.raises(QueryRefused, match="past its 1 s limit"):
         store.query("SELECT count(*) FROM range(100000000000) a, range(1000) b", timeout_s=1)
     assert time.monotonic() - started < 20
+    faults.held("sandbox")
 
 
 def test_a_lock_held_too_long_fails_the_waiting_writer_naming_the_holder(store):
@@ -90,13 +92,14 @@ def test_the_cli_prints_the_duckdb_message_and_exits_non_zero(store):
         ("SELECT 1 FROM", "not valid SQL"),
     ],
 )
-def test_the_database_file_and_the_home_cannot_be_read_and_parser_errors_are_one_line(store, sql, says):
+def test_the_database_file_and_the_home_cannot_be_read_and_parser_errors_are_one_line(store, sql, says, faults):
     with pytest.raises(QueryRefused, match=says) as refused:
         store.query(sql.format(db=store.path, home=store.path.parent), timeout_s=5)
     assert "\n" not in str(refused.value)
+    faults.held("sandbox")
 
 
-def test_one_expensive_scalar_is_stopped_at_the_limit_and_does_not_starve_a_writer(store):
+def test_one_expensive_scalar_is_stopped_at_the_limit_and_does_not_starve_a_writer(store, faults):
     """DuckDB's interrupt does not stop a long scalar function: the query's worker process is
     killed at the limit (its snapshot removed with it). A writer does not wait for the query at
     all: the query reads a snapshot, so the lock is held only while the file is copied."""
@@ -120,3 +123,4 @@ def test_one_expensive_scalar_is_stopped_at_the_limit_and_does_not_starve_a_writ
     assert stopped < 3.5 and outcome["waited"] < 1.0  # the query still had 1.5 s to run
     assert not list(store.path.parent.glob(".query-*"))
     assert store.query("SELECT count(*) AS k FROM notes").to_dict("records") == [{"k": 2}]
+    faults.held("sandbox")

@@ -103,10 +103,11 @@ def test_order_takes_every_condition_each_round_and_spreads_attention_checks(stu
         ({"interpretability": "2", "cognitive_load": "3", "comment": "bell\x07"}, "comment"),
     ],
 )
-def test_answers_outside_the_scales_are_rejected_naming_the_field(form, field):
+def test_answers_outside_the_scales_are_rejected_naming_the_field(form, field, faults):
     with pytest.raises(RatingRejected) as error:
         check_answer(form)
     assert error.value.field == field
+    faults.held("bad_input")
 
 
 def test_sessions_resume_refuse_another_browser_and_count_an_answer_once(study):
@@ -227,7 +228,7 @@ def test_export_then_import_gives_the_same_ratings(study, tmp_path: Path, fmt: s
     assert len(ratings_of(store, version, REAL)) == len(ratings)
 
 
-def test_a_bad_import_names_the_line_and_field_and_changes_nothing(study, tmp_path: Path):
+def test_a_bad_import_names_the_line_and_field_and_changes_nothing(study, tmp_path: Path, faults):
     store, version = study
     items = load_items(store, version)
     good = tmp_path / "good.csv"
@@ -263,6 +264,7 @@ def test_a_bad_import_names_the_line_and_field_and_changes_nothing(study, tmp_pa
     with pytest.raises(ImportRejected, match="not JSON"):
         import_ratings(store, "label-studio", tmp_path / "bad.json", version)
     assert store.rows("SELECT * FROM ratings ORDER BY panel, participant_id, item_id") == before
+    faults.held("bad_input")
 
 
 def test_stored_item_set_round_trips(study):
@@ -276,7 +278,7 @@ def test_stored_item_set_round_trips(study):
 
 
 @pytest.mark.parametrize("edit", ["delete the panel column", "write Simulated", "write real"])
-def test_an_edited_export_of_the_simulated_panel_never_enters_the_real_panel(study, tmp_path: Path, edit: str):
+def test_an_edited_export_of_the_simulated_panel_never_enters_the_real_panel(study, tmp_path: Path, edit: str, faults):
     import csv
 
     store, version = study
@@ -297,6 +299,7 @@ def test_an_edited_export_of_the_simulated_panel_never_enters_the_real_panel(stu
     with pytest.raises(ImportRejected, match="line 2: participant_id: sim-001 is one of TraceKD's synthetic raters"):
         import_ratings(store, "csv", path, version)
     assert ratings_of(store, version, REAL) == []
+    faults.held("bad_input")
 
 
 def test_imports_are_idempotent_never_delete_each_other_and_count_a_rating_once(study, tmp_path: Path):

@@ -24,7 +24,7 @@ def test_each_registration_is_a_new_revision_and_earlier_ones_stay(tmp_path):
     assert not any((tmp_path / "reg" / ".work").iterdir())  # registering moves the work folder away
 
 
-def test_model_card_names_the_lineage_and_hyperparameters_but_no_secret(tmp_path, monkeypatch):
+def test_model_card_names_the_lineage_and_hyperparameters_but_no_secret(tmp_path, monkeypatch, faults):
     monkeypatch.setenv("HF_TOKEN", "hf_supersecretvalue123")
     registry = LocalRegistry(tmp_path / "reg")
     entry = registry.register(stage(registry, b"w"), LINEAGE, {"learning_rate": 0.002}, {"steps": 3})
@@ -36,15 +36,17 @@ def test_model_card_names_the_lineage_and_hyperparameters_but_no_secret(tmp_path
 
     data = ModelCard(card).data  # the front matter is what the Hub reads
     assert data.datasets == ["synthetic"] and "condition:correct" in data.tags
+    faults.held("secret")
 
 
-def test_resolve_refuses_an_incomplete_or_unknown_revision(tmp_path):
+def test_resolve_refuses_an_incomplete_or_unknown_revision(tmp_path, faults):
     registry = LocalRegistry(tmp_path / "reg")
     with pytest.raises(FileNotFoundError, match="no complete revision"):
         registry.folder(LINEAGE.model_name, "nope")
     os.makedirs(tmp_path / "reg" / LINEAGE.model_name / "half")
     with pytest.raises(FileNotFoundError):
         registry.folder(LINEAGE.model_name, "half")
+    faults.held("bad_input")
 
 
 def test_an_interrupted_training_leaves_its_work_folder_for_the_next_run_with_the_same_settings(tmp_path):
@@ -58,7 +60,7 @@ def test_an_interrupted_training_leaves_its_work_folder_for_the_next_run_with_th
     assert not work.exists() and not (registry.folder(entry.model_name, entry.revision) / "_trainer").exists()
 
 
-def test_a_revision_holds_no_pickle_its_files_are_read_only_and_tampering_is_caught(tmp_path):
+def test_a_revision_holds_no_pickle_its_files_are_read_only_and_tampering_is_caught(tmp_path, faults):
     import stat
     from dataclasses import replace
 
@@ -82,10 +84,11 @@ def test_a_revision_holds_no_pickle_its_files_are_read_only_and_tampering_is_cau
     (pickled / "training_args.bin").write_bytes(b"\x80\x04pickle")
     with pytest.raises(ValueError, match="pickled files"):
         registry.register(pickled, LINEAGE, {}, {})
+    faults.held("bad_input")
 
 
 @pytest.mark.parametrize("edit", ["rewrite the manifest", "delete the manifest", "no name digest either"])
-def test_a_revision_without_its_recorded_digest_is_not_trusted(tmp_path, edit):
+def test_a_revision_without_its_recorded_digest_is_not_trusted(tmp_path, edit, faults):
     """The attack that used to pass: the registry row's digest set to NULL, 4 KB of the weights
     zeroed, and the manifest rewritten to match (or deleted). Without a recorded digest, the digest
     a local revision carries in its name must match; without that too, it is refused."""
@@ -116,3 +119,4 @@ def test_a_revision_without_its_recorded_digest_is_not_trusted(tmp_path, edit):
     else:  # a revision whose name carries no digest (a Hub commit id)
         with pytest.raises(RevisionCorrupted, match="no content digest is recorded"):
             verify_manifest(folder, None, "revision x@deadbeefcafe0123")
+    faults.held("bad_input")

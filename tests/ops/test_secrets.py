@@ -20,15 +20,16 @@ KEY = "sk-url+SECRET/42="
 """With characters a URL encodes, so the encoded form differs from the raw one."""
 
 
-def test_every_form_of_a_url_credential_is_redacted():
+def test_every_form_of_a_url_credential_is_redacted(faults):
     url = f"http://alice:{quote(KEY, safe='')}@127.0.0.1:9/v1"
     basic = base64.b64encode(f"alice:{KEY}".encode()).decode()
     text = f"GET {url} Authorization: Basic {basic} key={KEY}"
     scrubbed = redact(text, *url_secrets(url))
     assert KEY not in scrubbed and basic not in scrubbed and "SECRET" not in scrubbed
+    faults.held("secret")
 
 
-def test_a_teacher_url_with_credentials_leaves_no_trace_of_them_in_stored_errors(tmp_path):
+def test_a_teacher_url_with_credentials_leaves_no_trace_of_them_in_stored_errors(tmp_path, faults):
     def echo_auth(number, prompt, headers):  # noqa: ANN001, ANN202 - a server that repeats what it was sent
         return 401, {"error": {"message": f"bad credentials: {headers.get('authorization')}"}}, {}
 
@@ -44,3 +45,4 @@ def test_a_teacher_url_with_credentials_leaves_no_trace_of_them_in_stored_errors
     dumped = str(rows)
     basic = base64.b64encode(f"alice:{KEY}".encode()).decode()
     assert KEY not in dumped and quote(KEY, safe="") not in dumped and basic not in dumped
+    faults.held("secret")

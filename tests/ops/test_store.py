@@ -59,10 +59,11 @@ def test_a_file_from_an_older_schema_gains_the_new_columns_and_keeps_its_rows(tm
     assert store.rows("SELECT example_id, style FROM traces") == [{"example_id": "x-1", "style": None}]
 
 
-def test_rows_outside_the_partition_are_refused(tmp_path):
+def test_rows_outside_the_partition_are_refused(tmp_path, faults):
     store = Store(tmp_path / "t.duckdb")
     with pytest.raises(ValueError, match="outside the partition"):
         store.replace_partition("metrics", {"condition": "a"}, [metric_row("b", 1)])
+    faults.held("bad_input")
 
 
 def _writer(path: str, worker: int, rounds: int) -> None:
@@ -141,7 +142,7 @@ def test_a_writer_waits_for_an_outside_reader_holding_the_file_then_writes(tmp_p
 
 
 
-def test_a_damaged_file_fails_at_once_as_itself_not_as_busy(tmp_path):
+def test_a_damaged_file_fails_at_once_as_itself_not_as_busy(tmp_path, faults):
     """Only another process's lock is waited out; any other failure to open (here a header that
     no longer matches its checksum; a file from a newer DuckDB gets its own `StoreUnreadable`)
     fails at once in DuckDB's words."""
@@ -154,3 +155,4 @@ def test_a_damaged_file_fails_at_once_as_itself_not_as_busy(tmp_path):
     with pytest.raises(duckdb.IOException, match="checksum"):
         store.rows("SELECT * FROM metrics")
     assert time.monotonic() - started < 30
+    faults.held("bad_input")

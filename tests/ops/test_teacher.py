@@ -264,7 +264,7 @@ def test_replica_urls_are_checked_like_the_first():
         TeacherConfig(extra_urls=("http://b/v1",))
 
 
-def test_the_key_never_reaches_storage_in_any_form_or_cut(tmp_path, secret_key):
+def test_the_key_never_reaches_storage_in_any_form_or_cut(tmp_path, secret_key, faults):
     """A server that echoes the request's headers in a 200 reply (content and reasoning), and one
     whose 401 carries the key across the 300th character of its message: the key is removed before
     anything is cut short, in plain, URL-quoted and base64 form."""
@@ -292,3 +292,4 @@ def test_the_key_never_reaches_storage_in_any_form_or_cut(tmp_path, secret_key):
         assert form not in rows
     assert SECRET[:12] not in rows and SECRET[-12:] not in rows  # no piece of it survives the cut at 300 characters
     assert "***" in rows
+    faults.held("secret")
