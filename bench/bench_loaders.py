@@ -42,9 +42,9 @@ def _row(i: int, rng: random.Random) -> dict:
             "passages": passages}  # fmt: skip
 
 
-def write_msmarco(folder: Path, queries: int) -> tuple[Path, Path]:
-    """Columnar v2.1 (written field by field, never whole in memory) and JSON Lines copies."""
-    columnar, lines = folder / "train_v2.1.json", folder / "train_v1.1.jsonl"
+def write_msmarco(folder: Path, queries: int) -> tuple[Path, Path, Path]:
+    """Columnar v2.1 (written field by field, never whole in memory), JSON Lines and JSON array copies."""
+    columnar, lines, array = folder / "train_v2.1.json", folder / "train_v1.1.jsonl", folder / "train_rows.json"
     with open(columnar, "w") as out:
         out.write("{")
         for k, field in enumerate(("answers", "passages", "query", "query_id", "query_type")):
@@ -58,7 +58,13 @@ def write_msmarco(folder: Path, queries: int) -> tuple[Path, Path]:
     with open(lines, "w") as out:
         for i in range(queries):
             out.write(json.dumps(_row(i, rng)) + "\n")
-    return columnar, lines
+    rng = random.Random(0)
+    with open(array, "w") as out:
+        out.write("[")
+        for i in range(queries):
+            out.write((",\n" if i else "") + json.dumps(_row(i, rng)))
+        out.write("]")
+    return columnar, lines, array
 
 
 def _measure(dataset: str, path: str, queue: multiprocessing.Queue) -> None:
@@ -97,21 +103,29 @@ def main() -> None:
     print(f"{'loader':<28} {'questions':>9} {'seconds':>8} {'questions/s':>12} {'input MB':>9} {'peak MB':>9} {'+MB':>9}")
     rows = [measure("babi (40 files)", "babi", BABI)]
     with tempfile.TemporaryDirectory() as folder:
-        columnar, lines = write_msmarco(Path(folder), args.msmarco_queries)
+        columnar, lines, array = write_msmarco(Path(folder), args.msmarco_queries)
         rows.append(measure("msmarco v2.1 columnar", "msmarco", columnar))
         rows.append(measure("msmarco v1.1 json lines", "msmarco", lines))
+        rows.append(measure("msmarco rows, json array", "msmarco", array))
         rows += [measure(label, dataset, path) for label, dataset, path in write_hostile(Path(folder))]
     print(f"saved {save_result('loaders', rows, {'msmarco_queries': args.msmarco_queries})}")
 
 
 def write_hostile(folder: Path) -> list[tuple[str, str, Path]]:
     """Files made to exhaust a loader: a CoTempQA record with a field nested 200,000 deep (400 KB,
-    as JSON Lines and as a JSON array), and one bAbI story of 16,000 lines (1.1 MB)."""
+    as JSON Lines and as a JSON array), one with a 200 MB fact in a JSON array, and one bAbI story
+    of 16,000 lines (1.1 MB)."""
     nested = '{"index": 1, "question": "Q?", "facts": ["A."], "answer": ["A"], "x": ' + "[" * 200_000 + "]" * 200_000 + "}"
     (folder / "lines").mkdir()
     (folder / "array").mkdir()
     (folder / "lines" / "equal.json").write_text(nested + "\n")
     (folder / "array" / "equal.json").write_text(f"[{nested}]")
+    (folder / "long").mkdir()
+    with open(folder / "long" / "equal.json", "w") as out:
+        out.write('[{"index": 1, "question": "Q?", "answer": ["A"], "facts": ["')
+        for _ in range(200):
+            out.write("A" * (1 << 20))
+        out.write('"]}]')
     story, n = [], 1
     for k in range(8000):
         story += [f"{n} Mary went to the room{k}.", f"{n + 1} Where is Mary?\troom{k}\t{n}"]
@@ -119,6 +133,7 @@ def write_hostile(folder: Path) -> list[tuple[str, str, Path]]:
     (folder / "qa1_single-supporting-fact_train.txt").write_text("\n".join(story) + "\n")
     return [("hostile: nested 200k, lines", "cotempqa", folder / "lines" / "equal.json"),
             ("hostile: nested 200k, array", "cotempqa", folder / "array" / "equal.json"),
+            ("hostile: 200 MB fact, array", "cotempqa", folder / "long" / "equal.json"),
             ("hostile: bAbI 16k-line story", "babi", folder / "qa1_single-supporting-fact_train.txt")]  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from tracekd_ops.datasets import loadable_datasets
@@ -129,6 +130,8 @@ def _run(args: argparse.Namespace) -> int:
         changes["dataset_options"] = {args.dataset: options}
     if args.per_category_limit is not None:
         changes["per_category_limit"] = args.per_category_limit
+    if _read_limits(args):
+        changes["read_limits"] = _read_limits(args)
     if training:
         changes["training"] = training
     try:
@@ -198,15 +201,31 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_limits(args: argparse.Namespace) -> dict[str, int]:
+    """The read limits given as flags (`--max-depth` and the like), by their settings names."""
+    from tracekd_ops.datasets.files import READ_LIMITS
+
+    return {name: getattr(args, name) for name in asdict(READ_LIMITS) if getattr(args, name) is not None}
+
+
+def _add_read_limit_flags(command: argparse.ArgumentParser) -> None:
+    from tracekd_ops.datasets.files import READ_LIMITS
+
+    for name, default in asdict(READ_LIMITS).items():
+        command.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, metavar="N",
+                             help=f"refuse a file past this {name.removeprefix('max_').replace('_', ' ')} (default {default:,})")  # fmt: skip
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from tracekd_ops.datasets import inspect_dataset
     from tracekd_ops.datasets.errors import DatasetFormatError
+    from tracekd_ops.datasets.files import ReadLimits
 
     try:
         options = dict(item.split("=", 1) for item in args.option)
         if args.gold_rule:
             options["gold_rule"] = args.gold_rule
-        summary = inspect_dataset(args.dataset, args.path, **options)
+        summary = inspect_dataset(args.dataset, args.path, ReadLimits(**_read_limits(args)), **options)
     except (DatasetFormatError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -432,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--conditions", help="comma-separated trace conditions (default: every one that can run)")
     run.add_argument("--home", help="where the DuckDB file, registry and reports go (default: $TRACEKD_HOME or ./var)")
     run.add_argument("--workers", type=int, default=1, help="condition chains trained at once, each in its own process")
+    _add_read_limit_flags(run)
     run.set_defaults(handler=_run)
     datasets = commands.add_parser("datasets", help="work with dataset files").add_subparsers(dest="action", required=True)
     inspect = datasets.add_parser("inspect", help="load a file or folder and print a JSON summary (exit 1 on malformed input)")
@@ -440,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--gold-rule", choices=("is_selected", "max_overlap"), help="MS MARCO gold passages")
     inspect.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                          help="a loader option, e.g. split=train (MS MARCO), relation=mix (CoTempQA)")
+    _add_read_limit_flags(inspect)
     inspect.set_defaults(handler=_inspect)
     query = commands.add_parser("query", help="run one read-only SELECT on the results (safe during materialization)")
     query.add_argument("sql")

@@ -10,6 +10,7 @@ pydantic schema (`tracekd_ops.train.settings.TrainingConfig`).
 from __future__ import annotations
 
 import os
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, get_args, get_origin
 
@@ -21,6 +22,7 @@ from tracekd_assets.defs.recovery import die_with_parent, recovering_executor
 
 from tracekd_ops.core.secrets import url_secrets
 from tracekd_ops.datasets import dataset_spec, loadable_datasets
+from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits
 from tracekd_ops.datasets.protocol import PROTOCOLS
 from tracekd_ops.datasets.specs import check_source
 from tracekd_ops.datasets.synthetic import SyntheticConfig
@@ -164,6 +166,12 @@ class ExperimentSettings(Settings):
     )
     protocol: str = Field(default="reference", description="question subset and split: reference | full")
     per_category_limit: int | None = Field(default=None, description="cap on questions per split and category")
+    read_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="what one record of a dataset file may cost before it is parsed, over the defaults "
+        f"{asdict(READ_LIMITS)}: max_depth (JSON nesting), max_record_bytes (a JSON record, a text line), "
+        "max_field_bytes (one JSON string); a file past one is refused, naming the file, the line or record and the field",
+    )
     synthetic_train_per_task: int = SyntheticConfig.train_per_task
     synthetic_test_per_task: int = SyntheticConfig.test_per_task
     synthetic_min_facts: int = SyntheticConfig.min_facts
@@ -212,6 +220,7 @@ class ExperimentSettings(Settings):
                 check_source(dataset, os.environ[variable], variable)
         for dataset, options in self.dataset_options.items():
             dataset_spec(dataset).check_options(options)
+        self.file_limits()
         if self.training_sharding not in SHARDINGS:
             raise ValueError(f"training_sharding must be one of {', '.join(SHARDINGS)}; got {self.training_sharding!r}")
         if self.protocol not in PROTOCOLS:
@@ -226,6 +235,12 @@ class ExperimentSettings(Settings):
 
     def source(self, dataset: str) -> str | None:
         return self.sources.get(dataset)
+
+    def file_limits(self) -> ReadLimits:
+        unknown = set(self.read_limits) - set(asdict(READ_LIMITS))
+        if unknown:
+            raise ValueError(f"read_limits: unknown {', '.join(sorted(unknown))}; known: {', '.join(asdict(READ_LIMITS))}")
+        return replace(READ_LIMITS, **self.read_limits)
 
     def loader_options(self, dataset: str) -> dict[str, str]:
         return dict(self.dataset_options.get(dataset, {}))

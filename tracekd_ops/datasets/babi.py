@@ -20,7 +20,7 @@ from tracekd_ops.datasets.answers import BABI_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.screening import LIMITS
 from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.files import dataset_files, decoded_lines
+from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits, dataset_files, decoded_lines
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules
 
 DATASET = "babi"
@@ -49,10 +49,10 @@ def babi_files(path: Path) -> list[Path]:
     )  # fmt: skip
 
 
-def load_babi(path: Path | str) -> Iterator[QARecord]:
+def load_babi(path: Path | str, limits: ReadLimits = READ_LIMITS) -> Iterator[QARecord]:
     """Every question of every task file under `path`."""
     for file in babi_files(Path(path)):
-        yield from parse_babi_file(file)
+        yield from parse_babi_file(file, limits)
 
 
 def _task_of(path: Path) -> tuple[int, str, str]:
@@ -65,7 +65,7 @@ def _task_of(path: Path) -> tuple[int, str, str]:
     return number, name, split
 
 
-def parse_babi_file(path: Path) -> Iterator[QARecord]:
+def parse_babi_file(path: Path, limits: ReadLimits = READ_LIMITS) -> Iterator[QARecord]:
     """Every question of one task file. Each question carries its story so far, so a story longer
     than `LIMITS.max_facts` facts (bAbI's longest has 228) is refused at the line that passes the
     limit: records of an unbounded story would grow with the square of its length (one story of
@@ -74,7 +74,7 @@ def parse_babi_file(path: Path) -> Iterator[QARecord]:
     facts: list[Fact] = []
     known: set[int] = set()
     story, previous, asked = 0, 0, 0
-    for line_no, line in decoded_lines(path):
+    for line_no, line in decoded_lines(path, limits):
         where = f"line {line_no}"
         if not line.strip():
             continue

@@ -28,7 +28,7 @@ from tracekd_ops.datasets.answers import COTEMPQA_EXACT_MATCH
 from tracekd_ops.datasets.cotempqa_gold import gold_fact_ids
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.files import dataset_files, json_records
+from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits, dataset_files, json_records
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules, WrongFacts
 
 DATASET = "cotempqa"
@@ -41,12 +41,12 @@ def cotempqa_files(path: Path) -> list[Path]:
     return dataset_files(path, "CoTempQA", lambda folder: (p for p in folder.iterdir() if p.suffix in (".json", ".jsonl")), ".json or .jsonl")
 
 
-def load_cotempqa(path: Path | str, relation: str | None = None) -> Iterator[QARecord]:
+def load_cotempqa(path: Path | str, relation: str | None = None, limits: ReadLimits = READ_LIMITS) -> Iterator[QARecord]:
     if relation is not None and relation not in LABELS:
         raise ValueError(f"cotempqa option relation must be one of {', '.join(LABELS)}; got {relation!r}")
     for file in cotempqa_files(Path(path)):
         named = file.stem if file.stem in LABELS else None
-        yield from from_rows(json_records(file), relation or named, file.name, path=file)
+        yield from from_rows(json_records(file, limits), relation or named, file.name, path=file)
 
 
 def _field(row: dict[str, Any], name: str, kind: type, source: str, where: str) -> Any:

@@ -9,46 +9,127 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from tracekd_ops.datasets.errors import DatasetFormatError
 
 BOM = b"\xef\xbb\xbf"
-MAX_RECORD_BYTES = 4 * 1024 * 1024
-"""A JSON record (a line of JSON Lines) longer than this is refused unread: the published records
-are a few KB (an MS MARCO query with its ten passages ~10 KB)."""
-MAX_DEPTH = 64
-"""JSON nested deeper than this is refused before it is parsed: the published records nest 3 deep.
-Parsing deeper input cost memory growing with the square of the depth (a 400 KB line of nested
-brackets took 22.9 GB), or a RecursionError."""
-_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+CHUNK_BYTES = 1 << 20
 
 
-def json_depth(text: bytes, limit: int = MAX_DEPTH) -> int | None:
-    """How deep `text` nests, scanning only its brackets, quotes and backslashes (linear, no
-    parse); None as soon as it nests deeper than `limit`."""
-    depth = deepest = 0
-    in_string, escaped_at = False, -1
-    for match in _STRUCTURE.finditer(text):
-        char, at = match.group(), match.start()
-        if in_string:
-            if at == escaped_at:  # the character a backslash escapes
-                continue
-            if char == b"\\":
-                escaped_at = at + 1
-            elif char == b'"':
-                in_string = False
-            continue
-        if char == b'"':
-            in_string = True
-        elif char in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return None
-            deepest = max(deepest, depth)
-        elif char in (b"]", b"}"):
-            depth -= 1
-    return deepest
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one record of a dataset file may cost before it is parsed. Checked on the raw bytes in
+    bounded memory (a scan of brackets and whole strings), so a file built to exhaust the machine is
+    refused at the place that passes a limit: parsing deep nesting cost memory growing with the
+    square of the depth (a 400 KB line of nested brackets took 22.9 GB, or a RecursionError), and a
+    streaming parser still builds a whole string value, however long. Generous for every published
+    record here: they nest 3 deep, the longest field is an MS MARCO passage of a few KB, the longest
+    record an MS MARCO query with its ten passages (~10 KB)."""
+
+    max_depth: int = 64
+    max_record_bytes: int = 4 * 1024 * 1024
+    """A JSON record (a JSON Lines line, an array element), or a line of a text file."""
+    max_field_bytes: int = 1024 * 1024
+    """One JSON string, key or value, as written (escapes included)."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_depth", "max_record_bytes", "max_field_bytes"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"read limit {name} must be a positive integer; got {getattr(self, name)!r}")
+
+
+READ_LIMITS = ReadLimits()
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+_NEXT_STRUCTURE = re.compile(rb'(?:[^"\[\]{}\\]++|"(?:[^"\\]++|\\.)*+")*+([\[\]{}"\\]|\Z)')
+"""Skips plain text and whole strings (possessive: no backtracking, in C) up to the next bracket,
+a quote whose string does not end in the bytes at hand, a stray backslash, or the end (so that a
+match never fails: a failed match would be retried from every later byte)."""
+
+
+class JsonShape:
+    """A linear scan of JSON bytes, fed in chunks, that raises as soon as the text nests deeper,
+    holds a longer string, or a record runs longer than `limits` allows. A record is a value opened
+    at depth `record_depth` (1: the elements of a top-level array; 2: the cells of a columnar
+    object); `where` names the place for a text that is one record (a JSON Lines line)."""
+
+    def __init__(self, path: Path, limits: ReadLimits, record_depth: int = 0, where: str | None = None, word: str = "record") -> None:
+        self.path, self.limits, self.record_depth, self.where, self.word = path, limits, record_depth, where, word
+        self.depth = self.deepest = self.records = 0
+        self.record_start: int | None = None
+        self.offset = 0  # bytes consumed before `pending`
+        self.pending = b""  # an open string carried to the next chunk
+
+    def _place(self) -> str:
+        if self.where is not None:
+            return self.where
+        return f"{self.word} {self.records}" if self.record_start is not None else f"after {self.word} {self.records}"
+
+    def _refuse(self, field: str, message: str) -> None:
+        raise DatasetFormatError(self.path, self._place(), field, message)
+
+    def feed(self, chunk: bytes) -> None:
+        """Scan the next bytes; never more than `limits.max_field_bytes` at once (see `scan`), so
+        only a string carried over from the last chunk can be longer than the limit."""
+        text, base = self.pending + chunk, self.offset
+        position = 0
+        if self.pending:  # the string left open by the last chunk
+            carried = _STRING.match(text)
+            if carried is None:
+                self.pending, self.offset = text, base
+                self._check_open()
+                return
+            if carried.end() > self.limits.max_field_bytes:
+                self._refuse("field", f"a string of {carried.end():,} bytes, over the {self.limits.max_field_bytes:,}-byte limit")
+            else:
+                position = carried.end()
+        for match in _NEXT_STRUCTURE.finditer(text, position):
+            char, at = match.group(1), match.start(1)
+            position = match.end()
+            if char == b'"' or not char:  # a string still open at the end of these bytes is carried over
+                position = at
+                break
+            if char == b"[" or char == b"{":
+                self.depth += 1
+                if self.depth == self.record_depth + 1 and self.record_depth:
+                    self.records += 1
+                    self.record_start = base + at
+                if self.depth > self.limits.max_depth:
+                    self._refuse("json", f"nested deeper than {self.limits.max_depth} levels (the limit)")
+                self.deepest = max(self.deepest, self.depth)
+            elif char != b"\\":  # a stray backslash is the parser's to name
+                self.depth -= 1
+                if self.depth == self.record_depth and self.record_start is not None:
+                    self._check_record(base + position)
+                    self.record_start = None
+        self.pending = text[position:]
+        self.offset = base + position
+        self._check_open()
+
+    def _check_open(self) -> None:
+        """The limits a string or a record still open at the end of the bytes seen has passed already."""
+        if len(self.pending) > self.limits.max_field_bytes:
+            self._refuse("field", f"a string of over {self.limits.max_field_bytes:,} bytes (the limit)")
+        if self.record_start is not None:
+            self._check_record(self.offset + len(self.pending))
+
+    def _check_record(self, end: int) -> None:
+        if end - (self.record_start or 0) > self.limits.max_record_bytes:
+            self._refuse("record", f"over {self.limits.max_record_bytes:,} bytes (the limit)")
+
+    def scan(self, handle: BinaryIO) -> None:
+        while chunk := handle.read(min(CHUNK_BYTES, self.limits.max_field_bytes)):
+            self.feed(chunk)
+
+    def scan_bytes(self, text: bytes) -> None:
+        """A whole text (one JSON Lines line): nothing to scan when it is too short to hold a field
+        past the limit and holds too few brackets to nest past it (counted in C)."""
+        if len(text) <= self.limits.max_field_bytes and text.count(b"[") + text.count(b"{") <= self.limits.max_depth:
+            return
+        step = min(CHUNK_BYTES, self.limits.max_field_bytes)
+        for start in range(0, len(text), step):
+            self.feed(text[start : start + step])
 
 
 def dataset_files(
@@ -71,10 +152,15 @@ def dataset_files(
     return files
 
 
-def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text without the line end) for every line, CRLF or LF, a leading BOM dropped."""
+def decoded_lines(path: Path, limits: ReadLimits = READ_LIMITS) -> Iterator[tuple[int, str]]:
+    """(line number, text without the line end) for every line, CRLF or LF, a leading BOM dropped;
+    a line longer than `limits.max_record_bytes` is an error, read no further than the limit."""
     with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
+        line_no = 0
+        while raw := handle.readline(limits.max_record_bytes + 1):
+            line_no += 1
+            if len(raw) > limits.max_record_bytes and not raw.endswith(b"\n"):
+                raise DatasetFormatError(path, f"line {line_no}", "record", f"over {limits.max_record_bytes:,} bytes (the limit)")
             if line_no == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM) :]
             try:
@@ -83,21 +169,18 @@ def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
                 raise DatasetFormatError(path, f"line {line_no}", "encoding", f"not UTF-8 ({error.reason})") from None
 
 
-def json_lines(path: Path) -> Iterator[tuple[str, Any]]:
-    """("line N", parsed value) for every non-blank line of a JSON Lines file; a line over
-    `MAX_RECORD_BYTES` or nested deeper than `MAX_DEPTH` is an error before it is parsed."""
-    for line_no, text in decoded_lines(path):
+def json_lines(path: Path, limits: ReadLimits = READ_LIMITS) -> Iterator[tuple[str, Any]]:
+    """("line N", parsed value) for every non-blank line of a JSON Lines file; a line past one of
+    `limits` is an error before it is parsed."""
+    for line_no, text in decoded_lines(path, limits):
         if not text.strip():
             continue
-        raw = text.encode()
-        if len(raw) > MAX_RECORD_BYTES:
-            raise DatasetFormatError(path, f"line {line_no}", "record", f"{len(raw):,} bytes, over the {MAX_RECORD_BYTES:,}-byte limit")
-        if json_depth(raw) is None:
-            raise DatasetFormatError(path, f"line {line_no}", "json", f"nested deeper than {MAX_DEPTH} levels (the limit)")
+        where = f"line {line_no}"
+        JsonShape(path, limits, where=where).scan_bytes(text.encode())
         try:
-            yield f"line {line_no}", json.loads(text)
+            yield where, json.loads(text)
         except json.JSONDecodeError as error:
-            raise DatasetFormatError(path, f"line {line_no}", "json", f"not valid JSON: {error.msg} at column {error.colno}") from None
+            raise DatasetFormatError(path, where, "json", f"not valid JSON: {error.msg} at column {error.colno}") from None
 
 
 def open_json(path: Path) -> BinaryIO:
@@ -118,33 +201,19 @@ def first_character(path: Path) -> str:
     return ""
 
 
-def _check_array_depth(path: Path) -> None:
-    """A first streaming pass over the array's parse events (no value, no prefix is built): an error
-    naming the record as soon as one nests deeper than `MAX_DEPTH`."""
-    import ijson
-
-    depth, record = 0, 0
+def check_json_shape(path: Path, limits: ReadLimits, record_depth: int, word: str = "record") -> None:
+    """A first pass over a whole JSON file, in chunks: an error naming the record as soon as one
+    passes a limit, so the parse that follows never meets input it cannot bound."""
     with open_json(path) as handle:
-        try:
-            for event, _ in ijson.basic_parse(handle):  # no prefixes: `parse` builds one per event, as long as the depth
-                if event in ("start_map", "start_array"):
-                    depth += 1
-                    if depth == 2:
-                        record += 1
-                    if depth > MAX_DEPTH:
-                        raise DatasetFormatError(path, f"record {record}", "json", f"nested deeper than {MAX_DEPTH} levels (the limit)")
-                elif event in ("end_map", "end_array"):
-                    depth -= 1
-        except (ijson.JSONError, UnicodeDecodeError):
-            return  # the second pass names the syntax error where it is
+        JsonShape(path, limits, record_depth, word=word).scan(handle)
 
 
-def json_array(path: Path) -> Iterator[tuple[str, Any]]:
+def json_array(path: Path, limits: ReadLimits = READ_LIMITS) -> Iterator[tuple[str, Any]]:
     """("record N", value) for every element of a top-level JSON array, streamed (ijson), after a
-    first pass that refuses a record nested deeper than `MAX_DEPTH`."""
+    first pass that refuses a record past one of `limits`."""
     import ijson
 
-    _check_array_depth(path)
+    check_json_shape(path, limits, record_depth=1)
     number = 0
     with open_json(path) as handle:
         try:
@@ -156,6 +225,6 @@ def json_array(path: Path) -> Iterator[tuple[str, Any]]:
             raise DatasetFormatError(path, f"after record {number}", "encoding", f"not UTF-8 ({error.reason})") from None
 
 
-def json_records(path: Path) -> Iterator[tuple[str, Any]]:
+def json_records(path: Path, limits: ReadLimits = READ_LIMITS) -> Iterator[tuple[str, Any]]:
     """The records of a JSON file in either row layout: a JSON array, or JSON Lines."""
-    return json_array(path) if first_character(path) == "[" else json_lines(path)
+    return json_array(path, limits) if first_character(path) == "[" else json_lines(path, limits)

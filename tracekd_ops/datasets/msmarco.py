@@ -24,6 +24,7 @@ Decomposition rule:
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sqlite3
@@ -35,7 +36,7 @@ from tracekd_ops.core.records import Fact, QARecord
 from tracekd_ops.datasets.answers import MSMARCO_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.files import MAX_DEPTH, dataset_files, json_records, open_json
+from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits, check_json_shape, dataset_files, json_records, open_json
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules, WrongFacts
 
 DATASET = "msmarco"
@@ -65,21 +66,25 @@ def msmarco_files(path: Path) -> list[Path]:
     )
 
 
-def load_msmarco(path: Path | str, gold_rule: str = "is_selected", split: str | None = None) -> Iterator[QARecord]:
+def load_msmarco(
+    path: Path | str, gold_rule: str = "is_selected", split: str | None = None, limits: ReadLimits = READ_LIMITS
+) -> Iterator[QARecord]:
     if split is not None and split not in ("train", "test"):
         raise ValueError(f"msmarco option split must be train or test; got {split!r}")
     for file in msmarco_files(Path(path)):
-        rows = _columnar_rows(file) if _is_columnar(file) else json_records(file)
+        rows = _columnar_rows(file, limits) if _is_columnar(file) else json_records(file, limits)
         yield from from_rows(rows, split or split_of(file), file.name, gold_rule, path=file)
 
 
 def _is_columnar(path: Path) -> bool:
-    """v2.1: a top-level object whose fields are objects keyed by row (JSON Lines rows hold lists)."""
+    """v2.1: a top-level object whose fields are objects keyed by row (JSON Lines rows hold lists).
+    Decided on the file's first 64 KB, so a hostile first key is never read whole."""
     import ijson
 
     with open_json(path) as handle:
+        head = io.BytesIO(handle.read(64 * 1024))
         try:
-            events = ijson.parse(handle)
+            events = ijson.parse(head)
             first = next(events, None)
             key = next(events, None)
             value = next(events, None)
@@ -88,10 +93,11 @@ def _is_columnar(path: Path) -> bool:
     return bool(first and key and value) and key[1] == "map_key" and key[2] in COLUMNAR_FIELDS and value[1] == "start_map"
 
 
-def _columnar_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _columnar_rows(path: Path, limits: ReadLimits) -> Iterator[tuple[str, dict[str, Any]]]:
     import ijson
     from ijson.common import ObjectBuilder
 
+    check_json_shape(path, limits, record_depth=2, word="cell")
     with tempfile.TemporaryDirectory() as folder:
         db = sqlite3.connect(Path(folder) / "cells.sqlite")
         db.execute("CREATE TABLE cells (row_key TEXT, field TEXT, value TEXT)")
@@ -104,8 +110,6 @@ def _columnar_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                         builder.event(event, value)
                         depth += event in ("start_map", "start_array")
                         depth -= event in ("end_map", "end_array")
-                        if depth > MAX_DEPTH:
-                            raise DatasetFormatError(path, f"row {key}", field, f"nested deeper than {MAX_DEPTH} levels (the limit)")
                         if depth == 0:
                             batch.append((key, field, json.dumps(builder.value)))
                             builder = None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from tracekd_ops.core.records import QARecord
 from tracekd_ops.datasets.answers import AnswerRule
+from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits
 from tracekd_ops.datasets.screening import Screened
 
 if TYPE_CHECKING:
@@ -161,8 +162,8 @@ def split_records(records: Sequence[QARecord], split: str) -> list[QARecord]:
     return [r for r in records if r.split == split]
 
 
-def load_source(name: str, source: str | Path, **options: str) -> Screened:
-    """Screened records of a file dataset from a path, or from the Hub given
+def load_source(name: str, source: str | Path, limits: ReadLimits = READ_LIMITS, **options: str) -> Screened:
+    """Screened records of a file dataset from a path (read within `limits`), or from the Hub given
     `hf:<repo id>[:<config>]`; what screening leaves out is counted on the result."""
     from tracekd_ops.datasets.hub import HF_PREFIX, HubSource
 
@@ -174,16 +175,16 @@ def load_source(name: str, source: str | Path, **options: str) -> Screened:
         if spec.from_hub is None:
             raise ValueError(f"dataset {name!r} has no Hub source")
         return Screened(spec.from_hub(HubSource.parse(str(source)), **options))
-    return Screened(spec.load(Path(source), **options))
+    return Screened(spec.load(Path(source), limits=limits, **options))
 
 
-def inspect_dataset(name: str, path: Path | str, **options: str) -> dict[str, object]:
+def inspect_dataset(name: str, path: Path | str, limits: ReadLimits = READ_LIMITS, **options: str) -> dict[str, object]:
     """What `tracekd datasets inspect` prints: sizes per split and category, and how many
     questions the decomposition rule gives exactly one, several or no gold fact."""
     by_split: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     gold: Counter[str] = Counter({"one": 0, "several": 0, "none": 0})
-    loaded = load_source(name, path, **options)
+    loaded = load_source(name, path, limits, **options)
     for record in loaded:
         by_split[record.split] += 1
         by_category[record.category] += 1

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from tracekd_ops.core.records import QARecord
 from tracekd_ops.datasets import dataset_spec, load_source
+from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits
 from tracekd_ops.datasets.protocol import apply_protocol
 from tracekd_ops.datasets.specs import resolve_source
 from tracekd_ops.datasets.synthetic import SyntheticConfig
@@ -108,6 +109,7 @@ def load_raw(
     seed: int,
     per_category_limit: int | None,
     synthetic: SyntheticConfig,
+    limits: ReadLimits = READ_LIMITS,
 ) -> RawPartition:
     """A dataset's records: generated (the embedded default) or read from its source (a path or
     `hf:` id, else its environment variable), then subset and split by the protocol."""
@@ -115,7 +117,7 @@ def load_raw(
     if spec.generate is not None:
         return RawPartition(dataset, "generated", "generated", spec.generate(synthetic), {}, {})
     source = resolve_source(spec, configured_source)
-    loaded = load_source(dataset, source, **options)
+    loaded = load_source(dataset, source, limits, **options)
     records = apply_protocol(loaded, protocol, seed, per_category_limit)
     return RawPartition(dataset, source, protocol, records, dict(loaded.left_out), dict(loaded.notes))
 

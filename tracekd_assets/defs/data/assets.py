@@ -26,7 +26,7 @@ GX_CHECK = "great_expectations_suite"
 def raw_examples(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> MaterializeResult:
     dataset = context.partition_key
     partition = load_raw(dataset, experiment.source(dataset), experiment.loader_options(dataset), experiment.protocol,
-                         experiment.seed, experiment.per_category_limit, experiment.synthetic())  # fmt: skip
+                         experiment.seed, experiment.per_category_limit, experiment.synthetic(), experiment.file_limits())  # fmt: skip
     context.log.info(f"{dataset}: {len(partition.records)} records from {partition.source} (protocol {partition.protocol})")
     metadata = partition.metadata()
     if metadata["repeated_questions"]:
