@@ -42,6 +42,30 @@ def _row(i: int, rng: random.Random) -> dict:
             "passages": passages}  # fmt: skip
 
 
+def write_parquet(folder: Path, queries: int) -> None:
+    """The same rows in the Hub's layout (`passages` a struct of lists), written 10,000 rows at a
+    time: one Parquet file, and a downloaded Hub folder (README.md configs, train/validation files)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    hub = folder / "ms_marco"
+    (hub / "v1.1").mkdir(parents=True)
+    (hub / "README.md").write_text("---\nconfigs:\n- config_name: v1.1\n  data_files:\n  - split: train\n    path: v1.1/train-*\n"
+                                   "  - split: validation\n    path: v1.1/validation-*\n---\n")  # fmt: skip
+    single = hub / "v1.1" / "train-00000-of-00001.parquet"
+    rng, writer = random.Random(0), None
+    for start in range(0, queries, 10_000):
+        rows = [_row(i, rng) for i in range(start, min(start + 10_000, queries))]
+        for row in rows:
+            row["passages"] = {key: [p[key] for p in row["passages"]] for key in ("is_selected", "passage_text", "url")}
+        table = pa.Table.from_pylist(rows)
+        writer = writer or pq.ParquetWriter(single, table.schema)
+        writer.write_table(table)
+    writer.close()
+    first = next(pq.ParquetFile(single).iter_batches(batch_size=1000))
+    pq.write_table(pa.Table.from_batches([first]), hub / "v1.1" / "validation-00000-of-00001.parquet")
+
+
 def write_msmarco(folder: Path, queries: int) -> tuple[Path, Path, Path]:
     """Columnar v2.1 (written field by field, never whole in memory), JSON Lines and JSON array copies."""
     columnar, lines, array = folder / "train_v2.1.json", folder / "train_v1.1.jsonl", folder / "train_rows.json"
@@ -107,6 +131,12 @@ def main() -> None:
         rows.append(measure("msmarco v2.1 columnar", "msmarco", columnar))
         rows.append(measure("msmarco v1.1 json lines", "msmarco", lines))
         rows.append(measure("msmarco rows, json array", "msmarco", array))
+        writer = multiprocessing.get_context("spawn").Process(target=write_parquet, args=(Path(folder), args.msmarco_queries))
+        writer.start()  # in a process of its own: pyarrow and the batches would raise this one's peak, which children inherit
+        writer.join()
+        single, hub = Path(folder) / "ms_marco" / "v1.1" / "train-00000-of-00001.parquet", Path(folder) / "ms_marco"
+        rows.append(measure("msmarco parquet (Hub schema)", "msmarco", single))
+        rows.append(measure("msmarco Hub folder (datasets)", "msmarco", hub))
         rows += [measure(label, dataset, path) for label, dataset, path in write_hostile(Path(folder))]
     print(f"saved {save_result('loaders', rows, {'msmarco_queries': args.msmarco_queries})}")
 

@@ -116,9 +116,43 @@ def _demo(args: argparse.Namespace) -> int:
         return _materialize(args, ("synthetic",), changes, teacher)
 
 
+def _dataset_and_source(args: argparse.Namespace) -> tuple[str, str]:
+    """(dataset, source) from `DATASET SOURCE`, or from `--spec FILE SOURCE`: the spec file is
+    read (an error names the file and key) and added to $TRACEKD_DATASET_SPECS, so that every
+    process of the run knows the dataset it declares."""
+    from tracekd_ops.datasets.declared import read_spec
+    from tracekd_ops.datasets.specs import SPECS_VARIABLE
+
+    given = [args.dataset, args.source] if args.source is not None else [args.dataset]
+    if args.spec is None:
+        if len(given) != 2:
+            raise ValueError("give a dataset and its source (or --spec FILE and the source)")
+        if given[0] not in loadable_datasets():
+            raise ValueError(f"unknown dataset {given[0]!r}; known: {', '.join(loadable_datasets())} (or --spec FILE for your own)")
+        return given[0], given[1]
+    if len(given) != 1:
+        raise ValueError("with --spec, give only the source: the spec names the dataset")
+    name = read_spec(args.spec).name
+    spec_path = str(Path(args.spec).resolve())
+    known = [p for p in os.environ.get(SPECS_VARIABLE, "").split(os.pathsep) if p]
+    os.environ[SPECS_VARIABLE] = os.pathsep.join([*known, spec_path] if spec_path not in known else known)
+    return name, given[0]
+
+
+def _add_source_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("dataset", metavar="DATASET", help=f"one of {', '.join(loadable_datasets())}; or, with --spec, the source")
+    command.add_argument("source", nargs="?", metavar="SOURCE", help="a file, a folder (a downloaded Hub folder too), or hf:<repo id>[:<config>]")
+    command.add_argument("--spec", metavar="FILE", help="a YAML dataset spec: your own open-book QA dataset (see the README)")
+
+
 def _run(args: argparse.Namespace) -> int:
     """A downloaded dataset, end to end: its source, loader options and budget as flags."""
     _prepare_environment(args)
+    try:
+        args.dataset, args.source = _dataset_and_source(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     options = dict(item.split("=", 1) for item in args.option)
     training: dict[str, object] = {}
     if args.max_steps is not None:
@@ -222,10 +256,11 @@ def _inspect(args: argparse.Namespace) -> int:
     from tracekd_ops.datasets.files import ReadLimits
 
     try:
+        dataset, source = _dataset_and_source(args)
         options = dict(item.split("=", 1) for item in args.option)
         if args.gold_rule:
             options["gold_rule"] = args.gold_rule
-        summary = inspect_dataset(args.dataset, args.path, ReadLimits(**_read_limits(args)), **options)
+        summary = inspect_dataset(dataset, source, ReadLimits(**_read_limits(args)), **options)
     except (DatasetFormatError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -440,8 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor = commands.add_parser("doctor", help="recover from killed runs: mark them failed and free their pool slots ($DAGSTER_HOME)")
     doctor.set_defaults(handler=_doctor)
     run = commands.add_parser("run", help="materialize the full asset graph on a downloaded dataset (a file, a folder or hf:<repo id>)")
-    run.add_argument("dataset", choices=loadable_datasets())
-    run.add_argument("source", help="a file, a folder, or hf:<repo id>[:<config>]")
+    _add_source_arguments(run)
     run.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                      help="a loader option, e.g. split=train (MS MARCO), relation=mix (CoTempQA), gold_rule=max_overlap")
     run.add_argument("--protocol", choices=("reference", "full"), default="reference")
@@ -455,8 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(handler=_run)
     datasets = commands.add_parser("datasets", help="work with dataset files").add_subparsers(dest="action", required=True)
     inspect = datasets.add_parser("inspect", help="load a file or folder and print a JSON summary (exit 1 on malformed input)")
-    inspect.add_argument("dataset", choices=loadable_datasets())
-    inspect.add_argument("path", help="a file, a folder, or hf:<repo id>[:<config>]")
+    _add_source_arguments(inspect)
     inspect.add_argument("--gold-rule", choices=("is_selected", "max_overlap"), help="MS MARCO gold passages")
     inspect.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                          help="a loader option, e.g. split=train (MS MARCO), relation=mix (CoTempQA)")

@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetKey
 
 from tracekd_assets.definitions import defs
-from tracekd_ops.datasets import DATASET_NAMES
+from tracekd_ops.datasets import dataset_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ def test_sql_model_deps_are_read_off_the_sql_file():
     assert graph.get(AssetKey("reference_comparison")).parent_keys == {AssetKey("reference_results"), AssetKey("condition_comparison")}
     # published students: their side tables come from published_students, the study's counts from reference_results
     assert graph.get(AssetKey("published_rescoring")).parent_keys == {AssetKey("published_students"), AssetKey("reference_results")}
-    assert graph.get(AssetKey("published_students")).partitions_def.get_partition_keys() == list(DATASET_NAMES)
+    assert graph.get(AssetKey("published_students")).partitions_def.get_partition_keys() == list(dataset_names())
 
 
 def test_sql_model_tests_are_asset_checks():
@@ -82,7 +82,7 @@ def test_a_dataset_answer_rule_reaches_only_that_datasets_evaluations():
     from tracekd_ops.datasets import dataset_spec
 
     versions = answer_rules.observe_fn().data_versions_by_partition
-    assert {k: v.value for k, v in versions.items()} == {d: dataset_spec(d).scorer_version for d in ("synthetic", "babi", "cotempqa", "msmarco")}
+    assert {k: v.value for k, v in versions.items()} == {d: dataset_spec(d).scorer_version for d in ("synthetic", "babi", "cotempqa", "msmarco", "hotpotqa")}
     graph = defs.resolve_asset_graph()
     for asset in ("predictions", "metrics"):
         mapping = graph.get(AssetKey(asset)).partition_mappings[AssetKey("answer_rules")]

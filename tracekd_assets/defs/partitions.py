@@ -3,9 +3,9 @@
 from dagster import MultiPartitionKey, MultiPartitionsDefinition, StaticPartitionsDefinition
 
 from tracekd_ops.traces.conditions import CONDITIONS
-from tracekd_ops.datasets import DATASET_NAMES
+from tracekd_ops.datasets import dataset_names
 
-dataset_partitions = StaticPartitionsDefinition(list(DATASET_NAMES))
+dataset_partitions = StaticPartitionsDefinition(list(dataset_names()))
 condition_partitions = StaticPartitionsDefinition(list(CONDITIONS))
 run_partitions = MultiPartitionsDefinition({"dataset": dataset_partitions, "condition": condition_partitions})
 

@@ -6,8 +6,8 @@ nothing of traces, training, storage or Dagster.
 """
 
 from tracekd_ops.datasets.specs import (
-    DATASET_NAMES,
     DatasetSpec,
+    dataset_names,
     dataset_spec,
     inspect_dataset,
     load_source,
@@ -17,6 +17,6 @@ from tracekd_ops.datasets.specs import (
 )
 
 __all__ = [
-    "DATASET_NAMES", "DatasetSpec", "dataset_spec", "inspect_dataset", "load_source", "loadable_datasets",
+    "DatasetSpec", "dataset_names", "dataset_spec", "inspect_dataset", "load_source", "loadable_datasets",
     "scorer_versions", "split_records",
 ]  # fmt: skip

@@ -19,8 +19,8 @@ from tracekd_ops.core.records import Fact, QARecord
 from tracekd_ops.datasets.answers import BABI_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.screening import LIMITS
-from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits, dataset_files, decoded_lines
+from tracekd_ops.datasets.hub import HubSource, hub_split_of, local_source
+from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits, data_rows, dataset_files, decoded_lines
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules
 
 DATASET = "babi"
@@ -49,10 +49,33 @@ def babi_files(path: Path) -> list[Path]:
     )  # fmt: skip
 
 
-def load_babi(path: Path | str, limits: ReadLimits = READ_LIMITS) -> Iterator[QARecord]:
-    """Every question of every task file under `path`."""
-    for file in babi_files(Path(path)):
-        yield from parse_babi_file(file, limits)
+def load_babi(path: Path | str, config: str | None = None, limits: ReadLimits = READ_LIMITS) -> Iterator[QARecord]:
+    """Every question of every task file under `path`; or of a file or downloaded Hub folder in the
+    Hugging Face layout (Parquet, JSON Lines, a JSON array), its task named by the config (the
+    option, else the folder's name: `en-qa1/train-00000-of-00001.parquet`)."""
+    path = Path(path)
+    hub = local_source(path, config)
+    if hub is not None:
+        yield from from_hub(hub)
+        return
+    for file in babi_files(path):
+        if file.suffix == ".txt":
+            yield from parse_babi_file(file, limits)
+            continue
+        task = _hub_task(config or file.parent.name, str(file))
+        split = hub_split_of(file)
+        if split is None:
+            raise DatasetFormatError(file, "file name", "split", "a Hub-layout bAbI file is named by its split: train-00000-of-00001.parquet, test.jsonl")
+        yield from from_hf_rows((row for _, row in data_rows(file, limits)), task, split, str(file))
+
+
+def _hub_task(config: str, source: str) -> int:
+    """The task number a Hub config names (`en-qa1`, `en-10k-qa2`); an error saying how to name it."""
+    match = _HUB_CONFIG_RE.fullmatch(config)
+    if not match:
+        raise ValueError(f"{source}: a bAbI Hub source names its task config, e.g. en-qa1 (hf:facebook/babi_qa:en-qa1, "
+                         "--option config=en-qa1, or a folder named en-qa1)")  # fmt: skip
+    return int(match.group(1))
 
 
 def _task_of(path: Path) -> tuple[int, str, str]:
@@ -150,11 +173,9 @@ def from_hf_rows(rows: Iterable[dict[str, Any]], task: int, split: str, source: 
 
 def from_hub(source: HubSource) -> Iterator[QARecord]:
     """`facebook/babi_qa` by task config, e.g. `hf:facebook/babi_qa:en-qa1`."""
-    match = _HUB_CONFIG_RE.fullmatch(source.config or "")
-    if not match:
-        raise ValueError(f"{source.repo_id}: a bAbI Hub source names its task config, e.g. hf:facebook/babi_qa:en-qa1")
+    task = _hub_task(source.config or Path(source.repo_id).name, source.repo_id)
     for hub_split, split in source.train_and_test():
-        yield from from_hf_rows(source.rows(hub_split), int(match.group(1)), split, source.where(hub_split))
+        yield from from_hf_rows(source.rows(hub_split), task, split, source.where(hub_split))
 
 
 def _reference_question(record: QARecord) -> bool:
@@ -168,5 +189,6 @@ SPEC = DatasetSpec(
     env_var="TRACEKD_BABI_PATH",
     load=load_babi,
     from_hub=from_hub,
+    options={"config": ()},
     protocol=ProtocolRules(reference_keep=_reference_question, reference_test_share=0.10),
 )

@@ -27,8 +27,8 @@ from tracekd_ops.core.records import Fact, QARecord, fold_whitespace
 from tracekd_ops.datasets.answers import COTEMPQA_EXACT_MATCH
 from tracekd_ops.datasets.cotempqa_gold import gold_fact_ids
 from tracekd_ops.datasets.errors import DatasetFormatError
-from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits, dataset_files, json_records
+from tracekd_ops.datasets.hub import HubSource, local_source
+from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits, data_rows, dataset_files
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules, WrongFacts
 
 DATASET = "cotempqa"
@@ -36,17 +36,30 @@ LABELS: tuple[str, ...] = ("equal", "overlap", "during", "mix")
 SET_ANSWER_LABELS = frozenset({"mix"})
 
 
+_SUFFIXES = (".json", ".jsonl", ".parquet")
+
+
 def cotempqa_files(path: Path) -> list[Path]:
-    """A file, or every .json/.jsonl file of a folder (the release and the Hub repo alike)."""
-    return dataset_files(path, "CoTempQA", lambda folder: (p for p in folder.iterdir() if p.suffix in (".json", ".jsonl")), ".json or .jsonl")
+    """A file, or every .json/.jsonl/.parquet file of a folder (the release and the Hub repo alike)."""
+    return dataset_files(path, "CoTempQA", lambda folder: (p for p in folder.iterdir() if p.suffix in _SUFFIXES), ".json, .jsonl or .parquet")
 
 
-def load_cotempqa(path: Path | str, relation: str | None = None, limits: ReadLimits = READ_LIMITS) -> Iterator[QARecord]:
+def load_cotempqa(
+    path: Path | str, relation: str | None = None, config: str | None = None, limits: ReadLimits = READ_LIMITS
+) -> Iterator[QARecord]:
+    """The release's files (one per relation, JSON or JSON Lines), Parquet files of the same rows,
+    or a downloaded Hub folder of them (its splits named by relation, else the option)."""
     if relation is not None and relation not in LABELS:
         raise ValueError(f"cotempqa option relation must be one of {', '.join(LABELS)}; got {relation!r}")
-    for file in cotempqa_files(Path(path)):
+    path = Path(path)
+    hub = None if path.is_dir() and any(p.suffix in _SUFFIXES for p in path.iterdir()) else local_source(path, config)
+    if hub is not None:
+        for split in hub.split_names():
+            yield from from_rows(hub.rows(split), relation or (split if split in LABELS else None), hub.where(split))
+        return
+    for file in cotempqa_files(path):
         named = file.stem if file.stem in LABELS else None
-        yield from from_rows(json_records(file, limits), relation or named, file.name, path=file)
+        yield from from_rows(data_rows(file, limits), relation or named, file.name, path=file)
 
 
 def _field(row: dict[str, Any], name: str, kind: type, source: str, where: str) -> Any:
@@ -129,7 +142,7 @@ SPEC = DatasetSpec(
     env_var="TRACEKD_COTEMPQA_PATH",
     load=load_cotempqa,
     from_hub=from_hub,
-    options={"relation": LABELS},
+    options={"relation": LABELS, "config": ()},
     protocol=ProtocolRules(holdout_share=0.20),
     reference_wrong_facts=reference_wrong_facts,
     gold_facts=gold_fact_ids,

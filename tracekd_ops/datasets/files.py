@@ -228,3 +228,63 @@ def json_array(path: Path, limits: ReadLimits = READ_LIMITS) -> Iterator[tuple[s
 def json_records(path: Path, limits: ReadLimits = READ_LIMITS) -> Iterator[tuple[str, Any]]:
     """The records of a JSON file in either row layout: a JSON array, or JSON Lines."""
     return json_array(path, limits) if first_character(path) == "[" else json_lines(path, limits)
+
+
+PARQUET_MAGIC = b"PAR1"
+_KIND_OF_SUFFIX = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".txt": "text"}
+_DESCRIBED = {"parquet": "Parquet", "json": "JSON text", "text": "plain text", "binary": "binary data (not text)", "empty": "no data"}
+
+
+def file_kind(path: Path) -> str:
+    """What a file holds, from its first bytes: parquet | json | text | binary | empty."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    stripped = head.removeprefix(BOM).lstrip()
+    if not stripped:
+        return "empty"
+    if b"\x00" in head:
+        return "binary"
+    return "json" if stripped[:1] in (b"[", b"{") else "text"
+
+
+def check_kind(path: Path) -> str:
+    """The kind of a data file, checked against its name: a `.parquet` file that is not Parquet, or
+    a `.json`/`.jsonl`/`.txt` file that holds Parquet or binary bytes, is an error saying what the
+    file holds and what its name promised (read as what it claims, it fails with a misleading
+    encoding or syntax error)."""
+    kind, named = file_kind(path), _KIND_OF_SUFFIX.get(path.suffix.lower())
+    mismatched = named == "parquet" and kind != "parquet" or named in ("json", "text") and kind in ("parquet", "binary")
+    if mismatched:
+        raise DatasetFormatError(path, "file", "format", f"holds {_DESCRIBED[kind]}, but its name ({path.suffix}) says {_DESCRIBED[named or kind]}")
+    return kind
+
+
+def parquet_rows(path: Path, batch_rows: int = 1024) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("row N", row) for every row of a Parquet file, read a batch at a time with pyarrow (memory
+    bounded by a row group, not the file); Hub nested columns (MS MARCO's `passages` struct of
+    lists, bAbI's `story`) arrive as the dicts of lists the Hub's rows are."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as error:
+        raise DatasetFormatError(path, "file", "parquet", f"not a readable Parquet file: {error}") from None
+    number = 0
+    try:
+        for batch in parquet.iter_batches(batch_size=batch_rows):
+            for row in batch.to_pylist():
+                number += 1
+                yield f"row {number}", row
+    except (pa.ArrowException, OSError) as error:
+        raise DatasetFormatError(path, f"after row {number}", "parquet", f"unreadable: {error}") from None
+
+
+def data_rows(path: Path, limits: ReadLimits = READ_LIMITS) -> Iterator[tuple[str, Any]]:
+    """The rows of a data file in any row layout people download: Parquet, a JSON array, or JSON
+    Lines; its kind checked against its name first."""
+    if check_kind(path) == "parquet":
+        return parquet_rows(path)
+    return json_records(path, limits)

@@ -35,8 +35,9 @@ from typing import Any, Iterable, Iterator
 from tracekd_ops.core.records import Fact, QARecord
 from tracekd_ops.datasets.answers import MSMARCO_EXACT_MATCH
 from tracekd_ops.datasets.errors import DatasetFormatError
-from tracekd_ops.datasets.hub import HubSource
-from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits, check_json_shape, dataset_files, json_records, open_json
+from tracekd_ops.datasets.hub import HubSource, local_source
+from tracekd_ops.datasets.files import (READ_LIMITS, ReadLimits, check_json_shape, check_kind, dataset_files, json_records, open_json,
+                                        parquet_rows)  # fmt: skip
 from tracekd_ops.datasets.specs import DatasetSpec, ProtocolRules, WrongFacts
 
 DATASET = "msmarco"
@@ -62,17 +63,28 @@ def split_of(path: Path) -> str | None:
 
 def msmarco_files(path: Path) -> list[Path]:
     return dataset_files(
-        path, "MS MARCO", lambda folder: (p for p in folder.iterdir() if p.suffix in (".json", ".jsonl")), ".json or .jsonl"
-    )
+        path, "MS MARCO", lambda folder: (p for p in folder.iterdir() if p.suffix in (".json", ".jsonl", ".parquet")),
+        ".json, .jsonl or .parquet",
+    )  # fmt: skip
 
 
 def load_msmarco(
-    path: Path | str, gold_rule: str = "is_selected", split: str | None = None, limits: ReadLimits = READ_LIMITS
-) -> Iterator[QARecord]:
+    path: Path | str, gold_rule: str = "is_selected", split: str | None = None, config: str | None = None,
+    limits: ReadLimits = READ_LIMITS,
+) -> Iterator[QARecord]:  # fmt: skip
+    """A file (v2.1 columnar JSON, JSON Lines or a JSON array of rows, Parquet), a folder of them,
+    or a downloaded Hub folder (its config by `config`: v1.1, v2.1)."""
     if split is not None and split not in ("train", "test"):
         raise ValueError(f"msmarco option split must be train or test; got {split!r}")
+    hub = local_source(Path(path), config)
+    if hub is not None:
+        yield from from_hub(hub, gold_rule)
+        return
     for file in msmarco_files(Path(path)):
-        rows = _columnar_rows(file, limits) if _is_columnar(file) else json_records(file, limits)
+        if check_kind(file) == "parquet":
+            rows = parquet_rows(file)
+        else:
+            rows = _columnar_rows(file, limits) if _is_columnar(file) else json_records(file, limits)
         yield from from_rows(rows, split or split_of(file), file.name, gold_rule, path=file)
 
 
@@ -255,7 +267,7 @@ SPEC = DatasetSpec(
     env_var="TRACEKD_MSMARCO_PATH",
     load=load_msmarco,
     from_hub=from_hub,
-    options={"gold_rule": GOLD_RULES, "split": ("train", "test")},
+    options={"gold_rule": GOLD_RULES, "split": ("train", "test"), "config": ()},
     protocol=ProtocolRules(reference_cap={"train": 1000, "test": 200}),
     reference_wrong_facts=reference_wrong_facts,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
@@ -72,7 +72,7 @@ class DatasetSpec:
     from_hub: Callable[..., Iterable[QARecord]] | None = None
     """Reads the dataset's Hub layout, given a `HubSource`."""
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Loader options this dataset accepts, with their allowed values."""
+    """Loader options this dataset accepts, with their allowed values (none listed: any value)."""
     protocol: ProtocolRules = field(default_factory=ProtocolRules)
     reference_wrong_facts: Callable[[QARecord], WrongFacts] = same_count_wrong_facts
     """The reference study's rule for the facts of an `incorrect` trace."""
@@ -85,6 +85,8 @@ class DatasetSpec:
     from a line of someone's published outputs. None: the outputs must give the gold fact ids."""
     canonical_answers: Callable[[str, Sequence[str]], tuple[str, ...]] = lambda category, answers: tuple(answers)
     """The record's `answers` from a category and its answer items (CoTempQA joins a `mix` set)."""
+    definition_hash: str = ""
+    """A declared dataset's spec file hash (part of its data's content hash); '' for a module's."""
 
     @property
     def generated(self) -> bool:
@@ -102,7 +104,7 @@ class DatasetSpec:
             if name not in self.options:
                 known = ", ".join(self.options) or "none"
                 raise ValueError(f"dataset {self.name!r} has no loader option {name!r}; known: {known}")
-            if value not in self.options[name]:
+            if self.options[name] and value not in self.options[name]:
                 raise ValueError(f"{self.name} option {name} must be one of {', '.join(self.options[name])}; got {value!r}")
 
 
@@ -113,25 +115,53 @@ _MODULES: dict[str, str] = {
     "msmarco": "tracekd_ops.datasets.msmarco",
 }
 """Each dataset's module defines its `SPEC`; imported on first use."""
-DATASET_NAMES: tuple[str, ...] = tuple(_MODULES)
+DECLARED_SPECS: dict[str, Path] = {"hotpotqa": Path(__file__).with_name("declared_specs") / "hotpotqa.yaml"}
+"""Built-in datasets declared by a spec file (`declared.py`) rather than a module."""
+SPECS_VARIABLE = "TRACEKD_DATASET_SPECS"
+"""The user's own dataset spec files, separated by the path separator (`:`); a run's processes
+inherit it, so every one of them knows the same datasets."""
+_declared_cache: dict[str, dict[str, DatasetSpec]] = {}
+
+
+def _declared_specs() -> dict[str, DatasetSpec]:
+    """The declared datasets: built-in spec files, then the user's (`$TRACEKD_DATASET_SPECS`)."""
+    users = os.environ.get(SPECS_VARIABLE, "")
+    if users not in _declared_cache:
+        from tracekd_ops.datasets.declared import read_spec
+
+        specs: dict[str, DatasetSpec] = {}
+        files = [*DECLARED_SPECS.values(), *(Path(p) for p in users.split(os.pathsep) if p.strip())]
+        for file in files:
+            spec = read_spec(file).spec()
+            if spec.name in _MODULES or spec.name in specs:
+                raise ValueError(f"{file}: name: dataset {spec.name!r} is already defined; give the spec another name")
+            specs[spec.name] = spec
+        _declared_cache[users] = specs
+    return _declared_cache[users]
+
+
+def dataset_names() -> tuple[str, ...]:
+    """Every dataset: the modules', the built-in declared ones, and the user's spec files."""
+    return (*_MODULES, *_declared_specs())
 
 
 def dataset_spec(name: str) -> DatasetSpec:
-    try:
-        module = _MODULES[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(_MODULES)}") from None
-    return importlib.import_module(module).SPEC
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name]).SPEC
+    declared = _declared_specs()
+    if name not in declared:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())} (a dataset of your own: a spec file in ${SPECS_VARIABLE}, or --spec)")
+    return declared[name]
 
 
 def loadable_datasets() -> tuple[str, ...]:
     """Datasets read from files (as opposed to generated)."""
-    return tuple(name for name in DATASET_NAMES if not dataset_spec(name).generated)
+    return tuple(name for name in dataset_names() if not dataset_spec(name).generated)
 
 
 def scorer_versions() -> dict[str, str]:
     """Every dataset's answer-rule version (the evaluation assets' code version is built from it)."""
-    return {name: dataset_spec(name).scorer_version for name in DATASET_NAMES}
+    return {name: dataset_spec(name).scorer_version for name in dataset_names()}
 
 
 def resolve_source(spec: DatasetSpec, configured: str | None) -> str:
@@ -174,7 +204,10 @@ def load_source(name: str, source: str | Path, limits: ReadLimits = READ_LIMITS,
     if str(source).startswith(HF_PREFIX):
         if spec.from_hub is None:
             raise ValueError(f"dataset {name!r} has no Hub source")
-        return Screened(spec.from_hub(HubSource.parse(str(source)), **options))
+        hub, config = HubSource.parse(str(source)), options.pop("config", None)
+        if config and hub.config and config != hub.config:
+            raise ValueError(f"{source}: names config {hub.config!r}, but the config option says {config!r}")
+        return Screened(spec.from_hub(replace(hub, config=hub.config or config), **options))
     return Screened(spec.load(Path(source), limits=limits, **options))
 
 

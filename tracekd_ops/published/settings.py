@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tracekd_ops.datasets import DATASET_NAMES
+from tracekd_ops.datasets import dataset_names
 from tracekd_ops.evaluate.metrics import BASELINE_CONDITION
 from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES, ScoringChoice
 from tracekd_ops.published import trace_check_qa
@@ -62,8 +62,8 @@ class PublishedSource(BaseModel):
     def _valid(self) -> "PublishedSource":
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}; got {self.layout!r}")
-        if self.dataset not in DATASET_NAMES:
-            raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got {self.dataset!r}")
+        if self.dataset not in dataset_names():
+            raise ValueError(f"dataset must be one of {', '.join(dataset_names())}; got {self.dataset!r}")
         if self.generation_format not in GENERATION_FORMATS:
             raise ValueError(f"generation_format must be one of {', '.join(GENERATION_FORMATS)}; got {self.generation_format!r}")
         for name, condition in [*self.condition_names.items(), *([("condition", self.condition)] if self.condition else [])]:

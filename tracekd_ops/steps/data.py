@@ -52,8 +52,9 @@ class RawPartition:
             )
 
     def content_hash(self) -> str:
-        """SHA-256 of the partition's rows in a fixed order: same questions, same hash."""
-        digest = hashlib.sha256()
+        """SHA-256 of the partition's rows in a fixed order, after a declared dataset's spec hash:
+        same questions read by the same spec, same hash."""
+        digest = hashlib.sha256(dataset_spec(self.dataset).definition_hash.encode())
         for record in sorted(self.records, key=lambda r: (r.split, r.example_id)):
             digest.update(json.dumps(record.to_row(), sort_keys=True).encode())
         return digest.hexdigest()[:16]

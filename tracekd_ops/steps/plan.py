@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from tracekd_ops.datasets import DATASET_NAMES, dataset_spec
+from tracekd_ops.datasets import dataset_names, dataset_spec
 from tracekd_ops.datasets.synthetic import SyntheticConfig
 from tracekd_ops.steps.data import load_raw
 from tracekd_ops.traces.conditions import CONDITIONS, build_trace_set, runnable
@@ -43,7 +43,7 @@ class FineTune:
 
 def check_experiment(experiment: ExperimentFile, where: str) -> None:
     """The experiment's datasets and conditions are ones TraceKD knows (the train wing cannot check)."""
-    for field, given, known in (("datasets", experiment.datasets, DATASET_NAMES), ("conditions", experiment.conditions, CONDITIONS)):
+    for field, given, known in (("datasets", experiment.datasets, dataset_names()), ("conditions", experiment.conditions, CONDITIONS)):
         unknown = sorted(set(given or ()) - set(known))
         if unknown:
             raise ValueError(f"{where}: {field}: unknown {unknown}; known: {', '.join(known)}")

@@ -19,7 +19,7 @@ from tracekd_assets.defs.pools import DUCKDB_POOL, GPU_STEP_TAGS, TRAINING_POOL
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
 from tracekd_ops.evaluate.metrics import BASELINE_CONDITION, METRICS_VERSION
 from tracekd_ops.steps.evaluate import compute_metrics, evaluate_base_models, evaluate_students
-from tracekd_ops.datasets import DATASET_NAMES, dataset_spec
+from tracekd_ops.datasets import dataset_names, dataset_spec
 
 REVISION_TAG = "tracekd/model_revision"
 """Run tag that pins evaluation to one registry revision (set by the new-revision sensor)."""
@@ -36,7 +36,7 @@ BY_DATASET = MultiToSingleDimensionPartitionMapping(partition_dimension_name="da
     "rule marks exactly that dataset's predictions and metrics stale, not the other datasets'.",
 )
 def answer_rules() -> DataVersionsByPartition:
-    return DataVersionsByPartition({name: DataVersion(dataset_spec(name).scorer_version) for name in DATASET_NAMES})
+    return DataVersionsByPartition({name: DataVersion(dataset_spec(name).scorer_version) for name in dataset_names()})
 
 
 @asset(
