@@ -77,7 +77,8 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
     print(f"report:      {home.reports_dir() / 'report.html'}")
     print(f"results:     {store.location}")
     print(f"registry:    {home.local_registry().root}")
-    print(f"dagster UI:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} tracekd dev")
+    launcher = sys.argv[0] if Path(sys.argv[0]).name == "tracekd" else "tracekd"  # as the user typed it: .venv/bin/tracekd
+    print(f"dagster UI:  {launcher} dev --home {home.root}")
     if outcome.failed:
         print(f"FAILED: {', '.join(outcome.failed)}", file=sys.stderr)
         return 1
@@ -185,12 +186,16 @@ def _dev(args: argparse.Namespace) -> int:
     import subprocess
 
     from tracekd_assets.defs.resources import TraceKDHome
-    from tracekd_assets.demo import prepare_dagster_home
+    from tracekd_assets.demo import bind_instance
 
-    os.environ.setdefault("DAGSTER_HOME", str(prepare_dagster_home(TraceKDHome().root / "dagster")))
+    if args.home:
+        os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
+    instance = bind_instance(TraceKDHome().root)
     _pools(args)
-    target = ["-w", "workspace.yaml"] if Path("workspace.yaml").exists() else ["-m", "tracekd_assets.definitions"]
-    command = [str(Path(sys.executable).parent / "dagster"), "dev", *target, "--host", args.host, "--port", str(args.port)]
+    workspace = instance / "workspace.yaml"  # the code location named as the runs recorded it, from whatever directory
+    workspace.write_text("load_from:\n  - python_module:\n      module_name: tracekd_assets.definitions\n      attribute: defs\n"
+                         "      location_name: tracekd\n")  # fmt: skip
+    command = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(workspace), "--host", args.host, "--port", str(args.port)]
 
     def default_signals() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -466,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="condition chains trained and evaluated at once, each in its own process (default: 4, one per condition without a teacher)")
     demo.set_defaults(handler=_demo)
     dev = commands.add_parser("dev", help="the Dagster UI and daemon on TraceKD's instance; TERM or INT stops it cleanly")
+    dev.add_argument("--home", help="the TraceKD home whose results and runs to show (default: $TRACEKD_HOME, else the home "
+                     "of the instance at $DAGSTER_HOME, else ./var); its Dagster instance comes with it")
     dev.add_argument("--host", "-H", default="127.0.0.1")
     dev.add_argument("--port", "-p", type=int, default=3000)
     dev.set_defaults(handler=_dev)

@@ -27,7 +27,8 @@ from tracekd_assets.defs.jobs import condition_job, published_job, raw_job, repo
 from tracekd_assets.defs.partitions import run_key
 from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.defs.recovery import die_with_parent, free_dead_runs
-from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
+from tracekd_assets.defs.resources import (HOME_OF_INSTANCE, INSTANCE_OF_HOME, ExperimentSettings, RegistrySettings, TeacherSettings,
+                                            TraceKDHome)  # fmt: skip
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 from tracekd_ops.train.memory import GIB, available_memory, fits_side_by_side
 
@@ -213,10 +214,24 @@ def materialize_everything(
     return outcome
 
 
+def bind_instance(home: Path) -> Path:
+    """The Dagster instance of a TraceKD home, made and bound both ways, and set as $DAGSTER_HOME:
+    `$DAGSTER_HOME` when set, else the one the home was bound to before, else `<home>/dagster`.
+    The home names its instance and the instance its home, so any entry point given either one
+    (`tracekd dev --home`, `dagster dev` with `DAGSTER_HOME`) finds the other."""
+    recorded = home / INSTANCE_OF_HOME
+    chosen = os.environ.get("DAGSTER_HOME") or (recorded.read_text().strip() if recorded.is_file() else str(home / "dagster"))
+    dagster_home = prepare_dagster_home(Path(chosen).resolve())
+    home.mkdir(parents=True, exist_ok=True)
+    recorded.write_text(f"{dagster_home}\n")
+    (dagster_home / HOME_OF_INSTANCE).write_text(f"{home.resolve()}\n")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return dagster_home
+
+
 def default_instance(home: TraceKDHome) -> DagsterInstance:
-    """The instance under `$DAGSTER_HOME`, or `<tracekd home>/dagster` when that is unset."""
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home.root / "dagster")
-    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(dagster_home))
+    """The instance bound to the home (`bind_instance`), with TraceKD's pool limits."""
+    bind_instance(home.root)
     instance = DagsterInstance.get()
     apply_pool_limits(instance)
     return instance

@@ -76,3 +76,56 @@ def test_dev_serves_the_graph_and_stops_on_term_when_started_in_the_background(t
             break
         time.sleep(0.2)
     assert session_processes(process.pid) == []
+
+
+def sensor_ticks(port: int, name: str) -> list[str]:
+    selector = f'{{repositoryLocationName: "tracekd", repositoryName: "__repository__", sensorName: "{name}"}}'
+    data = graphql(port, f"{{ sensorOrError(sensorSelector: {selector}) {{ ... on Sensor {{ sensorState {{ ticks(limit: 5) {{ status }} }} }} }} }}")
+    return [t["status"] for t in data["sensorOrError"]["sensorState"]["ticks"]]
+
+
+def test_dev_given_only_a_home_finds_its_instance_from_any_directory_and_starts_no_run(tmp_path):
+    """What the demo prints to copy-paste (`tracekd dev --home <home>`) works as printed, outside the
+    repository and with neither variable set; the UI's automation ticks, and starts nothing."""
+    port, home = free_port(), tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("TRACEKD_HOME", "DAGSTER_HOME")}
+    log = (tmp_path / "dev.log").open("w")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "tracekd"), "dev", "--home", str(home), "--port", str(port)],
+                               cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert process.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the sensors never ticked"
+            try:
+                ticks = {name: sensor_ticks(port, name) for name in ("new_student_revision", "answer_rule_changed")}
+                if all(ticks.values()):
+                    break
+            except (OSError, KeyError, TypeError):
+                pass
+            time.sleep(2)
+        assert all(status == "SKIPPED" for statuses in ticks.values() for status in statuses), ticks
+        assert graphql(port, "{ runsOrError { ... on Runs { count } } }")["runsOrError"]["count"] == 0
+        assert (home / "dagster" / "tracekd_home").read_text().strip() == str(home)
+        assert (home / "dagster_home").read_text().strip() == str(home / "dagster")
+        assert not (tmp_path / "var").exists()  # nothing written where it was started
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=120)
+    assert "does not match" not in (tmp_path / "dev.log").read_text()
+
+
+def test_plain_dagster_with_only_dagster_home_writes_to_the_home_of_that_instance(tmp_path, monkeypatch):
+    """`dagster dev` in the repository with DAGSTER_HOME alone: its runs write where the runs it
+    shows wrote, not to a new ./var of the current directory."""
+    from tracekd_assets.defs.resources import TraceKDHome
+    from tracekd_assets.demo import bind_instance
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("TRACEKD_HOME", raising=False)
+    instance = bind_instance(tmp_path / "home")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(instance))
+    assert TraceKDHome().root == tmp_path / "home"
+    monkeypatch.setenv("TRACEKD_HOME", str(tmp_path / "other"))  # the home named explicitly wins
+    assert TraceKDHome().root == tmp_path / "other"

@@ -47,6 +47,11 @@ def test_a_new_revision_is_evaluated_exactly_and_the_schedule_covers_every_stude
         assert store.rows("SELECT model_revision FROM metrics") == [{"model_revision": second}]
         assert isinstance(new_student_revision(context), SkipReason)  # the cursor moved past it
 
+        # a revision trained and evaluated by its own run (a demo while the UI was off) is not evaluated again
+        assert materialize(ALL_ASSETS, selection=condition_job.selection, partition_key=correct, instance=instance, resources=resources).success
+        skipped = new_student_revision(context)
+        assert isinstance(skipped, SkipReason) and "1 new revisions, each evaluated already" in skipped.skip_message, skipped
+
         # and the SQL models and the report follow the new metrics on their own (declarative automation)
         built = materialize(ALL_ASSETS, selection=report_job.selection, instance=instance, resources=resources)
         assert built.success
@@ -64,3 +69,18 @@ def test_a_new_revision_is_evaluated_exactly_and_the_schedule_covers_every_stude
         assert [(r.partition_key, r.tags.get(REVISION_TAG)) for r in nightly] == [(correct, None)]  # newest of every student
 
     assert defs.get_sensor_def("results_follow_upstream") is not None
+
+
+def test_an_answer_rule_is_observed_only_when_its_version_changed():
+    import json
+
+    from tracekd_assets.defs.evaluation.sensors import answer_rule_changed
+
+    with instance_for_test() as instance:
+        context = build_sensor_context(instance=instance)
+        assert isinstance(answer_rule_changed(context), SkipReason)  # first tick: records the versions
+        assert isinstance(answer_rule_changed(build_sensor_context(instance=instance, cursor=context.cursor)), SkipReason)
+        earlier = {**json.loads(context.cursor), "cotempqa": "cotempqa-em-0"}  # as if the rule changed since
+        requests = answer_rule_changed(build_sensor_context(instance=instance, cursor=json.dumps(earlier)))
+        assert [(r.partition_key, r.run_key) for r in requests] == [("cotempqa", "answer-rule-cotempqa-cotempqa-em-1")]
+        assert defs.get_job_def("answer_rules_job") is not None

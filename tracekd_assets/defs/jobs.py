@@ -27,6 +27,11 @@ report_job = define_asset_job(
     description="Rebuild the rating items and statistics (simulated panel included), the SQL models and the report from "
     "whatever traces, ratings and metrics are stored.",
 )
+answer_rules_job = define_asset_job(
+    "answer_rules_job",
+    selection=AssetSelection.assets("answer_rules"),
+    description="Observe one dataset's answer rule version (requested by the answer_rule_changed sensor when it changed).",
+)
 published_job = define_asset_job(
     "published_students_job",
     selection=AssetSelection.assets("published_students"),

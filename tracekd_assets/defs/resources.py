@@ -112,9 +112,22 @@ def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+HOME_OF_INSTANCE = "tracekd_home"
+"""A file in a Dagster instance's folder naming the TraceKD home its runs write to."""
+INSTANCE_OF_HOME = "dagster_home"
+"""A file in a TraceKD home naming the Dagster instance its runs are recorded in."""
+
+
 def default_home() -> str:
-    """`$TRACEKD_HOME`, else `var/` under the current directory (absolute, so every step process agrees)."""
-    return str(Path(os.environ.get("TRACEKD_HOME", "var")).resolve())
+    """`$TRACEKD_HOME`; else the home the instance at `$DAGSTER_HOME` was made for (so `dagster dev`
+    with only `DAGSTER_HOME` set writes where the runs it shows wrote); else `var/` under the
+    current directory. Absolute, so every step process agrees."""
+    if os.environ.get("TRACEKD_HOME"):
+        return str(Path(os.environ["TRACEKD_HOME"]).resolve())
+    marker = Path(os.environ.get("DAGSTER_HOME") or "/nonexistent") / HOME_OF_INSTANCE
+    if marker.is_file():
+        return marker.read_text().strip()
+    return str(Path("var").resolve())
 
 
 class TraceKDHome(ConfigurableResource):

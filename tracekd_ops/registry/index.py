@@ -146,6 +146,12 @@ class RegistryIndex:
     def registered_since(self, moment: datetime) -> list[RegistryEntry]:
         return self._entries("status = ? AND registered_at > ?", [REGISTERED, moment], order="registered_at")
 
+    def evaluated(self, revisions: list[str]) -> set[str]:
+        """Which of `revisions` have metrics already (evaluated by the run that trained them)."""
+        rows = self.store.rows("SELECT revision FROM registry WHERE revision IN (SELECT unnest(?::VARCHAR[])) AND metrics IS NOT NULL",
+                               [revisions])  # fmt: skip
+        return {row["revision"] for row in rows}
+
     def trained_partitions(self) -> list[tuple[str, str]]:
         """(dataset, condition) of every partition with a registered student."""
         rows = self.store.rows("SELECT DISTINCT dataset, condition FROM registry WHERE status = ? ORDER BY ALL", [REGISTERED])

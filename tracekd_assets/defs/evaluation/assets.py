@@ -4,7 +4,6 @@ step, and each evaluated run's metrics."""
 from dagster import (
     AssetDep,
     AssetExecutionContext,
-    AutomationCondition,
     DataVersion,
     DataVersionsByPartition,
     MaterializeResult,
@@ -31,7 +30,6 @@ BY_DATASET = MultiToSingleDimensionPartitionMapping(partition_dimension_name="da
 @observable_source_asset(
     partitions_def=dataset_partitions,
     group_name="evaluation",
-    automation_condition=AutomationCondition.cron_tick_passed("*/10 * * * *"),
     description="Each dataset's answer rule, observed as a data version (its version, e.g. `cotempqa-em-1`): a changed "
     "rule marks exactly that dataset's predictions and metrics stale, not the other datasets'.",
 )

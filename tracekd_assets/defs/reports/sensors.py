@@ -6,8 +6,8 @@ from dagster import AssetSelection, AutomationConditionSensorDefinition, Default
 
 results_follow_upstream = AutomationConditionSensorDefinition(
     name="results_follow_upstream",
-    target=AssetSelection.groups("sql_models") | AssetSelection.assets("report", "answer_rules"),
+    target=AssetSelection.groups("sql_models") | AssetSelection.assets("report"),
     default_status=DefaultSensorStatus.RUNNING,
     description="Rebuilds each SQL model (and then the report) once any table it reads was updated, so what the UI, "
-    "DuckDB queries and the report show is never older than the metrics; observes the answer rules' versions.",
+    "DuckDB queries and the report show is never older than the metrics.",
 )
