@@ -2,11 +2,17 @@
 -- mean over seeds with their sample sd (`runs` seeds), the mean of the per-run bootstrap 95%
 -- interval bounds, the answer-accuracy delta against the solution-only student of the same dataset
 -- and the same student, and the trace x answer association. Lineage: data source and content hash,
--- trace sets, revisions, scorers.
+-- trace sets, revisions, scorers. `runs_stopped_early`: runs whose student its wall-time cap stopped before its
+-- last step (tracekd run --max-seconds; training.max_seconds in the launchpad): not comparable with the others.
 -- test: not_null dataset, condition, student, base_model, answer_accuracy
 -- test: unique dataset, condition, student, base_model, eval_split
 -- test: accepted_range answer_accuracy 0 1
-WITH per_condition AS (
+WITH stopped AS (
+    SELECT revision, bool_or(json_extract_string(train_summary, '$.stopped_by_time_budget') = 'true') AS stopped_early
+    FROM registry
+    GROUP BY revision
+),
+per_condition AS (
     SELECT
         dataset,
         condition,
@@ -42,8 +48,10 @@ WITH per_condition AS (
         string_agg(DISTINCT model_revision, ',') AS model_revisions,
         string_agg(DISTINCT scorer_version, ',') AS scorer_versions,
         string_agg(DISTINCT dataset_source, ',') AS dataset_sources,
-        string_agg(DISTINCT dataset_hash, ',') AS dataset_hashes
+        string_agg(DISTINCT dataset_hash, ',') AS dataset_hashes,
+        count(*) FILTER (WHERE stopped.stopped_early) AS runs_stopped_early
     FROM metrics
+    LEFT JOIN stopped ON stopped.revision = metrics.model_revision
     GROUP BY dataset, condition, student, base_model, eval_split
 )
 SELECT

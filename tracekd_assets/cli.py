@@ -19,6 +19,7 @@ from pathlib import Path
 from tracekd_ops.datasets import loadable_datasets
 from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES
 from tracekd_ops.ratings.formats import FORMATS
+from tracekd_ops.train.settings import DEFAULT_WALL_SECONDS, TrainingConfig
 
 
 def _stop_on_term() -> None:
@@ -69,7 +70,8 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
         lineage, planned = entry.lineage, entry.hyperparameters.get("max_steps")
         print(f"warning:     {lineage.dataset}/{lineage.condition} {lineage.student} seed {lineage.seed} was stopped by its wall-time "
               f"budget ({entry.hyperparameters.get('max_seconds')} s) at step {entry.train_summary.get('steps')} of {planned}: "
-              f"its accuracy is not comparable with the others'; re-run on a less busy machine or raise training.max_seconds")  # fmt: skip
+              f"its accuracy is not comparable with the others'; re-run on a less busy machine, or raise --max-seconds "
+              f"(training.max_seconds in the launchpad)")  # fmt: skip
     print()
     for stage, seconds in outcome.seconds.items():
         print(f"took:        {seconds:6.0f} s  {stage}")
@@ -158,7 +160,8 @@ def _run(args: argparse.Namespace) -> int:
     training: dict[str, object] = {}
     if args.max_steps is not None:
         training["max_steps"] = args.max_steps
-    if args.max_seconds is not None:
+        training["max_seconds"] = args.max_seconds  # the steps asked for are trained, unless a cap is asked for too
+    elif args.max_seconds is not None:
         training["max_seconds"] = args.max_seconds
     changes: dict[str, object] = {"sources": {args.dataset: args.source}, "protocol": args.protocol}
     if options:
@@ -486,12 +489,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                      help="a loader option, e.g. split=train (MS MARCO), relation=mix (CoTempQA), gold_rule=max_overlap")
     run.add_argument("--protocol", choices=("reference", "full"), default="reference")
-    run.add_argument("--per-category-limit", type=int, help="at most this many questions per split and category")
-    run.add_argument("--max-steps", type=int, help="training steps per student")
-    run.add_argument("--max-seconds", type=float, help="wall-time cap per student")
+    run.add_argument("--per-category-limit", type=int, help="at most this many questions per split and category (default: no limit "
+                     "beyond the protocol's)")
+    run.add_argument("--max-steps", type=int, help=f"training steps per student (default {TrainingConfig.model_fields['max_steps'].default:,}); given alone, "
+                     "every step is trained, however long it takes")
+    run.add_argument("--max-seconds", type=float, help=f"wall-time cap per student (default {DEFAULT_WALL_SECONDS:.0f} s, none when --max-steps "
+                     "is given alone); a student it stops is marked 'stopped early' in the table and the report")
     run.add_argument("--conditions", help="comma-separated trace conditions (default: every one that can run)")
     run.add_argument("--home", help="where the DuckDB file, registry and reports go (default: $TRACEKD_HOME or ./var)")
-    run.add_argument("--workers", type=int, default=1, help="condition chains trained at once, each in its own process")
+    run.add_argument("--workers", type=int, default=1, help="condition chains trained at once, each in its own process (default 1)")
     _add_read_limit_flags(run)
     run.set_defaults(handler=_run)
     datasets = commands.add_parser("datasets", help="work with dataset files").add_subparsers(dest="action", required=True)

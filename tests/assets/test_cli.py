@@ -52,6 +52,17 @@ def test_run_takes_a_downloaded_dataset_to_a_report(tmp_path):
     assert "| cotempqa | solution_only |" in run.stdout and (home / "reports" / "report.html").exists()
     # the budget, not the steps, ended training: said under the table, where the accuracy is read
     assert "warning:     cotempqa/solution_only" in run.stdout and "budget (3.0 s) at step" in run.stdout and "of 1000" in run.stdout
+    assert "raise --max-seconds" in run.stdout  # the flag that lifts it, as the CLI spells it
+    # and marked wherever its numbers appear: the printed table, the SQL model, the report
+    lines = run.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "stopped early (--max-seconds)" in line)
+    header, row = lines[at], lines[at + 2]
+    assert dict(zip(header.split(" | "), row.split(" | ")))["stopped early (--max-seconds)"] == "1"
+    stopped = subprocess.run([TRACEKD, "query", "SELECT runs_stopped_early FROM condition_comparison", "--home", str(home)],
+                             capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert stopped.returncode == 0 and "1" in stopped.stdout.splitlines()[-1], stopped.stdout + stopped.stderr
+    assert "stopped early (--max-seconds)" in (home / "reports" / "report.html").read_text()
+    assert f"dagster UI:  {TRACEKD} dev --home {home}" in run.stdout  # the hint as printed, which test_dev_server runs
 
 
 def test_term_stops_the_demo_and_its_workers(tmp_path):

@@ -1,13 +1,13 @@
 from tracekd_ops.report.render import ReportData, headline_lines, markdown_summary, render_html
 
 ROWS = [
-    {"dataset": "synthetic", "condition": "correct", "student": "s-a", "base_model": "tiny", "runs": 2, "n": 300, "answer_accuracy": 0.6,
+    {"dataset": "synthetic", "condition": "correct", "student": "s-a", "base_model": "tiny", "runs": 2, "runs_stopped_early": 0, "n": 300, "answer_accuracy": 0.6,
      "answer_accuracy_ci_low": 0.55, "answer_accuracy_ci_high": 0.65, "answer_accuracy_sd": 0.01, "trace_accuracy": 0.9,
      "trace_bleu": 0.8, "chance_accuracy": 0.28, "majority_accuracy": 0.29, "answer_delta_vs_solution_only": 0.01,
      "phi": 0.2, "chi2": 12.0, "fisher_p": 0.001, "share_both_correct": 0.55, "p_answer_given_trace_correct": 0.62,
      "p_answer_given_trace_wrong": 0.4, "eval_split": "test", "trace_set_versions": "abc", "model_revisions": "r1",
      "scorer_versions": "s1"},
-    {"dataset": "synthetic", "condition": "solution_only", "student": "s-a", "base_model": "tiny", "runs": 2, "n": 300, "answer_accuracy": 0.55,
+    {"dataset": "synthetic", "condition": "solution_only", "student": "s-a", "base_model": "tiny", "runs": 2, "runs_stopped_early": 0, "n": 300, "answer_accuracy": 0.55,
      "answer_accuracy_ci_low": None, "answer_accuracy_ci_high": None, "trace_accuracy": None, "chance_accuracy": 0.28,
      "majority_accuracy": 0.29, "answer_delta_vs_solution_only": 0.0, "phi": None, "chi2": None,
      "p_answer_given_trace_correct": None, "p_answer_given_trace_wrong": None, "eval_split": "test",
@@ -96,7 +96,7 @@ def test_markdown_summary_carries_the_tables():
     summary = markdown_summary(full_report())
     lines = summary.split("\n\n")[0].splitlines()
     assert len(lines) == 4 and len({line.count(" | ") for line in lines if not line.startswith("|---")}) == 1
-    assert "| synthetic | correct | s-a | tiny | 2 | 300 | 0.600 | 0.550–0.650 |" in summary
+    assert "| synthetic | correct | s-a | tiny | 2 | 0 | 300 | 0.600 | 0.550–0.650 |" in summary
     for heading in ("How the training traces were built", "McNemar", "Reference study", "**Lineage** (code versions: scorer `s1`)"):
         assert heading in summary
     assert "| synthetic | correct | s-a | tiny | test | abc | r1 | s1 |" in summary

@@ -37,7 +37,7 @@ from tracekd_ops.traces.build import Corruption, TraceOptions
 from tracekd_ops.traces.render import SENTENCES
 from tracekd_ops.train.experiment import ExperimentFile, default_experiment, load_experiment_file
 from tracekd_ops.train.hf import SHARDINGS
-from tracekd_ops.train.settings import TrainingConfig
+from tracekd_ops.train.settings import DEFAULT_WALL_SECONDS, TrainingConfig
 
 
 def env_field(variable: str, description: str) -> Any:
@@ -76,8 +76,6 @@ def _published_from_environment() -> Any:
 TrainingDefaults = dagster_config(TrainingConfig, exclude=("seed", "base_model"))
 """Every student's training settings before its experiment-file overrides (launchpad: `training`);
 the base model and seeds are the experiment file's (or the tiny student on `seed`)."""
-DEMO_TRAIN_SECONDS = 600.0
-"""The embedded default's wall-time cap per student."""
 
 
 def _plain(value: Any) -> Any:
@@ -199,7 +197,7 @@ class ExperimentSettings(Settings):
         description="incorrect traces: how wrong facts are chosen: same_count | reference (the study's per-dataset rule)",
     )
     training: TrainingDefaults = Field(  # type: ignore[valid-type]
-        default_factory=lambda: TrainingDefaults(max_seconds=DEMO_TRAIN_SECONDS),
+        default_factory=lambda: TrainingDefaults(max_seconds=DEFAULT_WALL_SECONDS),
         description="every student's training settings, before the experiment file's per-student overrides",
     )
     eval_batch_size: int = 64

@@ -19,7 +19,7 @@ from tracekd_ops.report import published
 from tracekd_ops.report.cells import fmt, html_table
 
 Rows = Sequence[dict[str, Any]]
-REPORT_VERSION = "report-5"
+REPORT_VERSION = "report-6"
 """Bump when what the report shows, or how, changes."""
 
 SUMMARY_COLUMNS = (
@@ -28,6 +28,7 @@ SUMMARY_COLUMNS = (
     ("student", "student"),
     ("base_model", "base model"),
     ("runs", "seeds"),
+    ("runs_stopped_early", "stopped early (--max-seconds)"),
     ("n", "test n"),
     ("answer_accuracy", "answer acc"),
     ("answer_accuracy_ci", "95% CI"),

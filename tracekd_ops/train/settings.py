@@ -28,6 +28,10 @@ BATCHINGS: tuple[str, ...] = (AUTO, PADDED, PACKED)
 `warmup_stable_decay` holds the peak, then decays (cosine) over the last `decay_ratio` of the
 steps to `min_lr_ratio` of the peak; `constant_with_warmup` holds the peak."""
 MAX_STEPS_LIMIT = 10_000_000
+DEFAULT_WALL_SECONDS = 600.0
+"""The wall-time cap per student of the platform's own runs (`tracekd demo`, `tracekd run` without
+`--max-steps`, the launchpad's default): a busy machine cannot hold a demo hostage. A student it
+stops is marked `stopped early` wherever its numbers appear."""
 """More optimizer steps than any study here needs: a larger number is a typo, not a plan."""
 
 
