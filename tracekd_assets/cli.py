@@ -76,7 +76,7 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
     for stage, seconds in outcome.seconds.items():
         print(f"took:        {seconds:6.0f} s  {stage}")
     print(f"took:        {time.monotonic() - started:6.0f} s  in all")
-    print(f"report:      {home.reports_dir() / 'report.html'}")
+    print(f"report:      {home.reports_dir() / 'report.html'}" if reported else "report:      not written (its stage did not run or failed)")
     print(f"results:     {store.location}")
     print(f"registry:    {home.local_registry().root}")
     launcher = sys.argv[0] if Path(sys.argv[0]).name == "tracekd" else "tracekd"  # as the user typed it: .venv/bin/tracekd
@@ -119,43 +119,70 @@ def _demo(args: argparse.Namespace) -> int:
         return _materialize(args, ("synthetic",), changes, teacher)
 
 
-def _dataset_and_source(args: argparse.Namespace) -> tuple[str, str]:
-    """(dataset, source) from `DATASET SOURCE`, or from `--spec FILE SOURCE`: the spec file is
-    read (an error names the file and key) and added to $TRACEKD_DATASET_SPECS, so that every
-    process of the run knows the dataset it declares."""
+def _dataset_and_source(args: argparse.Namespace, sources_folder: Path) -> tuple[str, str]:
+    """(dataset, source) from `DATASET SOURCE [SOURCE ...]`, or from `--spec FILE SOURCE [...]`:
+    the spec file is read (an error names the file and key) and added to $TRACEKD_DATASET_SPECS, so
+    that every process of the run knows the dataset it declares. Several files (a train and a test
+    file) become one folder of links to them under `sources_folder`."""
     from tracekd_ops.datasets.declared import read_spec
     from tracekd_ops.datasets.specs import SPECS_VARIABLE
 
-    given = [args.dataset, args.source] if args.source is not None else [args.dataset]
+    given = list(args.given)
     if args.spec is None:
-        if len(given) != 2:
-            raise ValueError("give a dataset and its source (or --spec FILE and the source)")
+        if len(given) < 2:
+            raise ValueError("give a dataset and its source: a file, a folder, several files (train and test) or hf:<repo id>")
         if given[0] not in loadable_datasets():
             raise ValueError(f"unknown dataset {given[0]!r}; known: {', '.join(loadable_datasets())} (or --spec FILE for your own)")
-        return given[0], given[1]
-    if len(given) != 1:
-        raise ValueError("with --spec, give only the source: the spec names the dataset")
-    name = read_spec(args.spec).name
-    spec_path = str(Path(args.spec).resolve())
-    known = [p for p in os.environ.get(SPECS_VARIABLE, "").split(os.pathsep) if p]
-    os.environ[SPECS_VARIABLE] = os.pathsep.join([*known, spec_path] if spec_path not in known else known)
-    return name, given[0]
+        name, sources = given[0], given[1:]
+    else:
+        name, sources = read_spec(args.spec).name, given
+        spec_path = str(Path(args.spec).resolve())
+        known = [p for p in os.environ.get(SPECS_VARIABLE, "").split(os.pathsep) if p]
+        os.environ[SPECS_VARIABLE] = os.pathsep.join([*known, spec_path] if spec_path not in known else known)
+    return name, _one_source(name, sources, sources_folder)
+
+
+def _one_source(dataset: str, sources: list[str], folder: Path) -> str:
+    """One source for several files: a folder of links to them, named by what they are, so that
+    the same files give the same folder (and the folder is the dataset's recorded source)."""
+    import hashlib
+
+    if len(sources) == 1:
+        return sources[0]
+    files = [Path(s).expanduser().resolve() for s in sources]
+    for source, file in zip(sources, files):
+        if not file.is_file():
+            raise ValueError(f"{source}: several sources must each be a file (a folder or an hf: id stands alone)")
+    if len({f.name for f in files}) != len(files):
+        raise ValueError(f"several sources share a file name: {', '.join(sorted(str(f) for f in files))}")
+    target = folder / f"{dataset}-{hashlib.sha256(chr(0).join(sorted(map(str, files))).encode()).hexdigest()[:12]}"
+    target.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        link = target / file.name
+        if not link.is_symlink():
+            link.symlink_to(file)
+    return str(target)
 
 
 def _add_source_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("dataset", metavar="DATASET", help=f"one of {', '.join(loadable_datasets())}; or, with --spec, the source")
-    command.add_argument("source", nargs="?", metavar="SOURCE", help="a file, a folder (a downloaded Hub folder too), or hf:<repo id>[:<config>]")
+    command.add_argument("given", nargs="+", metavar="DATASET SOURCE",
+                         help=f"the dataset ({', '.join(loadable_datasets())}; with --spec, the spec names it), then its source: a "
+                         "file, a folder (a downloaded Hub folder too), several files (e.g. a train and a test file), or "
+                         "hf:<repo id>[:<config>]")  # fmt: skip
     command.add_argument("--spec", metavar="FILE", help="a YAML dataset spec: your own open-book QA dataset (see the README)")
 
 
 def _run(args: argparse.Namespace) -> int:
-    """A downloaded dataset, end to end: its source, loader options and budget as flags."""
+    """A downloaded dataset, end to end: its source, loader options and budget as flags. The source
+    is read and split first, and refused (exit 2, one line) before any work when it is unusable."""
     _prepare_environment(args)
+    from tracekd_assets.defs.resources import TraceKDHome
+
     try:
-        args.dataset, args.source = _dataset_and_source(args)
+        args.dataset, args.source = _dataset_and_source(args, TraceKDHome().root / "sources")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2
     options = dict(item.split("=", 1) for item in args.option)
     training: dict[str, object] = {}
     if args.max_steps is not None:
@@ -173,10 +200,32 @@ def _run(args: argparse.Namespace) -> int:
     if training:
         changes["training"] = training
     try:
+        _preflight(args.dataset, changes)
+    except (ValueError, FileNotFoundError) as error:  # a DatasetFormatError is a ValueError
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
         return _materialize(args, (args.dataset,), changes)
     except ValueError as error:  # settings refused before anything runs
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _preflight(dataset: str, changes: dict[str, object]) -> None:
+    """Read the source and split it under the protocol, as `raw_examples` will, and say what the run
+    will use; an unusable source (unreadable, no questions, no train or no test split) raises here,
+    before any work and with nothing stored."""
+    from tracekd_assets.defs.resources import ExperimentSettings
+    from tracekd_ops.datasets.specs import protocol_use
+    from tracekd_ops.steps.data import load_raw
+
+    experiment = ExperimentSettings().with_changes(**changes)
+    partition = load_raw(dataset, experiment.source(dataset), experiment.loader_options(dataset), experiment.protocol, experiment.seed,
+                         experiment.per_category_limit, experiment.synthetic(), experiment.file_limits())  # fmt: skip
+    partition.check()
+    use = protocol_use(partition.records, experiment.protocol)
+    splits = ", ".join(f"{count:,} {split}" for split, count in use["by_split"].items())  # type: ignore[union-attr]
+    print(f"{dataset}: {use['questions']:,} questions under the {experiment.protocol} protocol ({splits}), from {partition.source}")
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -263,12 +312,15 @@ def _inspect(args: argparse.Namespace) -> int:
     from tracekd_ops.datasets.errors import DatasetFormatError
     from tracekd_ops.datasets.files import ReadLimits
 
+    import tempfile
+
     try:
-        dataset, source = _dataset_and_source(args)
-        options = dict(item.split("=", 1) for item in args.option)
-        if args.gold_rule:
-            options["gold_rule"] = args.gold_rule
-        summary = inspect_dataset(dataset, source, ReadLimits(**_read_limits(args)), **options)
+        with tempfile.TemporaryDirectory(prefix="tracekd-inspect-") as scratch:  # several files: linked here while read
+            dataset, source = _dataset_and_source(args, Path(scratch))
+            options = dict(item.split("=", 1) for item in args.option)
+            if args.gold_rule:
+                options["gold_rule"] = args.gold_rule
+            summary = inspect_dataset(dataset, source, ReadLimits(**_read_limits(args)), args.protocol, **options)
     except (DatasetFormatError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -506,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--gold-rule", choices=("is_selected", "max_overlap"), help="MS MARCO gold passages")
     inspect.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                          help="a loader option, e.g. split=train (MS MARCO), relation=mix (CoTempQA)")
+    inspect.add_argument("--protocol", choices=("reference", "full"), default="reference",
+                         help="also show what this protocol uses of the files: questions per split and category (default reference)")
     _add_read_limit_flags(inspect)
     inspect.set_defaults(handler=_inspect)
     query = commands.add_parser("query", help="run one read-only SELECT on the results (safe during materialization)")

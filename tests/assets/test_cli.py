@@ -44,7 +44,7 @@ def test_run_takes_a_downloaded_dataset_to_a_report(tmp_path):
     (tmp_path / "dagster").mkdir()
     bad = subprocess.run([TRACEKD, "run", "cotempqa", str(tmp_path / "nowhere"), "--home", str(home)],
                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
-    assert bad.returncode == 1 and "no file or folder at" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "no file or folder at" in bad.stderr and "Traceback" not in bad.stderr
     run = subprocess.run([TRACEKD, "run", "cotempqa", str(SHARED_DATA / "cotempqa" / "mix.json"), "--per-category-limit", "4",
                           "--max-steps", "1000", "--max-seconds", "3", "--conditions", "solution_only", "--home", str(home)],
                          capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
@@ -120,3 +120,17 @@ def test_published_import_runs_through_dagster_to_the_report(tmp_path):
     metadata = event.asset_materialization.metadata
     assert event.asset_materialization.partition == "cotempqa"
     assert metadata["students"].value == 8 and metadata["source"].value == "github:sbhambr1/Trace_Check_QA@fa84bdc"
+
+
+def test_run_takes_a_train_and_a_test_file_and_refuses_a_source_without_a_test_split_before_any_work(tmp_path, faults):
+    en = SHARED_DATA / "babi" / "tasks_1-20_v1-2" / "en"
+    train, test = en / "qa1_single-supporting-fact_train.txt", en / "qa1_single-supporting-fact_test.txt"
+    both = subprocess.run([TRACEKD, "datasets", "inspect", "babi", str(train), str(test)], capture_output=True, text=True, timeout=120)
+    summary = json.loads(both.stdout)
+    assert summary["by_split"] == {"test": 1000, "train": 1000}
+    assert summary["protocol"]["by_split"] == {"test": 20, "train": 200}  # what the reference protocol uses of them
+    home = tmp_path / "home"
+    alone = subprocess.run([TRACEKD, "run", "babi", str(train), "--home", str(home)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert alone.returncode == 2 and alone.stderr.count("\n") == 1 and "no test questions (found {'train': 200})" in alone.stderr
+    assert not home.exists() and list(tmp_path.iterdir()) == []  # nothing ran, nothing was written
+    faults.held("bad_input")

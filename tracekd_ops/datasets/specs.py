@@ -211,14 +211,20 @@ def load_source(name: str, source: str | Path, limits: ReadLimits = READ_LIMITS,
     return Screened(spec.load(Path(source), limits=limits, **options))
 
 
-def inspect_dataset(name: str, path: Path | str, limits: ReadLimits = READ_LIMITS, **options: str) -> dict[str, object]:
-    """What `tracekd datasets inspect` prints: sizes per split and category, and how many
-    questions the decomposition rule gives exactly one, several or no gold fact."""
+def inspect_dataset(
+    name: str, path: Path | str, limits: ReadLimits = READ_LIMITS, protocol: str | None = None, **options: str
+) -> dict[str, object]:
+    """What `tracekd datasets inspect` prints: sizes per split and category, how many questions the
+    decomposition rule gives exactly one, several or no gold fact, and, given a protocol, what it
+    would use of them (questions per split and category)."""
+    from tracekd_ops.datasets.protocol import apply_protocol
+
     by_split: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     gold: Counter[str] = Counter({"one": 0, "several": 0, "none": 0})
     loaded = load_source(name, path, limits, **options)
-    for record in loaded:
+    records = list(loaded)
+    for record in records:
         by_split[record.split] += 1
         by_category[record.category] += 1
         count = len(record.gold_fact_ids)
@@ -232,4 +238,15 @@ def inspect_dataset(name: str, path: Path | str, limits: ReadLimits = READ_LIMIT
         "gold_facts": dict(gold),
         "left_out": dict(sorted(loaded.left_out.items())),
         "notes": dict(sorted(loaded.notes.items())),
+        **({"protocol": protocol_use(apply_protocol(records, protocol), protocol)} if protocol else {}),
+    }
+
+
+def protocol_use(records: Sequence[QARecord], protocol: str) -> dict[str, object]:
+    """What a protocol uses of a dataset: questions per split, and per split and category."""
+    return {
+        "name": protocol,
+        "questions": len(records),
+        "by_split": dict(sorted(Counter(r.split for r in records).items())),
+        "by_split_category": dict(sorted(Counter(f"{r.split}/{r.category}" for r in records).items())),
     }
