@@ -45,6 +45,10 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
     from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
     from tracekd_assets.demo import default_instance, materialize_everything
     from tracekd_ops.registry.index import RegistryIndex
+    import functools
+    import shutil
+
+    from tracekd_ops.report.cells import terminal_table
     from tracekd_ops.report.render import ReportData, markdown_summary, reading
     from tracekd_ops.steps.report import code_versions
 
@@ -62,7 +66,8 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
     if rows:
         print()
         construction = store.rows("SELECT * FROM trace_construction WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
-        print(markdown_summary(ReportData(rows, construction, code_versions=code_versions())))
+        terminal = functools.partial(terminal_table, width=shutil.get_terminal_size().columns)
+        print(markdown_summary(ReportData(rows, construction, code_versions=code_versions()), table=terminal))
         deltas = store.rows("SELECT * FROM condition_deltas WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
         print()
         print(f"reading:     {reading(rows, deltas)}")
@@ -442,17 +447,37 @@ def _query(args: argparse.Namespace) -> int:
     from tracekd_ops.store.lake import LakeUnavailable
     from tracekd_ops.store.store import QueryRefused, StoreBusy, StoreUnreadable
 
+    import shutil
+
+    from tracekd_ops.report.cells import terminal_table
+
+    if args.tables:
+        sql = ("SELECT table_name AS \"table\", estimated_size AS \"rows (about)\", comment FROM duckdb_tables() "
+               "WHERE schema_name = 'main' ORDER BY table_name")  # fmt: skip
+    elif args.describe:
+        quoted = args.describe.replace("'", "''")
+        sql = (f"SELECT column_name AS \"column\", data_type AS type, is_nullable AS nullable, comment FROM duckdb_columns() "
+               f"WHERE schema_name = 'main' AND table_name = '{quoted}' ORDER BY column_index")  # fmt: skip
+    elif args.sql:
+        sql = args.sql
+    else:
+        print("error: give a SELECT, --tables, or --describe TABLE", file=sys.stderr)
+        return 2
     try:
-        frame = _store(args.home).query(args.sql, timeout_s=args.timeout)
+        frame = _store(args.home).query(sql, timeout_s=args.timeout)
     except (QueryRefused, StoreBusy, StoreUnreadable, LakeUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.describe and not len(frame):
+        print(f"error: no table {args.describe!r}; tracekd query --tables lists them", file=sys.stderr)
         return 1
     if args.format == "csv":
         print(frame.to_csv(index=False), end="")
     elif args.format == "json":
         print(frame.to_json(orient="records", date_format="iso"))
-    else:
-        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    else:  # integers stay integers where a NULL made pandas use floats; '–' for NULL, as in the report
+        rows = frame.convert_dtypes().astype(object).where(frame.notna(), None).to_dict("records")
+        print(terminal_table(rows, width=shutil.get_terminal_size().columns))
     return 0
 
 
@@ -563,7 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     _add_read_limit_flags(inspect)
     inspect.set_defaults(handler=_inspect)
     query = commands.add_parser("query", help="run one read-only SELECT on the results (safe during materialization)")
-    query.add_argument("sql")
+    query.add_argument("sql", nargs="?", help="one SELECT (tables: --tables; their columns: --describe TABLE)")
+    query.add_argument("--tables", action="store_true", help="list the tables, with their size and what each holds")
+    query.add_argument("--describe", metavar="TABLE", help="list a table's columns and types")
     query.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.add_argument("--timeout", type=float, default=60.0, help="seconds before the query is stopped (default: 60)")
@@ -623,7 +650,11 @@ def main(argv: list[str] | None = None) -> int:
     imported.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
     imported.set_defaults(handler=_published_import)
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:  # `tracekd query ... | head`: the reader left; no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

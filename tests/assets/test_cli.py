@@ -40,7 +40,7 @@ def test_inspect_msmarco_with_either_gold_rule(tmp_path):
 
 def test_run_takes_a_downloaded_dataset_to_a_report(tmp_path):
     home = tmp_path / "home"
-    env = {**__import__("os").environ, "DAGSTER_HOME": str(tmp_path / "dagster")}
+    env = {**__import__("os").environ, "DAGSTER_HOME": str(tmp_path / "dagster"), "COLUMNS": "400"}  # a wide terminal: one line a row
     (tmp_path / "dagster").mkdir()
     bad = subprocess.run([TRACEKD, "run", "cotempqa", str(tmp_path / "nowhere"), "--home", str(home)],
                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
@@ -57,11 +57,17 @@ def test_run_takes_a_downloaded_dataset_to_a_report(tmp_path):
     lines = run.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if "stopped early (--max-seconds)" in line)
     header, row = lines[at], lines[at + 2]
-    assert dict(zip(header.split(" | "), row.split(" | ")))["stopped early (--max-seconds)"] == "1"
+    assert dict(zip(map(str.strip, header.split("|")), map(str.strip, row.split("|"))))["stopped early (--max-seconds)"] == "1"
     stopped = subprocess.run([TRACEKD, "query", "SELECT runs_stopped_early FROM condition_comparison", "--home", str(home)],
                              capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
     assert stopped.returncode == 0 and "1" in stopped.stdout.splitlines()[-1], stopped.stdout + stopped.stderr
     assert "stopped early (--max-seconds)" in (home / "reports" / "report.html").read_text()
+    tables = subprocess.run([TRACEKD, "query", "--tables", "--home", str(home)], capture_output=True, text=True, timeout=120, env=env)
+    assert "| registry " in tables.stdout and "every student checkpoint: lineage, status" in tables.stdout, tables.stdout + tables.stderr
+    assert "(SQL model condition_comparison.sql)" in tables.stdout  # the SQL models say what they are too
+    described = subprocess.run([TRACEKD, "query", "--describe", "registry", "--home", str(home)], capture_output=True, text=True,
+                               timeout=120, env=env)  # fmt: skip
+    assert "| content_digest " in described.stdout and "VARCHAR" in described.stdout
     assert f"dagster UI:  {TRACEKD} dev --home {home}" in run.stdout  # the hint as printed, which test_dev_server runs
 
 

@@ -114,3 +114,17 @@ def test_a_condition_trained_on_far_fewer_traces_is_flagged_in_both_reports():
     assert f"Unequal: {note}." in markdown_summary(data)
     assert "<strong>Unequal:</strong> synthetic/teacher trained on 16 traces" in render_html(data)
     assert "Unequal" not in markdown_summary(full_report())
+
+
+def test_the_terminal_summary_fits_the_terminal():
+    from tracekd_ops.report.cells import terminal_table
+
+    for width in (60, 100, 200):  # narrow: a row at a time; wide: one line a row; never cut at the edge
+        summary = markdown_summary(full_report(), table=lambda rows, columns: terminal_table(rows, columns, width=width))
+        assert max(len(line) for line in summary.splitlines()) <= width
+        assert "0.550–0.650" in summary and "solution_only" in summary and "(--max-seconds)" in summary
+    rows = [{"n": 300, "accuracy": 0.5, "p": 0.0001, "missing": None}]
+    cells = [cell.strip() for cell in terminal_table(rows, width=80).splitlines()[2].strip("|").split("|")]
+    assert cells == ["300", "0.500", "< 0.001", "–"]
+    vertical = terminal_table(rows, width=20).splitlines()
+    assert [cell.strip() for cell in vertical[2].strip("|").split("|")] == ["n", "300"]

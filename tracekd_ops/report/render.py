@@ -13,7 +13,7 @@ import html
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tracekd_ops.report import published
 from tracekd_ops.report.cells import fmt, html_table
@@ -165,19 +165,30 @@ def markdown_table(rows: Rows, columns: Sequence[tuple[str, str]] | None = None)
     return "\n".join([header, rule, *body])
 
 
-def markdown_summary(data: ReportData) -> str:
-    parts = [markdown_table(_with_ci(data.leaderboard), SUMMARY_COLUMNS)]
+TERMINAL_SUMMARY_KEYS = ("dataset", "condition", "student", "runs", "runs_stopped_early", "n", "answer_accuracy", "answer_accuracy_ci",
+                         "trace_accuracy", "answer_delta_vs_solution_only", "phi", "fisher_p")  # fmt: skip
+"""The leaderboard's columns a terminal shows (the report has them all)."""
+
+
+def markdown_summary(data: ReportData, table: Callable[[Rows, Sequence[tuple[str, str]]], str] | None = None) -> str:
+    """The report's tables in Markdown, for Dagster's metadata. With `table` (the CLI passes
+    `cells.terminal_table` at the terminal's width), for a terminal: drawn by it, the leaderboard's
+    main columns only and no lineage table (both are in the report)."""
+    draw = table or markdown_table
+    columns = SUMMARY_COLUMNS if table is None else [(k, label) for k, label in SUMMARY_COLUMNS if k in TERMINAL_SUMMARY_KEYS]
+    parts = [draw(_with_ci(data.leaderboard), columns)]
     if data.construction:
-        parts += ["**How the training traces were built**", markdown_table(data.construction, CONSTRUCTION_COLUMNS)]
+        parts += ["**How the training traces were built**", draw(data.construction, CONSTRUCTION_COLUMNS)]
         parts += [f"Unequal: {note}." for note in unequal_trace_sets(data.construction)]
     if data.deltas:
-        parts += ["**Against solution-only on the same questions (McNemar)**", markdown_table(data.deltas, DELTA_COLUMNS)]
+        parts += ["**Against solution-only on the same questions (McNemar)**", draw(data.deltas, DELTA_COLUMNS)]
     if data.reference:
-        parts += ["**Reference study, side by side**", markdown_table(data.reference, REFERENCE_COLUMNS)]
+        parts += ["**Reference study, side by side**", draw(data.reference, REFERENCE_COLUMNS)]
     if data.rescoring:
         parts += ["**Published students: does trace correctness predict answer correctness?**", "\n".join(published.markdown_lines(data.rescoring))]
-    versions = ", ".join(f"{k} `{v}`" for k, v in sorted(data.code_versions.items()))
-    parts += [f"**Lineage** (code versions: {versions or '–'})", markdown_table(data.leaderboard, [(c, c) for c in LINEAGE_COLUMNS])]
+    if table is None:
+        versions = ", ".join(f"{k} `{v}`" for k, v in sorted(data.code_versions.items()))
+        parts += [f"**Lineage** (code versions: {versions or '–'})", draw(data.leaderboard, [(c, c) for c in LINEAGE_COLUMNS])]
     return "\n\n".join(parts)
 
 

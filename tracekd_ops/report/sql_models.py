@@ -24,7 +24,7 @@ from typing import Any, Callable
 import sqlglot
 from sqlglot import exp
 
-from tracekd_ops.store.store import Store
+from tracekd_ops.store.store import Store, sql_string
 
 TEST_KINDS = ("not_null", "unique", "accepted_range")
 _TEST_RE = re.compile(r"^--\s*test:\s*(\w+)\s+(.+?)\s*$")
@@ -123,6 +123,8 @@ def materialize_model(store: Store, model: SqlModel) -> int:
     with store.connect(write=True) as con:
         _register_functions(con)
         con.execute(f'CREATE OR REPLACE TABLE "{model.name}" AS {body}')
+        summary = " ".join(model.description.split(". ")[0].split()) or f"SQL model {model.path.name}"
+        con.execute(f'COMMENT ON TABLE "{model.name}" IS {sql_string(f"{summary} (SQL model {model.path.name})")}')
         return int(con.execute(f'SELECT count(*) FROM "{model.name}"').fetchone()[0])
 
 

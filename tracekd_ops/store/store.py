@@ -480,6 +480,38 @@ def unit_of_work(con: duckdb.DuckDBPyConnection, write: bool, ensure_schema: boo
         con.close()
 
 
+TABLE_COMMENTS: dict[str, str] = {
+    "raw_examples": "canonical QA records of each dataset, one per question (asset raw_examples)",
+    "traces": "training traces, one per question and trace condition (asset traces)",
+    "dataset_versions": "each stored dataset partition's source, protocol and content hash (asset raw_examples)",
+    "trace_sets": "each trace set's version, condition, counts and construction notes (asset traces)",
+    "reference_results": "the reference study's published numbers, entered from its tables (asset reference_results)",
+    "reference_ratings": "the reference study's published human ratings (asset reference_results)",
+    "teacher_requests": "every teacher request and its reply or error, secrets redacted (asset teacher_responses)",
+    "registry": "every student checkpoint: lineage, status, where it is, its digest, metrics (asset student)",
+    "predictions": "each student's generation for each test question, parsed and scored step by step (asset predictions)",
+    "metrics": "per-run accuracy, trace accuracy, CIs and trace-answer association (asset metrics)",
+    "contingency": "trace-correct x answer-correct counts per run (asset metrics)",
+    "external_files": "imported published output files, with their sha256 (asset published_students)",
+    "external_lines": "every line of an imported published file, and why one was left out (asset published_students)",
+    "reference_contingency": "the reference study's contingency counts, where published (asset reference_results)",
+    "rating_item_sets": "versions of the items people rate (asset rating_items)",
+    "rating_items": "traces shown to raters, one per item (asset rating_items)",
+    "rating_sessions": "one rating session per participant and item set (the rating page)",
+    "ratings": "people's ratings of traces, real or simulated panel (the rating page, tracekd ratings import)",
+    "rating_summary": "mean ratings and CIs per condition and panel (asset rating_analysis)",
+    "rating_tests": "statistical tests between conditions' ratings (asset rating_analysis)",
+    "rating_participants": "each participant's counts and whether they passed the attention checks (asset rating_analysis)",
+}
+"""One line per stored table, kept as a DuckDB comment: `tracekd query --tables` and any DuckDB
+client show it (`SELECT table_name, comment FROM duckdb_tables()`)."""
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal, for statements that take no parameters (COMMENT ON)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables, add columns a newer TraceKD introduced to tables an older one created
     (nullable, so existing rows stay valid), and drop a NOT NULL the schema no longer declares: a
@@ -492,6 +524,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     if all((table, name) in nullable and (not_null or nullable[table, name])
            for table, columns in _schema_columns().items() for name, _, not_null in columns):  # fmt: skip
         return
+    commented = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE comment IS NOT NULL").fetchall()}
     for table, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
         have = {row[0]: bool(row[1]) for row in con.execute(f"SELECT name, \"notnull\" FROM pragma_table_info('{table}')").fetchall()}
@@ -500,6 +533,8 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {type_}")
             elif have[name] and not not_null:
                 con.execute(f"ALTER TABLE {table} ALTER COLUMN {name} DROP NOT NULL")
+        if table not in commented:
+            con.execute(f"COMMENT ON TABLE {table} IS {sql_string(TABLE_COMMENTS[table])}")
 
 
 @functools.cache
