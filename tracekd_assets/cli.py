@@ -70,7 +70,7 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
         print(markdown_summary(ReportData(rows, construction, code_versions=code_versions()), table=terminal))
         deltas = store.rows("SELECT * FROM condition_deltas WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
         print()
-        print(f"reading:     {reading(rows, deltas)}")
+        print(f"reading:     {reading(rows, deltas, construction=construction)}")
     for entry in RegistryIndex(store).cut_short(list(datasets)) if rows else []:
         lineage, planned = entry.lineage, entry.hyperparameters.get("max_steps")
         print(f"warning:     {lineage.dataset}/{lineage.condition} {lineage.student} seed {lineage.seed} was stopped by its wall-time "

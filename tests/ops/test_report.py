@@ -1,3 +1,5 @@
+import html
+
 from tracekd_ops.report.render import ReportData, headline_lines, markdown_summary, render_html
 
 ROWS = [
@@ -69,6 +71,11 @@ def test_html_is_one_offline_file_with_every_figure_and_section():
         assert section in page
     for value in ("abc", "r1", "s1", "solution_only", "0.280", "0.550–0.650", "0.037", "0.944", "v-teach", "QLoRA students"):
         assert value in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page  # laid out for a phone's width
+    for term in ("IR step", "trace BLEU", "phi", "chi²", "Fisher p", "both right", "95% CI", "Δ vs solution-only", "tiny-llama-from-config",
+                 "sft-N", "stopped early (--max-seconds)", "McNemar p"):  # fmt: skip
+        assert f"<dt>{html.escape(term)}</dt>" in page, term
+    assert "[1] S. Bhambri, U. Biswas, S. Kambhampati" in page and "issue" not in page.lower()
     # each category's own chance and majority stand in one row with every student's accuracy on it
     assert "<tr><td>synthetic</td><td>yes-no-questions</td><td>100</td><td>0.500</td><td>0.520</td><td>0.500</td><td>0.500</td></tr>" in page
 
@@ -128,3 +135,16 @@ def test_the_terminal_summary_fits_the_terminal():
     assert cells == ["300", "0.500", "< 0.001", "–"]
     vertical = terminal_table(rows, width=20).splitlines()
     assert [cell.strip() for cell in vertical[2].strip("|").split("|")] == ["n", "300"]
+
+
+def test_the_reading_leaves_out_and_names_the_conditions_it_calls_not_comparable():
+    from tracekd_ops.report.render import reading
+
+    leaderboard = [{"dataset": "synthetic", "condition": c, "fisher_p": 0.01, "runs_stopped_early": int(c == "incorrect")}
+                   for c in ("correct", "incorrect", "teacher")]  # fmt: skip
+    deltas = [{"dataset": "synthetic", "condition": c, "mcnemar_p": 0.001} for c in ("correct", "incorrect", "teacher")]
+    construction = [{"dataset": "synthetic", "condition": c, "traces": 7 if c == "teacher" else 500} for c in ("correct", "incorrect", "teacher")]
+    line = reading(leaderboard, deltas, construction=construction)
+    assert line.startswith("1 of 1 conditions differ from solution-only at 5% (McNemar: synthetic/correct)")
+    assert "in 1 of 1 trace-writing conditions" in line
+    assert line.endswith("Left out as not comparable: synthetic/incorrect (stopped early), synthetic/teacher (7 traces).")

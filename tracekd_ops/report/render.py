@@ -19,7 +19,7 @@ from tracekd_ops.report import published
 from tracekd_ops.report.cells import fmt, html_table
 
 Rows = Sequence[dict[str, Any]]
-REPORT_VERSION = "report-6"
+REPORT_VERSION = "report-7"
 """Bump when what the report shows, or how, changes."""
 
 SUMMARY_COLUMNS = (
@@ -138,6 +138,44 @@ class ReportData:
     rescoring: Rows = ()
     """Their 2x2 tables under each scoring choice and the study's own (`published_rescoring`)."""
     published_examples: Rows = ()
+    condition_meanings: dict[str, str] = field(default_factory=dict)
+    """What each trace condition's training traces are (its record's `meaning`), for the glossary."""
+
+
+GLOSSARY: tuple[tuple[str, str], ...] = (
+    ("class step", "the first step of a decomposed trace: the kind of question (bAbI task, CoTempQA relation, MS MARCO query type, HotpotQA type)"),
+    ("IR step", "information retrieval, the second step: which of the given facts answer the question (their ids)"),
+    ("answer acc", "share of test questions whose answer the dataset's rule counts as right (its version in the lineage table)"),
+    ("trace acc", "share of test questions whose class and exact set of facts both equal gold"),
+    ("trace BLEU", "BLEU-4 of the generated trace against the gold trace's text: how close the wording is, right or wrong"),
+    ("seeds", "independent training runs of the same student; numbers are means over them"),
+    ("stopped early (--max-seconds)", "runs whose wall-time cap stopped training before its last step: not comparable with the others"),
+    ("test n", "test questions evaluated per run"),
+    ("95% CI", "percentile bootstrap interval over the test questions (1,000 resamples), mean of the per-seed bounds"),
+    ("Δ vs solution-only", "answer accuracy minus that of the same student trained on answers alone"),
+    ("phi", "correlation of trace-correct with answer-correct over the test questions (-1..1; 0: unrelated)"),
+    ("chi²", "Pearson's chi-square on the trace-correct × answer-correct table (1 d.f.; above 3.841: related at 5%)"),
+    ("Fisher p", "Fisher's exact test on the same table; read it where expected counts are small"),
+    ("both right", "share of test questions with a correct trace and a correct answer"),
+    ("McNemar p", "exact McNemar test of a condition against solution-only on the same questions"),
+    ("chance / majority", "a uniform guess among the training answers of the question's category / always its most frequent one"),
+    ("tiny-llama-from-config", "the from-config student: a small Llama-shaped model with a tokenizer trained on the data, no pretrained weights"),
+    ("sft-N", "the version of TraceKD's training recipe (supervised fine-tuning with TRL) a student was trained with"),
+    ("interpretability, cognitive load", "5-point Likert ratings by people (5: completely interpretable; 5: very much effort)"),
+)
+"""Every term and abbreviation the report uses, defined once (its glossary)."""
+REFERENCES = (
+    "[1] S. Bhambri, U. Biswas, S. Kambhampati. Interpretable Traces, Unexpected Outcomes: Investigating the Disconnect in "
+    "Trace-Based Knowledge Distillation. arXiv:2505.13792 (v1 2025; v2, ACL 2026, with the human study). "
+    "Code and outputs: github.com/sbhambr1/Trace_Check_QA.",
+)
+
+
+def _glossary(meanings: dict[str, str]) -> str:
+    terms = [*GLOSSARY, *((f"condition {name}", meaning) for name, meaning in meanings.items())]
+    items = "".join(f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>" for term, text in terms)
+    references = "".join(f"<li>{html.escape(reference)}</li>" for reference in REFERENCES)
+    return f'<h2>Glossary</h2><dl class="glossary">{items}</dl><h2>References</h2><ul class="references">{references}</ul>'
 
 
 def _cell(value: Any, key: str = "") -> str:
@@ -385,27 +423,43 @@ def headline_lines(rows: Rows) -> list[str]:
     return lines
 
 
-def unequal_trace_sets(construction: Rows, share: float = 0.1) -> list[str]:
-    """One sentence per condition trained on fewer than `share` of its dataset's largest trace set
-    (a weak or capped teacher): its students learned from far fewer examples, so their accuracy
-    measures the count as much as the kind of trace."""
+def _small_trace_sets(construction: Rows, share: float = 0.1) -> list[tuple[str, str, int, int]]:
+    """(dataset, condition, traces, the dataset's largest) of each condition trained on fewer than
+    `share` of its dataset's largest trace set (a weak or capped teacher): its students learned from
+    far fewer examples, so their accuracy measures the count as much as the kind of trace."""
     counted = [(row["dataset"], row["condition"], int(row["traces"] or 0)) for row in construction]
     largest: dict[str, int] = {}
     for dataset, _, traces in counted:
         largest[dataset] = max(largest.get(dataset, 0), traces)
-    return [
-        f"{dataset}/{condition} trained on {traces:,} traces against {largest[dataset]:,} for {dataset}'s largest trace set: "
-        "its students' accuracy is not comparable with the others'"
-        for dataset, condition, traces in counted
-        if traces < share * largest[dataset]
-    ]
+    return [(dataset, condition, traces, largest[dataset]) for dataset, condition, traces in counted if traces < share * largest[dataset]]
 
 
-def reading(leaderboard: Rows, deltas: Rows, alpha: float = 0.05) -> str:
+def unequal_trace_sets(construction: Rows) -> list[str]:
+    """One sentence per condition trained on far fewer traces than its dataset's largest set."""
+    return [f"{dataset}/{condition} trained on {traces:,} traces against {largest:,} for {dataset}'s largest trace set: "
+            "its students' accuracy is not comparable with the others'" for dataset, condition, traces, largest in _small_trace_sets(construction)]  # fmt: skip
+
+
+def not_comparable(leaderboard: Rows, construction: Rows) -> dict[str, str]:
+    """`dataset/condition` -> why its accuracy is not comparable with the others': far fewer
+    training traces, or a student its wall-time cap stopped early."""
+    why = {f"{d}/{c}": f"{t:,} traces" for d, c, t, _ in _small_trace_sets(construction)}
+    for row in leaderboard:
+        if row.get("runs_stopped_early"):
+            why.setdefault(f"{row['dataset']}/{row['condition']}", "stopped early")
+    return why
+
+
+def reading(leaderboard: Rows, deltas: Rows, alpha: float = 0.05, construction: Rows = ()) -> str:
     """The result in one line: which conditions differ from solution-only (McNemar, paired by
-    question) and whether trace correctness predicts answer correctness (Fisher's exact test)."""
-    different = sorted({f"{d['dataset']}/{d['condition']}" for d in deltas if d.get("mcnemar_p") is not None and d["mcnemar_p"] < alpha})
-    compared = sorted({f"{d['dataset']}/{d['condition']}" for d in deltas if d.get("mcnemar_p") is not None})
+    question) and whether trace correctness predicts answer correctness (Fisher's exact test),
+    leaving out, and naming, the conditions that are not comparable with the others."""
+    excluded = not_comparable(leaderboard, construction)
+    key = lambda row: f"{row['dataset']}/{row['condition']}"  # noqa: E731
+    deltas = [d for d in deltas if key(d) not in excluded]
+    leaderboard = [r for r in leaderboard if key(r) not in excluded]
+    different = sorted({key(d) for d in deltas if d.get("mcnemar_p") is not None and d["mcnemar_p"] < alpha})
+    compared = sorted({key(d) for d in deltas if d.get("mcnemar_p") is not None})
     traced = [r for r in leaderboard if r.get("fisher_p") is not None]
     linked = sorted(f"{r['dataset']}/{r['condition']}" for r in traced if r["fisher_p"] < alpha)
     first = (
@@ -416,7 +470,8 @@ def reading(leaderboard: Rows, deltas: Rows, alpha: float = 0.05) -> str:
         f"trace correctness predicts answer correctness (Fisher p < {alpha}) in {len(linked)} of {len(traced)} trace-writing conditions"
         + (f" ({', '.join(linked)})" if linked else "")
     ) if traced else "no condition's students wrote scorable traces"
-    return f"{first}; {second}."
+    left = f" Left out as not comparable: {', '.join(f'{k} ({why})' for k, why in sorted(excluded.items()))}." if excluded else ""
+    return f"{first}; {second}.{left}"
 
 
 def _figure(png: str | None, alt: str) -> str:
@@ -475,7 +530,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
             + "<p>Mean 5-point Likert ratings per trace condition (interpretability: 5 = completely interpretable; "
             "cognitive load: 5 = very much effort), 95% CIs over participants' means, participants who failed an "
             "attention check left out; beside the answer accuracy of the condition's students and the reference "
-            "study's published means (Bhambri et al., ACL 2026).</p>",
+            "study's published means [1].</p>",
             _figure(tradeoff_png(data.ratings), "interpretability vs answer accuracy"),
             html_table(_rating_rows(data.ratings), RATING_COLUMNS),
             "<p>Agreement and tests (Friedman across conditions; pairwise Wilcoxon signed-rank on participants' means, Holm-corrected):</p>",
@@ -490,13 +545,16 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
     sections.append(published.render_section(data.published, data.rescoring, data.published_examples))
     body = "\n".join(sections)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 80rem; color: #222; }}
 table {{ border-collapse: collapse; margin: 1rem 0; font-size: 0.85rem; display: block; max-width: 100%; overflow-x: auto; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }}
 th {{ background: #f3f3f3; }} td:first-child, td:nth-child(2) {{ text-align: left; }}
 code {{ font-size: 0.8rem; }} img {{ max-width: 100%; }}
+dl.glossary dt {{ font-weight: 600; margin-top: 0.4rem; }} dl.glossary dd {{ margin-left: 1.5rem; }}
+@media (max-width: 40rem) {{ body {{ margin: 0.8rem; }} table {{ font-size: 0.75rem; }} }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>Built {built} from datasets {html.escape(datasets)}; conditions {html.escape(conditions)}; code versions {versions}.
@@ -512,5 +570,6 @@ the 5% line); read Fisher's p where expected counts are small; – means undefin
 {body}
 <h2>Lineage</h2>
 <table><tr>{lineage_head}</tr>{lineage_rows}</table>
+{_glossary(data.condition_meanings)}
 </body></html>
 """

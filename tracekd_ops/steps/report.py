@@ -25,6 +25,7 @@ from tracekd_ops.store.store import Store
 from tracekd_ops.store.tables import read_records
 from tracekd_ops.teacher.requests import PROMPT_VERSION
 from tracekd_ops.train.trainer import TRAINER_VERSION
+from tracekd_ops.traces.conditions import CONDITIONS, condition
 from tracekd_ops.traces.render import TRACE_FORMAT_VERSION
 
 REPORT_MODELS = {
@@ -99,7 +100,9 @@ def build_report(store: Store, reports_dir: Path) -> dict[str, Any]:
     if not tables["leaderboard"]:
         raise ValueError(f"{REPORT_MODELS['leaderboard']} is empty: evaluate at least one student first")
     versions = code_versions()
-    data = ReportData(**tables, baselines=category_baselines_of(store, tables["categories"]), code_versions=versions)
+    meanings = {name: condition(name).meaning for name in CONDITIONS}
+    data = ReportData(**tables, baselines=category_baselines_of(store, tables["categories"]), code_versions=versions,
+                      condition_meanings=meanings)  # fmt: skip
     path = reports_dir / "report.html"
     staged = path.with_suffix(".html.tmp")
     staged.write_text(render_html(data))

@@ -79,6 +79,8 @@ class Condition:
     max_trace_words: int | None = None
     uses_corruption: bool = False
     """Its traces depend on the `Corruption` settings (so they are part of its trace set's record)."""
+    meaning: str = ""
+    """What its training traces are, in a sentence for a reader (the report's glossary)."""
 
     @property
     def needs_teacher(self) -> bool:
@@ -95,13 +97,20 @@ TEACHER, TEACHER_SUMMARY, POSTHOC = "teacher", "teacher_summary", "posthoc"
 _RECORDS: dict[str, Condition] = {
     c.name: c
     for c in (
-        Condition(SOLUTION_ONLY, "answer_only", writes_steps=False, per_question=answer_only_row),
-        Condition(CORRECT, "decomposed", writes_steps=True, per_question=gold_steps_row),
-        Condition(INCORRECT, "decomposed", writes_steps=True, per_question=corrupted_steps_row, uses_corruption=True),
-        Condition(SWAPPED, "swapped", writes_steps=True, per_set=swapped_rows),
-        Condition(TEACHER, "teacher", writes_steps=False, teacher_purpose=ANSWER),
-        Condition(TEACHER_SUMMARY, "teacher", writes_steps=False, teacher_purpose=SUMMARY, max_trace_words=SUMMARY_MAX_WORDS),
-        Condition(POSTHOC, "teacher", writes_steps=False, teacher_purpose=EXPLANATION),
+        Condition(SOLUTION_ONLY, "answer_only", writes_steps=False, per_question=answer_only_row,
+                  meaning="the answer alone, no trace (the baseline every other condition is compared with)"),
+        Condition(CORRECT, "decomposed", writes_steps=True, per_question=gold_steps_row,
+                  meaning="the gold class and the gold supporting facts, then the answer"),
+        Condition(INCORRECT, "decomposed", writes_steps=True, per_question=corrupted_steps_row, uses_corruption=True,
+                  meaning="a wrong class and/or wrong facts (the corruption settings), then the right answer"),
+        Condition(SWAPPED, "swapped", writes_steps=True, per_set=swapped_rows,
+                  meaning="the correct trace of another question, then this question's right answer"),
+        Condition(TEACHER, "teacher", writes_steps=False, teacher_purpose=ANSWER,
+                  meaning="a teacher model's own reasoning (R1-style thinking), kept only where its answer is right"),
+        Condition(TEACHER_SUMMARY, "teacher", writes_steps=False, teacher_purpose=SUMMARY, max_trace_words=SUMMARY_MAX_WORDS,
+                  meaning=f"the teacher's summary of its reasoning, under {SUMMARY_MAX_WORDS} words"),
+        Condition(POSTHOC, "teacher", writes_steps=False, teacher_purpose=EXPLANATION,
+                  meaning="the teacher's explanation written after it was shown the right answer"),
     )
 }
 CONDITIONS: tuple[str, ...] = tuple(_RECORDS)
