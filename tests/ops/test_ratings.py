@@ -330,3 +330,15 @@ def test_imports_are_idempotent_never_delete_each_other_and_count_a_rating_once(
     again = import_ratings(store, "csv", lab, version, name="lab")
     assert (again["ratings"], again["replaced"]) == (3, len(lab_ratings))
     assert len(ratings_of(store, version, REAL)) == 2 * one["ratings"] + 3
+
+
+def test_a_story_never_comes_back_within_a_round_nor_back_to_back(study):
+    store, version = study
+    items = [i.as_order_item() for i in load_items(store, version)]
+    question_of = {i.item_id: i.example_id for i in items if not i.attention_check}
+    conditions = len({i.condition for i in items if not i.attention_check})
+    for row in range(6):
+        asked = [question_of[i] for i in participant_order(items, row, f"p{row}", version) if i in question_of]
+        rounds = [asked[k : k + conditions] for k in range(0, len(asked), conditions)]
+        assert all(len(set(r)) == len(r) for r in rounds), rounds
+        assert all(a != b for a, b in zip(asked, asked[1:])), asked

@@ -39,7 +39,7 @@ class RatingItem:
     expected_cognitive_load: int | None = None
 
     def as_order_item(self) -> OrderItem:
-        return OrderItem(self.item_id, self.condition, self.attention_check)
+        return OrderItem(self.item_id, self.condition, self.attention_check, self.example_id)
 
     def expected(self) -> dict[str, int | None]:
         return {"interpretability": self.expected_interpretability, "cognitive_load": self.expected_cognitive_load}

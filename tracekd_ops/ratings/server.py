@@ -261,6 +261,12 @@ and used only for research; you may stop at any time by closing this page.</p>
 <p>Each page shows a short story of numbered facts, a question about it, a piece of <em>reasoning</em> that
 leads to an answer, and the answer. Judge the reasoning, not the answer; there are no right or wrong
 ratings, except for a few attention checks that tell you what to choose.</p><ul>{scales}</ul>
+<p>Some reasoning is written in a fixed form of two steps. <q>The category of the question asked is: …</q>
+names what kind of question it is, in the dataset's own words (for example <q>two-supporting-facts</q>: a
+question whose answer needs two of the facts; <q>during</q>: a question about what held while something
+else held). <q>I need to use the following facts: [2, 5]</q> names the numbered facts of the story the
+reasoning relies on. Other reasoning is free text. You will see some stories more than once, each time
+with other reasoning: rate each piece of reasoning on its own.</p>
 <p>You can leave an optional comment. Your progress is saved after every item: if you reload or come back
 later in this browser, you continue where you were.</p>
 <p><a href="/item" id="begin">Begin</a></p>""")

@@ -87,20 +87,36 @@ class OrderItem:
     item_id: str
     condition: str
     attention_check: bool
+    example_id: str = ""
+    """The question (and story) the item is about: the same one recurs once per condition."""
 
 
 def participant_order(items: Sequence[OrderItem], counterbalance_row: int, participant_id: str, item_set_version: str) -> list[str]:
     """The item ids one participant sees, in order. Items come in rounds, one item of every
     condition per round, the conditions of each round in the order of the balanced Latin square's
     row `counterbalance_row` (participants take rows in turn); which item of a condition comes in
-    which round is shuffled per participant. Attention checks are spread evenly through the session."""
+    which round is shuffled per participant; where every condition rates the same questions (a paired
+    item set), the rounds walk one shuffled question order, each condition a step further along it
+    than the one before it in the round, so a story never comes back within a round nor back to back
+    (each condition's queue shuffled on its own put the same story side by side). Attention
+    checks are spread evenly through the session."""
     conditions = sorted({i.condition for i in items if not i.attention_check})
     rng = random.Random(hashlib.sha256(f"{item_set_version}:{participant_id}".encode()).hexdigest())
-    queues = {c: [i.item_id for i in items if i.condition == c and not i.attention_check] for c in conditions}
-    for queue in queues.values():
-        rng.shuffle(queue)
+    to_rate = [i for i in items if not i.attention_check]
     square = williams_square(len(conditions))
     sequence = [conditions[k] for k in square[counterbalance_row % len(square)]] if square else []
+    by_question = {c: {i.example_id: i.item_id for i in to_rate if i.condition == c} for c in conditions}
+    questions = sorted({i.example_id for i in to_rate})
+    paired = all(sorted(ids) == questions for ids in by_question.values()) and len(questions) == len(to_rate) // max(len(conditions), 1)
+    if paired and len(conditions) > 1 and all(i.example_id for i in to_rate):
+        # round r asks, at position p, question r + p (mod n): a story asked at position p comes back
+        # one round later at position p - 1, K - 1 items on; never twice in one round
+        rng.shuffle(questions)
+        queues = {c: [by_question[c][questions[(r + p) % len(questions)]] for r in range(len(questions))][::-1] for p, c in enumerate(sequence)}
+    else:
+        queues = {c: [i.item_id for i in to_rate if i.condition == c] for c in conditions}
+        for queue in queues.values():
+            rng.shuffle(queue)
     order: list[str] = []
     while any(queues.values()):
         order += [queues[c].pop() for c in sequence if queues[c]]
