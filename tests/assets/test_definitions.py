@@ -32,7 +32,7 @@ def test_definitions_load_with_every_stage_of_the_graph():
 
 def test_sql_model_deps_are_read_off_the_sql_file():
     graph = defs.resolve_asset_graph()
-    assert graph.get(AssetKey("condition_comparison")).parent_keys == {AssetKey("metrics")}
+    assert graph.get(AssetKey("condition_comparison")).parent_keys == {AssetKey("metrics"), AssetKey("student")}  # registry: stopped early
     # side tables map to the asset that writes them: trace_sets <- traces, registry <- student
     assert graph.get(AssetKey("trace_construction")).parent_keys == {AssetKey("traces"), AssetKey("student")}
     assert graph.get(AssetKey("reference_comparison")).parent_keys == {AssetKey("reference_results"), AssetKey("condition_comparison")}
@@ -111,3 +111,14 @@ def test_every_pool_an_asset_uses_is_declared_with_its_limit(tmp_path, monkeypat
     monkeypatch.setenv("TRACEKD_TRAINING_SLOTS", "none")
     with pytest.raises(ValueError, match="TRACEKD_TRAINING_SLOTS must be a whole number"):
         pool_limits()
+
+
+def test_the_ui_shows_kinds_and_table_schemas():
+    """What Dagster can show: each asset's kinds, and the DuckDB table it writes as a column schema."""
+    graph = defs.resolve_asset_graph()
+    assert graph.get(AssetKey("student")).kinds == {"pytorch", "huggingface", "duckdb"}
+    assert graph.get(AssetKey("condition_comparison")).kinds == {"duckdb", "sql"}
+    schema = graph.get(AssetKey("student")).metadata["dagster/column_schema"]
+    assert {"revision", "content_digest", "metrics"} <= {column.name for column in schema.columns}
+    raw = graph.get(AssetKey("raw_examples")).metadata
+    assert raw["dagster/table_name"] == "raw_examples" and "canonical QA records" in raw["duckdb_tables"].value

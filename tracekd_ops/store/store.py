@@ -522,13 +522,13 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     nullable = {(table, column): is_nullable for table, column, is_nullable in present}
     if all((table, name) in nullable and (not_null or nullable[table, name])
-           for table, columns in _schema_columns().items() for name, _, not_null in columns):  # fmt: skip
+           for table, columns in schema_columns().items() for name, _, not_null in columns):  # fmt: skip
         return
     commented = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE comment IS NOT NULL").fetchall()}
     for table, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
         have = {row[0]: bool(row[1]) for row in con.execute(f"SELECT name, \"notnull\" FROM pragma_table_info('{table}')").fetchall()}
-        for name, type_, not_null in _schema_columns()[table]:
+        for name, type_, not_null in schema_columns()[table]:
             if name not in have:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {type_}")
             elif have[name] and not not_null:
@@ -538,7 +538,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @functools.cache
-def _schema_columns() -> dict[str, list[tuple[str, str, bool]]]:
+def schema_columns() -> dict[str, list[tuple[str, str, bool]]]:
     """(name, type, not null) of every column SCHEMA declares, as DuckDB itself parses the declarations."""
     with duckdb.connect(":memory:") as con:
         columns = {}

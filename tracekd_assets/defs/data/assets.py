@@ -2,7 +2,7 @@
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, MaterializeResult, asset
 
-from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.partitions import dataset_partitions, run_partitions, split_run_key
 from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.resources import ExperimentSettings, TeacherSettings, TraceKDHome
@@ -19,6 +19,8 @@ GX_CHECK = "great_expectations_suite"
     partitions_def=dataset_partitions,
     pool=DUCKDB_POOL,
     group_name="data",
+    kinds={"duckdb", "python"},
+    metadata=table_metadata("raw_examples", "dataset_versions"),
     code_version=GENERATOR_VERSION,
     description="Canonical QA records (one per question) of a dataset, in DuckDB table `raw_examples`: "
     "generated (`synthetic`) or loaded from the source set on the `experiment` resource, with its protocol.",
@@ -34,7 +36,7 @@ def raw_examples(context: AssetExecutionContext, home: TraceKDHome, experiment: 
                             f"(e.g. {metadata['first_repeat']}); {metadata['test_questions_also_in_train']} test questions "
                             "are also training questions")  # fmt: skip
     store_raw(home.store(), partition)
-    return MaterializeResult(metadata=as_metadata(metadata))
+    return MaterializeResult(metadata={**as_metadata(metadata), "dagster/row_count": len(partition.records)})
 
 
 @asset(
@@ -42,6 +44,8 @@ def raw_examples(context: AssetExecutionContext, home: TraceKDHome, experiment: 
     deps=["raw_examples", "teacher_responses"],
     pool=DUCKDB_POOL,
     group_name="data",
+    kinds={"duckdb", "great_expectations"},
+    metadata=table_metadata("traces", "trace_sets"),
     code_version=TRACE_FORMAT_VERSION,
     output_required=False,
     check_specs=[AssetCheckSpec(GX_CHECK, asset="traces", blocking=True, description="Great Expectations suite of the trace condition's family")],

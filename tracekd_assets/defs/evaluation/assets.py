@@ -12,7 +12,7 @@ from dagster import (
     observable_source_asset,
 )
 
-from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.partitions import dataset_partitions, run_partitions, split_run_key
 from tracekd_assets.defs.pools import DUCKDB_POOL, GPU_STEP_TAGS, TRAINING_POOL
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
@@ -43,6 +43,8 @@ def answer_rules() -> DataVersionsByPartition:
     op_tags=GPU_STEP_TAGS,
     pool=TRAINING_POOL,
     group_name="evaluation",
+    kinds={"pytorch", "huggingface", "duckdb"},
+    metadata=table_metadata("predictions"),
     code_version=EVALUATION_VERSION,
     description="Batched greedy generations of each registered student (the registered revision, downloaded from "
     "the Hub when that is the backend) on the test split, each parsed and scored step by step (DuckDB table "
@@ -60,6 +62,8 @@ def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: E
     deps=["predictions", AssetDep("answer_rules", partition_mapping=BY_DATASET)],
     pool=DUCKDB_POOL,
     group_name="evaluation",
+    kinds={"duckdb", "scipy"},
+    metadata=table_metadata("metrics", "contingency"),
     code_version=METRICS_VERSION,
     description="Answer and step accuracies, the trace-correct x answer-correct 2x2 table, chi-square, phi and "
     "conditional answer accuracies of each evaluated student (DuckDB table `metrics`; also on its `registry` row).",
@@ -74,6 +78,8 @@ def metrics(context: AssetExecutionContext, home: TraceKDHome, registry: Registr
     partitions_def=dataset_partitions,
     deps=["raw_examples", "answer_rules"],
     group_name="evaluation",
+    kinds={"pytorch", "huggingface", "duckdb"},
+    metadata=table_metadata("predictions", "metrics"),
     code_version=f"{METRICS_VERSION}/{EVALUATION_VERSION}",
     description=f"Each pretrained base model of the experiment file, untuned, on the test split: its own baseline row "
     f"(condition `{BASELINE_CONDITION}`) in `predictions` and `metrics`. The from-config tiny student has no "

@@ -3,7 +3,7 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.partitions import dataset_partitions
 from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
@@ -17,6 +17,8 @@ from tracekd_ops.steps.published import import_published
     deps=["raw_examples", "answer_rules"],
     pool=DUCKDB_POOL,
     group_name="evaluation",
+    kinds={"duckdb", "python"},
+    metadata=table_metadata("external_files", "external_lines", "registry"),
     code_version=f"{FORMAT_VERSION}/{METRICS_VERSION}",
     output_required=False,
     description="Students of another study, from its published generations (the `experiment` resource's `published` sources, e.g. "

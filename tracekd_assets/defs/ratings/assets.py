@@ -5,7 +5,7 @@ Likert statistics of every panel. Real ratings arrive through the rating page
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.resources import TraceKDHome
 from tracekd_ops.core.metadata import Markdown
@@ -29,6 +29,8 @@ class SimulatedPanelConfig(Config):
     deps=["traces"],
     pool=DUCKDB_POOL,
     group_name="ratings",
+    kinds={"duckdb"},
+    metadata=table_metadata("rating_items", "rating_item_sets"),
     code_version=ITEMS_VERSION,
     description="Rating items of every dataset with traces: the question with its facts, a training trace and its "
     "answer, balanced across the trace-writing conditions, seeded, with attention checks; versioned by content "
@@ -48,6 +50,8 @@ def rating_items(context: AssetExecutionContext, config: RatingItemsConfig, home
     deps=["rating_items"],
     pool=DUCKDB_POOL,
     group_name="ratings",
+    kinds={"duckdb"},
+    metadata=table_metadata("ratings"),
     code_version="simulated-panel-1",
     description="SIMULATED ratings of the newest item sets by seeded synthetic raters (stored as panel `simulated`, "
     "never mixed with real ratings), so the analysis and the report can be shown without people.",
@@ -62,6 +66,8 @@ def simulated_ratings(context: AssetExecutionContext, config: SimulatedPanelConf
     deps=["rating_items", "simulated_ratings"],
     pool=DUCKDB_POOL,
     group_name="ratings",
+    kinds={"duckdb", "scipy"},
+    metadata=table_metadata("rating_summary", "rating_tests", "rating_participants"),
     code_version="rating-analysis-1",
     description="Likert statistics of the newest item sets, per panel (real and simulated apart): mean, sd and 95% CI "
     "per condition and scale, Krippendorff's alpha, Friedman and Holm-corrected pairwise Wilcoxon tests, attention-check "

@@ -5,7 +5,7 @@ report follow their upstream on their own (`FOLLOW_UPSTREAM`, evaluated by the s
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.reports.automation import FOLLOW_UPSTREAM
 from tracekd_assets.defs.resources import TraceKDHome
@@ -17,6 +17,8 @@ from tracekd_ops.steps.report import REPORT_MODELS, build_report, store_referenc
 @asset(
     pool=DUCKDB_POOL,
     group_name="reports",
+    kinds={"duckdb", "csv"},
+    metadata=table_metadata("reference_results", "reference_ratings", "reference_contingency"),
     code_version="reference-1",
     description=f"The reference study's published numbers with their source ({REFERENCE_CSV.name}), as DuckDB table "
     "`reference_results`, for the report's side-by-side.",
@@ -30,6 +32,7 @@ def reference_results(context: AssetExecutionContext, home: TraceKDHome) -> Mate
     automation_condition=FOLLOW_UPSTREAM,
     pool=DUCKDB_POOL,
     group_name="reports",
+    kinds={"html"},
     code_version=REPORT_VERSION,
     description="HTML report (one offline file: accuracy per condition with CIs, how traces were built, the three "
     "step x answer tables as heatmaps, trace vs answer accuracy of every run, per-category bars, McNemar against "

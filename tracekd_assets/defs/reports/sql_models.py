@@ -57,7 +57,9 @@ def sql_model_asset(model: SqlModel) -> AssetsDefinition:
         automation_condition=FOLLOW_UPSTREAM,
         code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:12],
         description=model.description or f"SQL model {model.path.name}",
-        metadata={"sql_file": str(model.path.relative_to(SQL_DIR.parent)), "upstream_tables": list(model.upstream_tables)},
+        kinds={"duckdb", "sql"},
+        metadata={"sql_file": str(model.path.relative_to(SQL_DIR.parent)), "upstream_tables": list(model.upstream_tables),
+                  "dagster/table_name": model.name},  # fmt: skip
         check_specs=[
             AssetCheckSpec(test.name, asset=model.name, description=f"{test.kind} on {', '.join(test.columns)}")
             for test in model.tests
@@ -73,7 +75,8 @@ def sql_model_asset(model: SqlModel) -> AssetsDefinition:
             }
         )
         return MaterializeResult(
-            metadata={**as_metadata({"rows": built.rows, "preview": preview_markdown(built.preview)}), "dagster/column_lineage": lineage},
+            metadata={**as_metadata({"rows": built.rows, "preview": preview_markdown(built.preview)}), "dagster/column_lineage": lineage,
+                      "dagster/row_count": built.rows},  # fmt: skip
             check_results=[
                 AssetCheckResult(check_name=name, passed=count == 0, metadata={"failing_rows": count})
                 for name, count in built.failing.items()

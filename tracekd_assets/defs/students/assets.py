@@ -3,7 +3,7 @@ traces, each training run a new registry revision."""
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 
-from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.pools import TRAINING_POOL
 from tracekd_assets.defs.partitions import run_partitions, split_run_key
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome, deployment
@@ -17,6 +17,8 @@ from tracekd_ops.train.trainer import TRAINER_VERSION
     deps=["traces"],
     pool=TRAINING_POOL,
     group_name="students",
+    kinds={"pytorch", "huggingface", "duckdb"},
+    metadata=table_metadata("registry"),
     code_version=TRAINER_VERSION,
     description="Students fine-tuned (TRL SFTTrainer, completion-only loss; full, LoRA or QLoRA) on one condition's "
     "traces: every student of the experiment file on every seed, each registered as a new revision (local "

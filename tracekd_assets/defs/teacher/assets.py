@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from tracekd_assets.defs.metadata import as_metadata
+from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.partitions import dataset_partitions
 from tracekd_assets.defs.pools import TEACHER_POOL
 from tracekd_assets.defs.resources import TeacherSettings, TraceKDHome
@@ -15,6 +15,8 @@ from tracekd_ops.traces.conditions import NO_TEACHER
     partitions_def=dataset_partitions,
     deps=["raw_examples"],
     group_name="teacher",
+    kinds={"openai", "duckdb"},
+    metadata=table_metadata("teacher_requests"),
     pool=TEACHER_POOL,
     output_required=False,
     code_version=PROMPT_VERSION,
