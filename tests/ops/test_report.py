@@ -148,3 +148,11 @@ def test_the_reading_leaves_out_and_names_the_conditions_it_calls_not_comparable
     assert line.startswith("1 of 1 conditions differ from solution-only at 5% (McNemar: synthetic/correct)")
     assert "in 1 of 1 trace-writing conditions" in line
     assert line.endswith("Left out as not comparable: synthetic/incorrect (stopped early), synthetic/teacher (7 traces).")
+
+
+def test_rating_cis_stay_on_the_scale_and_few_raters_are_marked():
+    from tracekd_ops.report.render import _rating_rows
+
+    row = {**RATINGS[0], "participants": 2, "interpretability_ci_low": -3.103, "interpretability_ci_high": 9.603}
+    shown = _rating_rows([row])[0]
+    assert shown["interpretability_ci"] == "1.000–5.000 (n < 10)"

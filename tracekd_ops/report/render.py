@@ -370,13 +370,23 @@ def category_bars_png(categories: Rows) -> str | None:
     return _png(fig)
 
 
+LIKERT_RANGE = (1.0, 5.0)
+FEW_RATERS = 10
+"""Below this many valid participants a condition's CI is a t interval on very few means: marked."""
+
+
 def _rating_rows(rows: Rows) -> list[dict[str, Any]]:
-    """Ratings with their CIs as one cell each, and every simulated value marked as such."""
+    """Ratings with their CIs as one cell each, clipped to the 1-5 scale (a t interval on a few
+    raters' means runs past it: -3.103-9.603 on two) and marked below `FEW_RATERS` participants,
+    and every simulated value marked as such."""
     out = []
     for r in rows:
         row = dict(r)
+        few = (r.get("participants") or 0) < FEW_RATERS
         for scale in ("interpretability", "cognitive_load"):
-            row[f"{scale}_ci"] = f"{fmt(r[f'{scale}_ci_low'])}–{fmt(r[f'{scale}_ci_high'])}"
+            low, high = r[f"{scale}_ci_low"], r[f"{scale}_ci_high"]
+            clip = lambda v: None if v is None else min(max(v, LIKERT_RANGE[0]), LIKERT_RANGE[1])  # noqa: E731
+            row[f"{scale}_ci"] = f"{fmt(clip(low))}–{fmt(clip(high))}" + (f" (n < {FEW_RATERS})" if few and low is not None else "")
         if r["panel"] != "real":
             row["panel"] = f"{r['panel']} (not people)"
         out.append(row)
