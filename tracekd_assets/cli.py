@@ -473,12 +473,23 @@ def _query(args: argparse.Namespace) -> int:
         return 1
     if args.format == "csv":
         print(frame.to_csv(index=False), end="")
-    elif args.format == "json":
-        print(frame.to_json(orient="records", date_format="iso"))
-    else:  # integers stay integers where a NULL made pandas use floats; '–' for NULL, as in the report
-        rows = frame.convert_dtypes().astype(object).where(frame.notna(), None).to_dict("records")
+        return 0
+    rows = [{key: _plain(value) for key, value in row.items()} for row in frame.astype(object).where(frame.notna(), None).to_dict("records")]
+    if args.format == "json":
+        print(json.dumps(rows, default=lambda value: value.isoformat() if hasattr(value, "isoformat") else str(value)))
+    else:  # values as the report writes them: '–' for NULL, integers as integers, fractions to three places
         print(terminal_table(rows, width=shutil.get_terminal_size().columns))
     return 0
+
+
+def _plain(value: object) -> object:
+    """A DuckDB value as Python holds it plainly: a HUGEINT (what sum() of integers gives, a whole
+    Decimal here) as an int, not '300.0'; another Decimal as a float."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def _snapshot(args: argparse.Namespace) -> int:

@@ -364,9 +364,10 @@ class Store:
         return tempfile.TemporaryDirectory(prefix=".query-", dir=self.path.parent)
 
     def _run_query(self, scratch: str | None, sql: str) -> pd.DataFrame:
-        """The query on a read-only connection (in the worker process `bounded` starts)."""
+        """The query on a read-only connection (in the worker process `bounded` starts), its columns
+        in their DuckDB types (Arrow-backed: an integer column with a NULL stays integer)."""
         with self._read_only_connection(scratch) as con:
-            return con.execute(sql).df()
+            return con.execute(sql).fetch_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
 
     def _check_query(self, statement: Any) -> None:
         """Refuse what this store's read-only connection cannot refuse by configuration."""
