@@ -173,7 +173,7 @@ def from_hf_rows(rows: Iterable[dict[str, Any]], task: int, split: str, source: 
 
 def from_hub(source: HubSource) -> Iterator[QARecord]:
     """`facebook/babi_qa` by task config, e.g. `hf:facebook/babi_qa:en-qa1`."""
-    task = _hub_task(source.config or Path(source.repo_id).name, source.repo_id)
+    task = _hub_task(source.config_name or Path(source.repo_id).name, source.repo_id)
     for hub_split, split in source.train_and_test():
         yield from from_hf_rows(source.rows(hub_split), task, split, source.where(hub_split))
 
