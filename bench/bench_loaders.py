@@ -136,7 +136,7 @@ def main() -> None:
         writer.join()
         single, hub = Path(folder) / "ms_marco" / "v1.1" / "train-00000-of-00001.parquet", Path(folder) / "ms_marco"
         rows.append(measure("msmarco parquet (Hub schema)", "msmarco", single))
-        rows.append(measure("msmarco Hub folder (datasets)", "msmarco", hub))
+        rows.append(measure("msmarco Hub folder", "msmarco", hub))
         rows += [measure(label, dataset, path) for label, dataset, path in write_hostile(Path(folder))]
     print(f"saved {save_result('loaders', rows, {'msmarco_queries': args.msmarco_queries})}")
 
