@@ -1,6 +1,6 @@
 -- Each condition's student against the solution-only student of the same dataset, student name,
 -- base model and seed, on the same test questions: the answer-accuracy delta and McNemar's test on the paired
--- answers (b: only this condition right, c: only solution-only right; exact binomial below 25
+-- answers (`only_this_right`, `only_solution_only_right`: the discordant pairs; exact binomial below 25
 -- discordant pairs, else chi-square with continuity correction).
 -- test: not_null dataset, condition, student, base_model, seed, n, mcnemar_p
 -- test: unique dataset, condition, student, base_model, seed
@@ -39,14 +39,14 @@ counted AS (
         count(*) AS n,
         avg(answer_ok::INTEGER) AS answer_accuracy,
         avg(solution_only_ok::INTEGER) AS solution_only_accuracy,
-        count(*) FILTER (WHERE answer_ok AND NOT solution_only_ok) AS b,
-        count(*) FILTER (WHERE solution_only_ok AND NOT answer_ok) AS c
+        count(*) FILTER (WHERE answer_ok AND NOT solution_only_ok) AS only_this_right,
+        count(*) FILTER (WHERE solution_only_ok AND NOT answer_ok) AS only_solution_only_right
     FROM paired
     GROUP BY dataset, condition, student, base_model, seed
 )
 SELECT
     *,
     answer_accuracy - solution_only_accuracy AS answer_delta,
-    mcnemar_p(b, c) AS mcnemar_p
+    mcnemar_p(only_this_right, only_solution_only_right) AS mcnemar_p
 FROM counted
 ORDER BY dataset, student, base_model, seed, condition

@@ -30,7 +30,7 @@ RUNS = [{"dataset": "synthetic", "condition": "correct", "trace_accuracy": 0.9, 
 CATEGORIES = [{"dataset": "synthetic", "condition": c, "student": "s-a", "category": k, "answer_accuracy": 0.5}
               for c in ("correct", "solution_only") for k in ("single-supporting-fact", "yes-no-questions")]  # fmt: skip
 DELTAS = [{"dataset": "synthetic", "condition": "correct", "base_model": "tiny", "seed": 0, "n": 300, "answer_accuracy": 0.6,
-           "solution_only_accuracy": 0.55, "answer_delta": 0.05, "b": 30, "c": 15, "mcnemar_p": 0.0374}]  # fmt: skip
+           "solution_only_accuracy": 0.55, "answer_delta": 0.05, "only_this_right": 30, "only_solution_only_right": 15, "mcnemar_p": 0.0374}]  # fmt: skip
 REFERENCE = [{"dataset": "babi", "condition": "correct", "reference_model": "meta-llama/Llama-3.2-1B-Instruct",
               "reference_value": 0.944, "measured_model": None, "measured_value": None,
               "source": "Reference study (QLoRA students, bAbI exact match)"}]  # fmt: skip

@@ -71,8 +71,8 @@ DELTA_COLUMNS = (
     ("answer_accuracy", "answer acc"),
     ("solution_only_accuracy", "solution-only acc"),
     ("answer_delta", "Δ"),
-    ("b", "only this right"),
-    ("c", "only solution-only right"),
+    ("only_this_right", "only this right"),
+    ("only_solution_only_right", "only solution-only right"),
     ("mcnemar_p", "McNemar p"),
 )
 REFERENCE_COLUMNS = (
