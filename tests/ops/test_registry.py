@@ -120,3 +120,11 @@ def test_a_revision_without_its_recorded_digest_is_not_trusted(tmp_path, edit, f
         with pytest.raises(RevisionCorrupted, match="no content digest is recorded"):
             verify_manifest(folder, None, "revision x@deadbeefcafe0123")
     faults.held("bad_input")
+
+
+def test_a_local_revision_is_named_relative_to_the_home(tmp_path):
+    """A copied home keeps pointing at its own revisions: the stored uri is not an absolute path."""
+    registry = LocalRegistry(tmp_path / "home" / "registry")
+    registered = registry.register(stage(registry, b"weights"), LINEAGE, {}, {})
+    assert registered.uri == f"registry/{LINEAGE.model_name}/{registered.revision}"
+    assert (tmp_path / "home" / registered.uri).is_dir()

@@ -31,6 +31,8 @@ class Registered:
     revision: str
     backend: str
     uri: str
+    """Where the revision is: for the local backend a path relative to the TraceKD home
+    (`registry/<model>/<revision>`, so a copied home still names it right); the Hub's URL."""
     created_at: datetime
     status: str = REGISTERED
     local_revision: str | None = None

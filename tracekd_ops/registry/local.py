@@ -118,7 +118,10 @@ class LocalRegistry:
         target = self.root / lineage.model_name / revision
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staged, target)  # fails rather than overwrite: the name is new by construction
-        return Registered(lineage.model_name, revision, self.backend, target.as_uri(), created.replace(tzinfo=None), content_digest=digest)
+        # where it is, relative to the registry's parent (the TraceKD home): a copied or moved home
+        # still names its revisions right (an absolute file:// URI pointed at the old place)
+        where = target.relative_to(self.root.parent).as_posix()
+        return Registered(lineage.model_name, revision, self.backend, where, created.replace(tzinfo=None), content_digest=digest)
 
     def resolve(self, lineage: Lineage, digest: str | None = None) -> Path:
         """The folder of the registered revision `lineage.model_revision` of its student, checked
