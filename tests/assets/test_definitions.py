@@ -22,7 +22,7 @@ def test_definitions_load_with_every_stage_of_the_graph():
     assert graph.get(AssetKey("student")).parent_keys == {AssetKey("traces")}
     report_inputs = {"condition_comparison", "trace_construction", "contingency_tables", "run_metrics",
                      "per_category_accuracy", "condition_deltas", "reference_comparison", "rating_comparison",
-                     "rating_statistics", "published_comparison", "published_rescoring", "published_examples"}  # fmt: skip
+                     "rating_statistics", "rating_panels", "published_comparison", "published_rescoring", "published_examples"}  # fmt: skip
     assert graph.get(AssetKey("report")).parent_keys == {AssetKey(name) for name in report_inputs}
     # the rating study: items from the traces, then the statistics beside the models' accuracy
     assert graph.get(AssetKey("rating_items")).parent_keys == {AssetKey("traces")}

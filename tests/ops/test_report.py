@@ -83,7 +83,10 @@ def test_html_is_one_offline_file_with_every_figure_and_section():
 def test_ratings_section_sets_interpretability_against_accuracy_and_labels_a_simulated_panel():
     from dataclasses import replace
 
-    page = render_html(replace(full_report(), ratings=RATINGS, rating_tests=RATING_TESTS))
+    panels = [{"dataset": "synthetic", "panel": "simulated", "item_set_version": "items-v1", "participants": 24, "excluded": 2,
+               "failed_an_attention_check": 2}]  # fmt: skip
+    page = render_html(replace(full_report(), ratings=RATINGS, rating_tests=RATING_TESTS, rating_panels=panels))
+    assert "synthetic, simulated panel: 24 participants rated item set items-v1; 2 left out of the statistics (2 failed an attention check)." in page
     assert page.count("data:image/png;base64,") == 5  # + the trade-off plot
     section = page[page.index("Human ratings"):page.index("Reference study, side by side")]
     assert "Simulated panel:" in section and section.count("simulated (not people)") == 2

@@ -133,6 +133,8 @@ class ReportData:
     ratings: Rows = ()
     """The rating study per condition beside accuracy (`rating_comparison`)."""
     rating_tests: Rows = ()
+    rating_panels: Rows = ()
+    """Participants per dataset and panel, and how many were left out and why (`rating_panels`)."""
     published: Rows = ()
     """Students imported from another study's published outputs (`published_comparison`)."""
     rescoring: Rows = ()
@@ -375,6 +377,13 @@ FEW_RATERS = 10
 """Below this many valid participants a condition's CI is a t interval on very few means: marked."""
 
 
+def _panel_lines(panels: Rows) -> list[str]:
+    """Who rated, per dataset and panel, and who was left out of the statistics and why."""
+    return [f"{p['dataset']}, {p['panel']} panel: {p['participants']} participants rated item set {p['item_set_version']}; "
+            f"{p['excluded']} left out of the statistics ({p['failed_an_attention_check']} failed an attention check)."
+            for p in panels]  # fmt: skip
+
+
 def _rating_rows(rows: Rows) -> list[dict[str, Any]]:
     """Ratings with their CIs as one cell each, clipped to the 1-5 scale (a t interval on a few
     raters' means runs past it: -3.103-9.603 on two) and marked below `FEW_RATERS` participants,
@@ -543,6 +552,7 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
             "study's published means [1].</p>",
             _figure(tradeoff_png(data.ratings), "interpretability vs answer accuracy"),
             html_table(_rating_rows(data.ratings), RATING_COLUMNS),
+            *(f"<p>{html.escape(line)}</p>" for line in _panel_lines(data.rating_panels)),
             "<p>Agreement and tests (Friedman across conditions; pairwise Wilcoxon signed-rank on participants' means, Holm-corrected):</p>",
             html_table(data.rating_tests, RATING_TEST_COLUMNS),
         ]

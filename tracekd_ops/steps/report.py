@@ -38,6 +38,7 @@ REPORT_MODELS = {
     "reference": "reference_comparison",
     "ratings": "rating_comparison",
     "rating_tests": "rating_statistics",
+    "rating_panels": "rating_panels",
     "published": "published_comparison",
     "rescoring": "published_rescoring",
     "published_examples": "published_examples",
