@@ -84,3 +84,21 @@ def test_an_answer_rule_is_observed_only_when_its_version_changed():
         requests = answer_rule_changed(build_sensor_context(instance=instance, cursor=json.dumps(earlier)))
         assert [(r.partition_key, r.run_key) for r in requests] == [("cotempqa", "answer-rule-cotempqa-cotempqa-em-1")]
         assert defs.get_job_def("answer_rules_job") is not None
+
+
+def test_the_rating_analysis_follows_peoples_ratings(tiny_home):
+    from datetime import datetime
+
+    from tracekd_assets.defs.ratings.sensors import new_ratings
+
+    store = tiny_home.store()
+    with instance_for_test() as instance:
+        context = build_sensor_context(instance=instance, resources={"home": tiny_home})
+        assert isinstance(new_ratings(context), SkipReason)  # first tick: records the mark
+        assert isinstance(new_ratings(build_sensor_context(instance=instance, cursor=context.cursor, resources={"home": tiny_home})), SkipReason)
+        store.append("ratings", [{"item_set_version": "v1", "item_id": "i1", "participant_id": "p1", "panel": "real", "source": "rating page",
+                                  "dataset": "synthetic", "condition": "correct", "trace_set_version": "t", "interpretability": 4,
+                                  "cognitive_load": 2, "comment": None, "submitted_at": datetime(2026, 12, 5, 3, 0)}])  # fmt: skip
+        request = new_ratings(build_sensor_context(instance=instance, cursor=context.cursor, resources={"home": tiny_home}))
+        assert request.run_key == "ratings-1@2026-12-05T03:00:00"
+        assert defs.get_job_def("rating_analysis_job") is not None

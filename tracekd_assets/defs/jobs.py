@@ -32,6 +32,12 @@ answer_rules_job = define_asset_job(
     selection=AssetSelection.assets("answer_rules"),
     description="Observe one dataset's answer rule version (requested by the answer_rule_changed sensor when it changed).",
 )
+rating_analysis_job = define_asset_job(
+    "rating_analysis_job",
+    selection=AssetSelection.assets("rating_analysis"),
+    description="Re-analyse the ratings (requested by the new_ratings sensor when people's ratings changed); the SQL models "
+    "and the report follow on their own.",
+)
 published_job = define_asset_job(
     "published_students_job",
     selection=AssetSelection.assets("published_students"),

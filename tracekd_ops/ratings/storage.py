@@ -164,3 +164,10 @@ def replace_panel(store: Store, item_set_version: str, panel: str, source: str, 
 def ratings_of(store: Store, item_set_version: str, panel: str | None = None) -> list[dict[str, Any]]:
     sql = "SELECT * FROM ratings WHERE item_set_version = ?" + (" AND panel = ?" if panel else "")
     return store.rows(sql + " ORDER BY participant_id, item_id", [item_set_version] + ([panel] if panel else []))
+
+
+def real_ratings_mark(store: Store) -> str:
+    """What changes whenever people's ratings do (a rating arrives, an import replaces some): their
+    count and newest submission, as one string a sensor keeps as its cursor."""
+    row = store.rows("SELECT count(*) AS n, max(submitted_at) AS newest FROM ratings WHERE panel = ?", [REAL])[0]
+    return f"{row['n']}@{row['newest'].isoformat() if row['newest'] else '-'}"
