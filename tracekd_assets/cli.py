@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from tracekd_assets.home import HOME_HELP, default_home
 from tracekd_ops.datasets import loadable_datasets
 from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES
 from tracekd_ops.ratings.formats import FORMATS
@@ -428,7 +429,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _home_root(home: str | None) -> Path:
-    return Path(home or os.environ.get("TRACEKD_HOME", "var")).resolve()
+    return Path(home or default_home()).resolve()
 
 
 def _store(home: str | None):  # noqa: ANN202 - keeps the import lazy
@@ -550,11 +551,12 @@ def _ratings_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The `tracekd` parser, apart from `main` so the docs' CLI reference is generated from it."""
     parser = argparse.ArgumentParser(prog="tracekd", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="materialize the full asset graph on the generated default dataset")
-    demo.add_argument("--home", help="where the DuckDB file, registry and reports go (default: $TRACEKD_HOME or ./var)")
+    demo.add_argument("--home", help=f"where the DuckDB file, registry and reports go ({HOME_HELP})")
     demo.add_argument("--teacher", choices=("none", "local"), default="none",
                       help="local: serve SmolLM2-135M-Instruct on loopback as the teacher, so the teacher conditions run too")
     demo.add_argument("--seeds", type=int, default=1, help="seeds of the tiny student (default 1); the leaderboard shows sd and CIs over them")
@@ -562,8 +564,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="condition chains trained and evaluated at once, each in its own process (default: 4, one per condition without a teacher)")
     demo.set_defaults(handler=_demo)
     dev = commands.add_parser("dev", help="the Dagster UI and daemon on TraceKD's instance; TERM or INT stops it cleanly")
-    dev.add_argument("--home", help="the TraceKD home whose results and runs to show (default: $TRACEKD_HOME, else the home "
-                     "of the instance at $DAGSTER_HOME, else ./var); its Dagster instance comes with it")
+    dev.add_argument("--home", help=f"the TraceKD home whose results and runs to show ({HOME_HELP}); its Dagster instance comes with it")
     dev.add_argument("--host", "-H", default="127.0.0.1")
     dev.add_argument("--port", "-p", type=int, default=3000)
     dev.set_defaults(handler=_dev)
@@ -584,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--max-seconds", type=float, help=f"wall-time cap per student (default {DEFAULT_WALL_SECONDS:.0f} s, none when --max-steps "
                      "is given alone); a student it stops is marked 'stopped early' in the table and the report")
     run.add_argument("--conditions", help="comma-separated trace conditions (default: every one that can run)")
-    run.add_argument("--home", help="where the DuckDB file, registry and reports go (default: $TRACEKD_HOME or ./var)")
+    run.add_argument("--home", help=f"where the DuckDB file, registry and reports go ({HOME_HELP})")
     run.add_argument("--workers", type=int, default=1, help="condition chains trained at once, each in its own process (default 1)")
     _add_read_limit_flags(run)
     run.set_defaults(handler=_run)
@@ -602,13 +603,13 @@ def main(argv: list[str] | None = None) -> int:
     query.add_argument("sql", nargs="?", help="one SELECT (tables: --tables; their columns: --describe TABLE)")
     query.add_argument("--tables", action="store_true", help="list the tables, with their size and what each holds")
     query.add_argument("--describe", metavar="TABLE", help="list a table's columns and types")
-    query.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+    query.add_argument("--home", help=f"TraceKD home ({HOME_HELP})")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.add_argument("--timeout", type=float, default=60.0, help="seconds before the query is stopped (default: 60)")
     query.set_defaults(handler=_query)
     snapshot = commands.add_parser("snapshot", help="copy the database consistently, for the duckdb CLI or a notebook")
     snapshot.add_argument("path")
-    snapshot.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+    snapshot.add_argument("--home", help=f"TraceKD home ({HOME_HELP})")
     snapshot.set_defaults(handler=_snapshot)
     ratings = commands.add_parser("ratings", help="the human rating study").add_subparsers(dest="action", required=True)
     serve = ratings.add_parser("serve", help="serve the rating page to participants (loopback by default)")
@@ -619,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--completion-code", help="one code for every participant (as Prolific studies use); default: one per participant")
     serve.add_argument("--completion-url", help="where participants go at the end; {code} is replaced, "
                        "e.g. https://app.prolific.com/submissions/complete?cc={code}")
-    serve.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+    serve.add_argument("--home", help=f"TraceKD home ({HOME_HELP})")
     serve.set_defaults(handler=_ratings_serve)
     for name, handler, text in (("export", _ratings_export, "write ratings (and their items) to a file"),
                                 ("import", _ratings_import, "read ratings collected with another tool as real ratings")):  # fmt: skip
@@ -627,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         action.add_argument("format", choices=FORMATS)
         action.add_argument("path")
         action.add_argument("--item-set", help="item set version (default: the newest)")
-        action.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+        action.add_argument("--home", help=f"TraceKD home ({HOME_HELP})")
         if name == "export":
             action.add_argument("--panel", choices=("real", "simulated"), default="real")
         else:
@@ -658,8 +659,13 @@ def main(argv: list[str] | None = None) -> int:
     imported.add_argument("--answer", choices=ANSWER_RULES, default="em", help="answer rule the stored rows use (default: em)")
     imported.add_argument("--facts", choices=FACT_RULES, default="exact", help="IR step rule the stored rows use (default: exact)")
     imported.add_argument("--cut-short", choices=CUT_SHORT_RULES, default="wrong", help="an answer never closed (default: wrong)")
-    imported.add_argument("--home", help="TraceKD home (default: $TRACEKD_HOME or ./var)")
+    imported.add_argument("--home", help=f"TraceKD home ({HOME_HELP})")
     imported.set_defaults(handler=_published_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

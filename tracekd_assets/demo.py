@@ -27,7 +27,8 @@ from tracekd_assets.defs.jobs import condition_job, published_job, raw_job, repo
 from tracekd_assets.defs.partitions import run_key
 from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.defs.recovery import die_with_parent, free_dead_runs
-from tracekd_assets.defs.resources import (HOME_OF_INSTANCE, INSTANCE_OF_HOME, ExperimentSettings, RegistrySettings, TeacherSettings,
+from tracekd_assets.home import HOME_OF_INSTANCE, INSTANCE_OF_HOME
+from tracekd_assets.defs.resources import (ExperimentSettings, RegistrySettings, TeacherSettings,
                                             TraceKDHome)  # fmt: skip
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 from tracekd_ops.train.memory import GIB, available_memory, fits_side_by_side

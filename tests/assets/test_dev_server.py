@@ -129,3 +129,12 @@ def test_plain_dagster_with_only_dagster_home_writes_to_the_home_of_that_instanc
     assert TraceKDHome().root == tmp_path / "home"
     monkeypatch.setenv("TRACEKD_HOME", str(tmp_path / "other"))  # the home named explicitly wins
     assert TraceKDHome().root == tmp_path / "other"
+
+
+def test_with_nothing_said_the_home_is_the_checkouts_var_never_the_current_directory(tmp_path, monkeypatch):
+    from tracekd_assets.home import CHECKOUT, default_home
+
+    for variable in ("DAGSTER_HOME", "TRACEKD_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_home() == str(CHECKOUT / "var") and CHECKOUT == ROOT  # an installed wheel: tests/assets/test_wheel_install.py

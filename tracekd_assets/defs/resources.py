@@ -19,6 +19,7 @@ from dagster.components import definitions
 from pydantic import BaseModel, Field, create_model, model_validator
 
 from tracekd_assets.defs.recovery import die_with_parent, recovering_executor
+from tracekd_assets.home import default_home
 
 from tracekd_ops.core.secrets import url_secrets
 from tracekd_ops.datasets import dataset_spec, loadable_datasets
@@ -108,24 +109,6 @@ def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]
     for key, value in changes.items():
         merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
     return merged
-
-
-HOME_OF_INSTANCE = "tracekd_home"
-"""A file in a Dagster instance's folder naming the TraceKD home its runs write to."""
-INSTANCE_OF_HOME = "dagster_home"
-"""A file in a TraceKD home naming the Dagster instance its runs are recorded in."""
-
-
-def default_home() -> str:
-    """`$TRACEKD_HOME`; else the home the instance at `$DAGSTER_HOME` was made for (so `dagster dev`
-    with only `DAGSTER_HOME` set writes where the runs it shows wrote); else `var/` under the
-    current directory. Absolute, so every step process agrees."""
-    if os.environ.get("TRACEKD_HOME"):
-        return str(Path(os.environ["TRACEKD_HOME"]).resolve())
-    marker = Path(os.environ.get("DAGSTER_HOME") or "/nonexistent") / HOME_OF_INSTANCE
-    if marker.is_file():
-        return marker.read_text().strip()
-    return str(Path("var").resolve())
 
 
 class TraceKDHome(ConfigurableResource):

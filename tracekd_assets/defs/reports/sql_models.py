@@ -23,7 +23,8 @@ from tracekd_ops.report.sql_models import SqlModel, discover_models
 from tracekd_ops.steps.report import build_sql_model, preview_markdown
 from tracekd_assets.defs.metadata import as_metadata
 
-SQL_DIR = Path(__file__).resolve().parents[3] / "dbt_like_sql"
+SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+"""The SQL models, inside the package (a link to the top-level `dbt_like_sql/` in a checkout, copies in a wheel)."""
 TABLE_PRODUCERS = {
     "trace_sets": "traces",
     "registry": "student",

@@ -20,7 +20,6 @@ from tracekd_ops.train.hf import SHARDING_ENV
 from tracekd_ops.train.settings import TrainingConfig
 from tracekd_ops.train.trainer import TrainResult
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 Launch = Callable[[list[str], Path], PipesClientCompletedInvocation]
 """Runs a torchrun command (its arguments, the job file) through a Pipes client."""
 
@@ -53,7 +52,7 @@ def torchrun_trainer(context: AssetExecutionContext, processes: int, sharding: s
         # torchrun and its ranks die with this step: a killed run must not leave them training on
         torchrun = str(Path(sys.executable).parent / "torchrun")
         command = [sys.executable, "-m", "tracekd_assets.pipes_training", "--follow-parent", torchrun, *command[1:]]
-        return PipesSubprocessClient(cwd=str(PROJECT_ROOT)).run(command=command, context=context, env={"OMP_NUM_THREADS": str(threads), SHARDING_ENV: sharding})
+        return PipesSubprocessClient(cwd=str(job.parent)).run(command=command, context=context, env={"OMP_NUM_THREADS": str(threads), SHARDING_ENV: sharding})
 
     return _trainer(processes, launch)
 
