@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,6 +28,7 @@ from tracekd_ops.report.reference import reference_contingency
 from tracekd_ops.steps.data import load_raw, store_raw
 from tracekd_ops.steps.published import import_published, source_name
 from tracekd_ops.steps.report import build_report, build_sql_model, store_reference_results
+from tests.html_tables import misaligned_tables
 from tracekd_ops.report.sql_models import discover_models
 from tracekd_ops.store.store import Store
 from tracekd_ops.traces.render import render_completion
@@ -292,22 +292,6 @@ def test_source_names_never_keep_credentials(tmp_path, faults):
     faults.held("secret")
 
 
-class Tables(HTMLParser):
-    """Every <table> of a page as rows of cell counts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[list[int]] = []
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr":
-            self.tables[-1].append(0)
-        elif tag in ("td", "th"):
-            self.tables[-1][-1] += 1
-
-
 def test_the_report_section_sets_the_study_beside_tracekd(tmp_path):
     store = Store(tmp_path / "t.duckdb")
     import_published(store, PublishedSource(path=str(PUBLISHED)), ScoringChoice(), quiet)
@@ -325,10 +309,7 @@ def test_the_report_section_sets_the_study_beside_tracekd(tmp_path):
     text = html.unescape(page)
     assert "Published students: the reference study's own outputs, re-scored" in page
     assert "disagrees with the study's conclusion" in text and "the study's published table (n 949" in text
-    parser = Tables()
-    parser.feed(page)
-    for table in parser.tables:
-        assert len(set(table)) == 1, f"a table with rows of {sorted(set(table))} cells"
+    assert misaligned_tables(page) == []
 
 
 def test_a_name_taken_by_a_trained_student_is_refused(tmp_path, faults):

@@ -1,5 +1,6 @@
 import html
 
+from tests.html_tables import misaligned_tables
 from tracekd_ops.report.render import ReportData, headline_lines, markdown_summary, render_html
 
 ROWS = [
@@ -94,6 +95,19 @@ def test_ratings_section_sets_interpretability_against_accuracy_and_labels_a_sim
         assert value in section
     real = render_html(replace(full_report(), ratings=[{**r, "panel": "real"} for r in RATINGS], rating_tests=RATING_TESTS))
     assert "Simulated panel" not in real and "not people" not in real
+
+
+def test_every_table_of_the_report_has_as_many_cells_in_each_row_as_headers():
+    """Parsed as a browser reads it, with every section filled in (ratings too) and with none: a
+    value under the wrong heading would tie a metric to the wrong lineage."""
+    from dataclasses import replace
+
+    panels = [{"dataset": "synthetic", "panel": "real", "item_set_version": "items-v1", "participants": 3, "excluded": 1,
+               "failed_an_attention_check": 1}]  # fmt: skip
+    full = render_html(replace(full_report(), ratings=RATINGS, rating_tests=RATING_TESTS, rating_panels=panels))
+    assert full.count("<table") >= 8 and misaligned_tables(full) == []
+    assert misaligned_tables(render_html(ReportData(ROWS))) == []
+    assert misaligned_tables("<table><tr><th>a</th><th>b</th></tr><tr><td>1</td></tr></table>") == ["table 1: header of 2 cells, rows of [1]"]
 
 
 def test_sections_without_rows_say_so_instead_of_breaking():
