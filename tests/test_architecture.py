@@ -88,3 +88,62 @@ def test_a_forbidden_arrow_is_caught(tmp_path):
     bad.write_text("def f():\n    from tracekd_ops.registry.index import RegistryIndex\n")
     targets = {wing_of(m) for m in imports(bad)}
     assert "registry" in targets and "registry" not in ALLOWED_IMPORTS["store"]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or round a loop (Tarjan's strongly
+    connected components of more than one module)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in graph.get(module, ()):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = []
+            while (member := stack.pop()) != module:
+                group.append(member)
+            if group:
+                cycles.append(sorted([module, *group]))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def package_graph(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of `package` it imports (lazy imports count: a loop through a function
+    body is still two modules that cannot be understood apart)."""
+    modules = {module_name(path): path for path in sorted((ROOT / package).rglob("*.py"))}
+    graph = {}
+    for module, path in modules.items():
+        targets = set()
+        for imported in imports(path):
+            while imported and imported not in modules:  # `from a.b import c` names a.b, or a.b.c when c is a module
+                imported = imported.rpartition(".")[0]
+            if imported and imported != module:
+                targets.add(imported)
+        graph[module] = targets
+    return graph
+
+
+def test_no_module_imports_itself_round_a_loop():
+    assert {package: import_cycles(package_graph(package)) for package in ("tracekd_ops", "tracekd_assets")} == {"tracekd_ops": [], "tracekd_assets": []}
+
+
+def test_a_loop_is_caught():
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -131,7 +131,7 @@ def _dataset_and_source(args: argparse.Namespace, sources_folder: Path) -> tuple
     that every process of the run knows the dataset it declares. Several files (a train and a test
     file) become one folder of links to them under `sources_folder`."""
     from tracekd_ops.datasets.declared import read_spec
-    from tracekd_ops.datasets.specs import SPECS_VARIABLE
+    from tracekd_ops.datasets.catalog import SPECS_VARIABLE
 
     given = list(args.given)
     if args.spec is None:
@@ -175,7 +175,7 @@ def _add_source_arguments(command: argparse.ArgumentParser) -> None:
                          help=f"the dataset ({', '.join(loadable_datasets())}; with --spec, the spec names it), then its source: a "
                          "file, a folder (a downloaded Hub folder too), several files (e.g. a train and a test file), or "
                          "hf:<repo id>[:<config>]")  # fmt: skip
-    command.add_argument("--spec", metavar="FILE", help="a YAML dataset spec: your own open-book QA dataset (see the README)")
+    command.add_argument("--spec", metavar="FILE", help="a YAML dataset spec: your own open-book QA dataset (see docs/datasets/declared.md)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -222,7 +222,7 @@ def _preflight(dataset: str, changes: dict[str, object]) -> None:
     will use; an unusable source (unreadable, no questions, no train or no test split) raises here,
     before any work and with nothing stored."""
     from tracekd_assets.defs.resources import ExperimentSettings
-    from tracekd_ops.datasets.specs import protocol_use
+    from tracekd_ops.datasets.inspection import protocol_use
     from tracekd_ops.steps.data import load_raw
 
     experiment = ExperimentSettings().with_changes(**changes)

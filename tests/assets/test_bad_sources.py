@@ -86,7 +86,7 @@ def test_a_refused_source_stops_its_condition_chains(tmp_path, tiny_home, tiny_e
 
 def test_a_json_true_is_not_an_index(tmp_path, faults):
     from tracekd_ops.datasets.errors import DatasetFormatError
-    from tracekd_ops.datasets.specs import load_source
+    from tracekd_ops.datasets.catalog import load_source
 
     path = tmp_path / "equal.json"
     path.write_text(json.dumps({"index": True, "question": "Who?", "facts": ["A is a member of the B in 2001."], "answer": ["B"]}) + "\n")

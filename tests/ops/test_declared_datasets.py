@@ -15,7 +15,7 @@ import pytest
 from tracekd_ops.datasets import dataset_names, dataset_spec, inspect_dataset, load_source
 from tracekd_ops.datasets.declared import read_spec
 from tracekd_ops.datasets.errors import DatasetFormatError
-from tracekd_ops.datasets.specs import SPECS_VARIABLE
+from tracekd_ops.datasets.catalog import SPECS_VARIABLE
 
 HOTPOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hotpotqa" / "hotpot_dev_distractor_v1.sample.json"
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.files import READ_LIMITS, JsonShape, ReadLimits
 from tracekd_ops.datasets.screening import LIMITS
-from tracekd_ops.datasets.specs import load_source
+from tracekd_ops.datasets.catalog import load_source
 
 TEXT = st.text(alphabet=st.sampled_from(list('ab[]{}"\\\\ \n,:é')), max_size=12)
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | TEXT, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=30)

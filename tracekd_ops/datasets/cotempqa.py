@@ -6,7 +6,7 @@ relation (`equal | overlap | during | mix`) is, in this order: the record's own 
 the `relation` option (`dataset_options: {cotempqa: {relation: mix}}`, for a file named otherwise),
 or the file name (`mix.json`); an error says which of the three is missing when none gives it.
 
-Decomposition rule (documented in the README):
+Decomposition rule (documented in docs/datasets/cotempqa.md):
 - class: the relation;
 - gold facts: the facts that fill the question's asked slot with a gold answer exactly: for "which
   position/party/employer/school did S ..." the fact's subject is S and its object an answer; for

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from tracekd_ops.core.records import QARecord
-from tracekd_ops.datasets.specs import dataset_spec
+from tracekd_ops.datasets.catalog import dataset_spec
 
 PROTOCOLS = ("reference", "full")
 

@@ -3,22 +3,18 @@
 A spec holds its class labels, its answer rule (with the rule's version), how its records are
 read (file loader, Hub loader, or generator), the environment variable naming its source, the
 loader options it accepts, its split protocol and its rule for wrong facts in `incorrect` traces.
-Every other module looks a dataset up here (`dataset_spec`) and branches on nothing else.
+Every other module looks a dataset up by name (`catalog.dataset_spec`) and branches on nothing else.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from tracekd_ops.core.records import QARecord
 from tracekd_ops.datasets.answers import AnswerRule
-from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits
-from tracekd_ops.datasets.screening import Screened
 
 if TYPE_CHECKING:
     from tracekd_ops.datasets.hub import HubSource
@@ -108,62 +104,6 @@ class DatasetSpec:
                 raise ValueError(f"{self.name} option {name} must be one of {', '.join(self.options[name])}; got {value!r}")
 
 
-_MODULES: dict[str, str] = {
-    "synthetic": "tracekd_ops.datasets.synthetic",
-    "babi": "tracekd_ops.datasets.babi",
-    "cotempqa": "tracekd_ops.datasets.cotempqa",
-    "msmarco": "tracekd_ops.datasets.msmarco",
-}
-"""Each dataset's module defines its `SPEC`; imported on first use."""
-DECLARED_SPECS: dict[str, Path] = {"hotpotqa": Path(__file__).with_name("declared_specs") / "hotpotqa.yaml"}
-"""Built-in datasets declared by a spec file (`declared.py`) rather than a module."""
-SPECS_VARIABLE = "TRACEKD_DATASET_SPECS"
-"""The user's own dataset spec files, separated by the path separator (`:`); a run's processes
-inherit it, so every one of them knows the same datasets."""
-_declared_cache: dict[str, dict[str, DatasetSpec]] = {}
-
-
-def _declared_specs() -> dict[str, DatasetSpec]:
-    """The declared datasets: built-in spec files, then the user's (`$TRACEKD_DATASET_SPECS`)."""
-    users = os.environ.get(SPECS_VARIABLE, "")
-    if users not in _declared_cache:
-        from tracekd_ops.datasets.declared import read_spec
-
-        specs: dict[str, DatasetSpec] = {}
-        files = [*DECLARED_SPECS.values(), *(Path(p) for p in users.split(os.pathsep) if p.strip())]
-        for file in files:
-            spec = read_spec(file).spec()
-            if spec.name in _MODULES or spec.name in specs:
-                raise ValueError(f"{file}: name: dataset {spec.name!r} is already defined; give the spec another name")
-            specs[spec.name] = spec
-        _declared_cache[users] = specs
-    return _declared_cache[users]
-
-
-def dataset_names() -> tuple[str, ...]:
-    """Every dataset: the modules', the built-in declared ones, and the user's spec files."""
-    return (*_MODULES, *_declared_specs())
-
-
-def dataset_spec(name: str) -> DatasetSpec:
-    if name in _MODULES:
-        return importlib.import_module(_MODULES[name]).SPEC
-    declared = _declared_specs()
-    if name not in declared:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())} (a dataset of your own: a spec file in ${SPECS_VARIABLE}, or --spec)")
-    return declared[name]
-
-
-def loadable_datasets() -> tuple[str, ...]:
-    """Datasets read from files (as opposed to generated)."""
-    return tuple(name for name in dataset_names() if not dataset_spec(name).generated)
-
-
-def scorer_versions() -> dict[str, str]:
-    """Every dataset's answer-rule version (the evaluation assets' code version is built from it)."""
-    return {name: dataset_spec(name).scorer_version for name in dataset_names()}
-
-
 def resolve_source(spec: DatasetSpec, configured: str | None) -> str:
     """Where a file dataset is read from: the configured path or `hf:` id, else its environment
     variable; an error saying how to set it when neither is."""
@@ -190,63 +130,3 @@ def check_source(dataset: str, source: str, setting: str | None = None) -> None:
 
 def split_records(records: Sequence[QARecord], split: str) -> list[QARecord]:
     return [r for r in records if r.split == split]
-
-
-def load_source(name: str, source: str | Path, limits: ReadLimits = READ_LIMITS, **options: str) -> Screened:
-    """Screened records of a file dataset from a path (read within `limits`), or from the Hub given
-    `hf:<repo id>[:<config>]`; what screening leaves out is counted on the result."""
-    from tracekd_ops.datasets.hub import HF_PREFIX, HubSource
-
-    spec = dataset_spec(name)
-    if spec.load is None:
-        raise ValueError(f"dataset {name!r} is generated, not loaded from a source")
-    spec.check_options(options)
-    if str(source).startswith(HF_PREFIX):
-        if spec.from_hub is None:
-            raise ValueError(f"dataset {name!r} has no Hub source")
-        hub, config = HubSource.parse(str(source)), options.pop("config", None)
-        if config and hub.config and config != hub.config:
-            raise ValueError(f"{source}: names config {hub.config!r}, but the config option says {config!r}")
-        return Screened(spec.from_hub(replace(hub, config=hub.config or config), **options))
-    return Screened(spec.load(Path(source), limits=limits, **options))
-
-
-def inspect_dataset(
-    name: str, path: Path | str, limits: ReadLimits = READ_LIMITS, protocol: str | None = None, **options: str
-) -> dict[str, object]:
-    """What `tracekd datasets inspect` prints: sizes per split and category, how many questions the
-    decomposition rule gives exactly one, several or no gold fact, and, given a protocol, what it
-    would use of them (questions per split and category)."""
-    from tracekd_ops.datasets.protocol import apply_protocol
-
-    by_split: Counter[str] = Counter()
-    by_category: Counter[str] = Counter()
-    gold: Counter[str] = Counter({"one": 0, "several": 0, "none": 0})
-    loaded = load_source(name, path, limits, **options)
-    records = list(loaded)
-    for record in records:
-        by_split[record.split] += 1
-        by_category[record.category] += 1
-        count = len(record.gold_fact_ids)
-        gold["none" if count == 0 else "one" if count == 1 else "several"] += 1
-    return {
-        "dataset": name,
-        "path": str(path),
-        "questions": sum(by_split.values()),
-        "by_split": dict(sorted(by_split.items())),
-        "by_category": dict(sorted(by_category.items())),
-        "gold_facts": dict(gold),
-        "left_out": dict(sorted(loaded.left_out.items())),
-        "notes": dict(sorted(loaded.notes.items())),
-        **({"protocol": protocol_use(apply_protocol(records, protocol), protocol)} if protocol else {}),
-    }
-
-
-def protocol_use(records: Sequence[QARecord], protocol: str) -> dict[str, object]:
-    """What a protocol uses of a dataset: questions per split, and per split and category."""
-    return {
-        "name": protocol,
-        "questions": len(records),
-        "by_split": dict(sorted(Counter(r.split for r in records).items())),
-        "by_split_category": dict(sorted(Counter(f"{r.split}/{r.category}" for r in records).items())),
-    }

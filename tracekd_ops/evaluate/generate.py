@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from tracekd_ops.train.models import format_prompts, load_pretrained, load_student, quiet_progress_bars
+from tracekd_ops.train.bases import quiet_progress_bars
+from tracekd_ops.train.models import format_prompts, load_pretrained, load_student
 from tracekd_ops.train.trainer import context_length
 
 

@@ -66,8 +66,6 @@ def resolve_base_model(name: str, log: Callable[[str], None] = print) -> str:
 def _convert(folder: Path, named: NamedBase, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tracekd_ops.train.models import quiet_progress_bars
-
     quiet_progress_bars()
     staged = target.with_name(target.name + ".tmp")
     shutil.rmtree(staged, ignore_errors=True)
@@ -80,3 +78,12 @@ def _convert(folder: Path, named: NamedBase, target: Path) -> None:
     tokenizer.save_pretrained(str(staged))
     (staged / "ORIGIN.txt").write_text(named.origin + "\n")
     staged.replace(target)  # complete or absent
+
+
+def quiet_progress_bars() -> None:
+    """Progress goes to the caller's log (Dagster's) as lines, not as tqdm bars on stderr."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()

@@ -5,7 +5,7 @@ learned, per-channel causal mix of the states of the few tokens before it (a dep
 convolution). In a 2-layer model that is what makes the stories learnable fast: the token of a
 place can carry the person a few tokens earlier from the first step of training, so the second
 layer's attention can look up "where did Mary go last" at once, instead of a first-layer head
-having to learn to fetch the person first (measured: README, "What the demo measures").
+having to learn to fetch the person first (measured: docs/results.md).
 
 Here the convolution is added to the output of each decoder layer's input norm (the attention's
 input): `y + conv(y)`. It is saved and loaded like any transformers model (its own `model_type`,

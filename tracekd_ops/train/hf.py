@@ -68,7 +68,7 @@ def batching(config: TrainingConfig, platform: Platform) -> Batching:
     set, since it could not enforce it), a padded one is neither. `auto` packs where packing is
     correct and pays: with flash-attention's variable-length kernel (a packed row costs attention per
     example); SDPA and eager attention on a packed row compute attention over the whole row (masked
-    block-diagonally), which costs more than the padding it saves at short lengths (measured: README)."""
+    block-diagonally), which costs more than the padding it saves at short lengths (measured: docs/results.md)."""
     if config.batching == PACKED:
         return Batching(True, "packed (asked for)")
     if config.batching == PADDED:

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from tracekd_ops.train.bases import resolve_base_model
 from tracekd_ops.train.settings import TinyModelConfig
 from tracekd_ops.core.markup import MARKUP_TOKENS
 
@@ -42,7 +43,7 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, phrases: Sequence[str
     """Byte-level BPE trained on the corpus: exact decode (traces parse back), the trace markup
     tags as whole tokens so the student learns them as units, and each of `phrases` (the fixed
     wording of a generator's templates and of the trace sentences) kept as one piece, so BPE makes
-    it one token: the words a lookup needs stand closer together (measured: README)."""
+    it one token: the words a lookup needs stand closer together (measured: docs/results.md)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -89,15 +90,6 @@ def build_tiny_model(tokenizer: "PreTrainedTokenizerFast", config: TinyModelConf
     return LlamaForCausalLM(LlamaConfig(**shape))
 
 
-def quiet_progress_bars() -> None:
-    """Progress goes to the caller's log (Dagster's) as lines, not as tqdm bars on stderr."""
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-
-
 def format_prompts(tokenizer: Any, prompts: Sequence[str]) -> list[str]:
     """The prompts as the model sees them: through its chat template when it has one (a
     pretrained chat model), as they are otherwise (the tiny student). Training and generation
@@ -116,8 +108,6 @@ def load_pretrained(base_model: str, quantization: Any | None = None) -> tuple[A
     with its EOS."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from tracekd_ops.train.bases import resolve_base_model
 
     location = resolve_base_model(base_model)
     kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if torch.cuda.is_available() else torch.float32}

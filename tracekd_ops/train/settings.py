@@ -44,7 +44,7 @@ class _Settings(BaseModel):
 
 class TinyModelConfig(_Settings):
     """Shape of the from-config student. A larger init std than the Llama default (0.02) is what
-    lets a model this small leave the chance plateau within a CPU minute (measured: README)."""
+    lets a model this small leave the chance plateau within a CPU minute (measured: docs/results.md)."""
 
     hidden_size: int = Field(default=128, ge=8, le=16384)
     num_layers: int = Field(default=2, ge=1, le=256)
@@ -89,7 +89,7 @@ class TrainingConfig(_Settings):
     weight_decay: float = Field(default=0.0, ge=0.0, lt=1.0)
     lr_scheduler: str = WSD
     """One of `LR_SCHEDULERS`. Warmup-stable-decay by default: the tiny student keeps learning the
-    two-fact task at the peak rate, where cosine had already decayed (measured: README)."""
+    two-fact task at the peak rate, where cosine had already decayed (measured: docs/results.md)."""
     min_lr_ratio: float = Field(default=0.1, ge=0.0, le=1.0)
     """Share of the peak learning rate the schedule ends at (used by `cosine_with_min_lr` and
     `warmup_stable_decay`; the others ignore it)."""

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from tracekd_ops.train import hf, memory
-from tracekd_ops.train.models import build_tiny_model, format_prompts, load_pretrained, quiet_progress_bars, train_tokenizer
+from tracekd_ops.train.bases import quiet_progress_bars
+from tracekd_ops.train.models import build_tiny_model, format_prompts, load_pretrained, train_tokenizer
 from tracekd_ops.train.settings import FULL, QLORA, TrainingConfig
 
 Log = Callable[[str], None]
