@@ -76,6 +76,11 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
         event = instance.get_latest_materialization_event(AssetKey("condition_comparison"))
         lineage = event.asset_materialization.metadata["dagster/column_lineage"]
         assert lineage.value.deps_by_column["answer_accuracy"] == [TableColumnDep(AssetKey("metrics"), "answer_accuracy")]
+        for asset, column, source in (("traces", "gold_class", TableColumnDep(AssetKey("raw_examples"), "category")),  # the core tables too
+                                      ("metrics", "answer_accuracy", TableColumnDep(AssetKey("predictions"), "answer_correct")),
+                                      ("student", "trace_set_version", TableColumnDep(AssetKey("traces"), "trace_set_version"))):  # fmt: skip
+            core = instance.get_latest_materialization_event(AssetKey(asset)).asset_materialization.metadata["dagster/column_lineage"]
+            assert source in core.value.deps_by_column[column], (asset, column)
         assert all(0 <= r["answer_accuracy_ci_low"] <= r["answer_accuracy"] <= r["answer_accuracy_ci_high"] <= 1
                    for r in store.rows("SELECT * FROM metrics"))  # fmt: skip
         assert len(store.rows("SELECT * FROM condition_comparison")) == n

@@ -15,7 +15,7 @@ from tracekd_assets.defs.resources import TraceKDHome
 
 def train(tmp_path, name: str, experiment, no_teacher, local_registry, processes: int, sharding: str = "ddp"):
     home = TraceKDHome(home=str(tmp_path / name))
-    resources = {"home": home, "experiment": experiment.with_changes(training_processes=processes, training_sharding=sharding), "teacher": no_teacher,
+    resources = {"home": home, "experiment": experiment.with_changes(training_processes=processes, training={"sharding": sharding}), "teacher": no_teacher,
                  "registry": local_registry}  # fmt: skip
     with instance_for_test() as instance:
         assert materialize(ALL_ASSETS, selection=raw_job.selection, partition_key="synthetic", instance=instance, resources=resources).success

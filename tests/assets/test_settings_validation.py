@@ -51,3 +51,18 @@ def test_an_unknown_deployment_is_refused(monkeypatch, faults):
     with pytest.raises(ValueError, match="TRACEKD_DEPLOYMENT must be one of"):
         deployment()
     faults.held("bad_input")
+
+
+def test_sharding_is_a_typed_training_setting_the_job_file_carries(tmp_path, faults):
+    """How torchrun's ranks split the work is `training.sharding`, checked with the other training
+    settings and written into the job file the ranks read (no environment variable beside it)."""
+    from tracekd_assets.defs.resources import ExperimentSettings
+    from tracekd_assets.pipes_training import write_job
+
+    with pytest.raises(ValueError, match="sharding must be one of ddp, fsdp; got 'zero3'"):
+        ExperimentSettings(training={"sharding": "zero3"})
+    config = ExperimentSettings(training={"sharding": "fsdp"}).training_defaults()
+    assert config.sharding == "fsdp" and config.fingerprint() != config.with_changes(sharding="ddp").fingerprint()
+    job = write_job(tmp_path, ["p"], ["c"], config.as_dict(), [])
+    assert '"sharding": "fsdp"' in job.read_text()
+    faults.held("bad_input")

@@ -37,7 +37,6 @@ from tracekd_ops.teacher.config import TeacherConfig, check_endpoint
 from tracekd_ops.traces.build import Corruption, TraceOptions
 from tracekd_ops.traces.render import SENTENCES
 from tracekd_ops.train.experiment import ExperimentFile, default_experiment, load_experiment_file
-from tracekd_ops.train.hf import SHARDINGS
 from tracekd_ops.train.settings import DEFAULT_WALL_SECONDS, TrainingConfig
 
 
@@ -188,17 +187,13 @@ class ExperimentSettings(Settings):
     training_processes: int = Field(
         default=0, ge=0, le=1024,
         description="0: train inside the step's process (on the cluster profile: in a pod of its own with one GPU); "
-        "N: launch `torchrun` with N processes (DDP; one per GPU, or gloo on CPU) through Dagster Pipes, the global "
-        "batch spread over them (it must divide by N)",
+        "N: launch `torchrun` with N processes (one per GPU, or gloo on CPU) through Dagster Pipes, the global "
+        "batch spread over them (it must divide by N), as DDP or FSDP as `training.sharding` says",
     )
     published: PublishedDefaults = Field(  # type: ignore[valid-type]
         default_factory=_published_from_environment,
         description="another study's published outputs, imported as students by `published_students` (default sources: "
         "$TRACEKD_PUBLISHED_PATHS, comma-separated folders read with the default settings), and the scoring choices",
-    )
-    training_sharding: str = Field(
-        default="ddp", description="with training_processes N: ddp (a whole copy of the student per process) | fsdp (FSDP2: "
-        "parameters, gradients and optimizer state sharded over the processes, for a student too large for one GPU)",
     )
 
     @model_validator(mode="after")
@@ -215,8 +210,6 @@ class ExperimentSettings(Settings):
         for dataset, options in self.dataset_options.items():
             dataset_spec(dataset).check_options(options)
         self.file_limits()
-        if self.training_sharding not in SHARDINGS:
-            raise ValueError(f"training_sharding must be one of {', '.join(SHARDINGS)}; got {self.training_sharding!r}")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {self.protocol!r}")
         for source in self.published_config().sources:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tracekd_ops.train.memory import MemoryPlan
-from tracekd_ops.train.settings import COSINE_MIN_LR, FULL, LORA, PACKED, PADDED, QLORA, WSD, TrainingConfig
+from tracekd_ops.train.settings import COSINE_MIN_LR, FSDP, FULL, LORA, PACKED, PADDED, QLORA, WSD, TrainingConfig
 
 
 @dataclass(frozen=True)
@@ -141,19 +141,11 @@ def scheduler_kwargs(config: TrainingConfig) -> dict[str, Any]:
     return {}
 
 
-SHARDING_ENV = "TRACEKD_SHARDING"
-"""Set by the launcher of a multi-process training (`ddp` or `fsdp`); how the ranks split the work."""
-SHARDINGS = ("ddp", "fsdp")
-
-
-def sharding_settings(world_size: int) -> dict[str, Any]:
-    """Under torchrun with `TRACEKD_SHARDING=fsdp`: FSDP2, every parameter, gradient and optimizer
-    state sharded over the ranks (a student too large for one device's memory); the saved
-    checkpoint is gathered whole. Otherwise DDP (a full copy per rank): nothing to set."""
-    sharding = os.environ.get(SHARDING_ENV, "ddp")
-    if sharding not in SHARDINGS:
-        raise ValueError(f"{SHARDING_ENV} must be one of {', '.join(SHARDINGS)}; got {sharding!r}")
-    if sharding == "fsdp" and world_size > 1:
+def sharding_settings(sharding: str, world_size: int) -> dict[str, Any]:
+    """Under torchrun with `sharding` fsdp: FSDP2, every parameter, gradient and optimizer state
+    sharded over the ranks (a student too large for one device's memory); the saved checkpoint is
+    gathered whole. Otherwise DDP (a full copy per rank): nothing to set."""
+    if sharding == FSDP and world_size > 1:
         return {"fsdp": "full_shard", "fsdp_config": {"fsdp_version": 2, "reshard_after_forward": True}}
     return {}
 
@@ -208,7 +200,7 @@ def sft_settings(
         disable_tqdm=True,
         dataloader_num_workers=0,
         activation_checkpointing=checkpointing,
-        **sharding_settings(platform.world_size),
+        **sharding_settings(config.sharding, platform.world_size),
     )
 
 

@@ -22,6 +22,8 @@ COSINE, COSINE_MIN_LR, WSD, CONSTANT_WARMUP = "cosine", "cosine_with_min_lr", "w
 LR_SCHEDULERS: tuple[str, ...] = (COSINE, COSINE_MIN_LR, WSD, CONSTANT_WARMUP)
 AUTO, PADDED, PACKED = "auto", "padded", "packed"
 BATCHINGS: tuple[str, ...] = (AUTO, PADDED, PACKED)
+DDP, FSDP = "ddp", "fsdp"
+SHARDINGS: tuple[str, ...] = (DDP, FSDP)
 """How examples become batches (`train.hf.batching` decides `auto`)."""
 """Learning-rate schedules (transformers' names), each after a linear warmup of `warmup_ratio`:
 `cosine` decays to 0; `cosine_with_min_lr` decays to `min_lr_ratio` of the peak;
@@ -108,12 +110,16 @@ class TrainingConfig(_Settings):
     batching: str = AUTO
     """`padded` (one example a row), `packed` (several a row, no padding: `batch_size` examples'
     worth of tokens a step), or `auto` (packed where packing is correct and pays: `train.hf.batching`)."""
+    sharding: str = DDP
+    """How the processes of a multi-process (torchrun) training split the work: `ddp` (a whole copy
+    of the student per process) or `fsdp` (FSDP2: parameters, gradients and optimizer state
+    sharded). Set by the launcher in the job file the ranks read; one process ignores it."""
 
-    @field_validator("mode", "lr_scheduler", "batching")
+    @field_validator("mode", "lr_scheduler", "batching", "sharding")
     @classmethod
     def _known_choice(cls, value: str, info: ValidationInfo) -> str:
         allowed, name = {"mode": (MODES, "training mode"), "lr_scheduler": (LR_SCHEDULERS, "lr_scheduler"),
-                         "batching": (BATCHINGS, "batching")}[info.field_name]  # fmt: skip
+                         "batching": (BATCHINGS, "batching"), "sharding": (SHARDINGS, "sharding")}[info.field_name]  # fmt: skip
         if value not in allowed:
             raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         return value
@@ -163,8 +169,10 @@ class TrainingConfig(_Settings):
     def fingerprint(self) -> str:
         """A hash of every setting that shapes what is learned: a checkpoint is resumed only by a run
         with the same settings. `memory_gib` is left out: it changes how a step is split into
-        micro-batches (same effective batch), which a machine with other memory must be free to do."""
-        settings = {k: v for k, v in self.as_dict().items() if k != "memory_gib"}
+        micro-batches (same effective batch), which a machine with other memory must be free to do.
+        `sharding` counts only when it is not the default `ddp` (an FSDP checkpoint is saved in shards
+        a DDP run cannot resume), so checkpoints made before the setting existed stay resumable."""
+        settings = {k: v for k, v in self.as_dict().items() if k != "memory_gib" and not (k == "sharding" and v == DDP)}
         return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
     def with_changes(self, **changes: Any) -> "TrainingConfig":

@@ -2,6 +2,7 @@
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, MaterializeResult, asset
 
+from tracekd_assets.defs.column_lineage import column_lineage
 from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.partitions import dataset_partitions, run_partitions, split_run_key
 from tracekd_assets.defs.pools import DUCKDB_POOL
@@ -69,4 +70,4 @@ def traces(context: AssetExecutionContext, home: TraceKDHome, experiment: Experi
         context.log.error(f"Great Expectations suite failed, stored traces left as they were: {outcome.suite.describe()}")
     check = AssetCheckResult(check_name=GX_CHECK, passed=outcome.stored, severity=AssetCheckSeverity.ERROR,
                              metadata=as_metadata(outcome.check_metadata()))  # fmt: skip
-    yield MaterializeResult(metadata=as_metadata(outcome.metadata()), check_results=[check])
+    yield MaterializeResult(metadata={**as_metadata(outcome.metadata()), **column_lineage("traces")}, check_results=[check])

@@ -12,6 +12,7 @@ from dagster import (
     observable_source_asset,
 )
 
+from tracekd_assets.defs.column_lineage import column_lineage
 from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.partitions import dataset_partitions, run_partitions, split_run_key
 from tracekd_assets.defs.pools import DUCKDB_POOL, GPU_STEP_TAGS, TRAINING_POOL
@@ -54,7 +55,7 @@ def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: E
     dataset, condition = split_run_key(context.partition_key)
     outcome = evaluate_students(home.store(), registry.build(home), dataset, condition, context.run.tags.get(REVISION_TAG),
                                 experiment.eval_batch_size, experiment.eval_max_new_tokens, context.log.info)  # fmt: skip
-    return MaterializeResult(metadata=as_metadata(outcome.metadata()))
+    return MaterializeResult(metadata={**as_metadata(outcome.metadata()), **column_lineage("predictions")})
 
 
 @asset(
@@ -71,7 +72,7 @@ def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: E
 def metrics(context: AssetExecutionContext, home: TraceKDHome, registry: RegistrySettings) -> MaterializeResult:
     dataset, condition = split_run_key(context.partition_key)
     outcome = compute_metrics(home.store(), registry.build(home), dataset, condition, context.log.info, context.log.warning)
-    return MaterializeResult(metadata=as_metadata(outcome.metadata()))
+    return MaterializeResult(metadata={**as_metadata(outcome.metadata()), **column_lineage("metrics")})
 
 
 @asset(

@@ -5,6 +5,7 @@ Likert statistics of every panel. Real ratings arrive through the rating page
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
+from tracekd_assets.defs.column_lineage import column_lineage
 from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.resources import TraceKDHome
@@ -43,7 +44,7 @@ def rating_items(context: AssetExecutionContext, config: RatingItemsConfig, home
     for dataset, reason in none.items():
         context.log.warning(f"{dataset}: no rating items: {reason}")
     return MaterializeResult(metadata=as_metadata({"item_sets": built, "item_set_versions": [b["item_set_version"] for b in built],
-                                                   "datasets_without_items": none}))  # fmt: skip
+                                                   "datasets_without_items": none}) | column_lineage("rating_items"))  # fmt: skip
 
 
 @asset(

@@ -16,6 +16,7 @@ from dagster import (
     asset,
 )
 
+from tracekd_assets.defs.column_lineage import producer
 from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.reports.automation import FOLLOW_UPSTREAM
 from tracekd_assets.defs.resources import TraceKDHome
@@ -25,26 +26,6 @@ from tracekd_assets.defs.metadata import as_metadata
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 """The SQL models, inside the package (a link to the top-level `dbt_like_sql/` in a checkout, copies in a wheel)."""
-TABLE_PRODUCERS = {
-    "trace_sets": "traces",
-    "registry": "student",
-    "teacher_requests": "teacher_responses",
-    "contingency": "metrics",
-    "reference_ratings": "reference_results",
-    "rating_item_sets": "rating_items",
-    "rating_summary": "rating_analysis",
-    "rating_tests": "rating_analysis",
-    "rating_participants": "rating_analysis",
-    "reference_contingency": "reference_results",
-    "external_files": "published_students",
-    "external_lines": "published_students",
-}
-"""DuckDB tables written by an asset of another name (as a side table); every other table is the
-asset of its own name."""
-
-
-def producer(table: str) -> AssetKey:
-    return AssetKey(TABLE_PRODUCERS.get(table, table))
 
 
 def sql_model_asset(model: SqlModel) -> AssetsDefinition:

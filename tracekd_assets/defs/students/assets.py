@@ -3,6 +3,7 @@ traces, each training run a new registry revision."""
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 
+from tracekd_assets.defs.column_lineage import column_lineage
 from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.pools import TRAINING_POOL
 from tracekd_assets.defs.partitions import run_partitions, split_run_key
@@ -24,12 +25,12 @@ from tracekd_ops.train.trainer import TRAINER_VERSION
     "traces: every student of the experiment file on every seed, each registered as a new revision (local "
     "registry or the Hugging Face Hub) and listed in the DuckDB table `registry`. A killed training resumes "
     "from its last checkpoint; a failed push is completed by the next materialization, without retraining. "
-    "With `training_processes` N, training runs as `torchrun` over N processes (DDP, or FSDP with `training_sharding`) through Dagster Pipes: here, "
+    "With `training_processes` N, training runs as `torchrun` over N processes (DDP, or FSDP with `training.sharding`) through Dagster Pipes: here, "
     "or on the cluster profile, always, in a pod of its own with N GPUs (one when N is 0): the step's own pod holds none.",
 )
 def student(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> MaterializeResult:
     dataset, condition = split_run_key(context.partition_key)
-    trainer = training_launcher(context, experiment.training_processes, experiment.training_sharding, deployment())
+    trainer = training_launcher(context, experiment.training_processes, deployment())
     launch = {"train": trainer} if trainer else {}
     outcome = train_students(home.store(), registry.build(home), dataset, condition, experiment.experiment(),
                              experiment.training_defaults(), context.log.info, context.log.error, **launch)  # fmt: skip
@@ -37,4 +38,4 @@ def student(context: AssetExecutionContext, home: TraceKDHome, experiment: Exper
     failure = outcome.failure()
     if failure:
         raise Failure(failure, metadata=metadata)
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(metadata={**metadata, **column_lineage("registry")})

@@ -16,7 +16,6 @@ from dagster import AssetExecutionContext, PipesClientCompletedInvocation, Pipes
 from tracekd_assets.defs.pools import CLUSTER_ENV_VARS, training_pod_spec
 from tracekd_assets.pipes_training import result_from_messages, write_job
 from tracekd_ops.steps.train import Train
-from tracekd_ops.train.hf import SHARDING_ENV
 from tracekd_ops.train.settings import TrainingConfig
 from tracekd_ops.train.trainer import TrainResult
 
@@ -29,7 +28,8 @@ def torchrun_command(processes: int, job: Path, executable: str = "torchrun") ->
 
 
 def _trainer(processes: int, launch: Launch) -> Train:
-    """A `train_student` that writes the job file and has `launch` run torchrun over it."""
+    """A `train_student` that writes the job file (the student's training settings, how the ranks
+    shard included) and has `launch` run torchrun over it."""
 
     def train(prompts: Sequence[str], completions: Sequence[str], work: Path, config: TrainingConfig,
               log: Any = print, phrases: Sequence[str] = ()) -> TrainResult:  # fmt: skip
@@ -44,7 +44,7 @@ def _trainer(processes: int, launch: Launch) -> Train:
     return train
 
 
-def torchrun_trainer(context: AssetExecutionContext, processes: int, sharding: str) -> Train:
+def torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
     """torchrun on this machine, its processes sharing the cores."""
     threads = max(1, (os.cpu_count() or 1) // processes)
 
@@ -52,12 +52,12 @@ def torchrun_trainer(context: AssetExecutionContext, processes: int, sharding: s
         # torchrun and its ranks die with this step: a killed run must not leave them training on
         torchrun = str(Path(sys.executable).parent / "torchrun")
         command = [sys.executable, "-m", "tracekd_assets.pipes_training", "--follow-parent", torchrun, *command[1:]]
-        return PipesSubprocessClient(cwd=str(job.parent)).run(command=command, context=context, env={"OMP_NUM_THREADS": str(threads), SHARDING_ENV: sharding})
+        return PipesSubprocessClient(cwd=str(job.parent)).run(command=command, context=context, env={"OMP_NUM_THREADS": str(threads)})
 
     return _trainer(processes, launch)
 
 
-def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int, sharding: str) -> Train:
+def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int) -> Train:
     """torchrun in a pod of its own with `processes` GPUs (`training_pod_spec`), from the image this
     code location runs (`DAGSTER_CURRENT_IMAGE`, which Dagster's Helm chart sets, or `TRACEKD_IMAGE`);
     Pipes messages come back through the pod's logs."""
@@ -69,7 +69,7 @@ def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int, shardin
                          "which sets DAGSTER_CURRENT_IMAGE)")  # fmt: skip
 
     def launch(command: list[str], job: Path) -> PipesClientCompletedInvocation:
-        env = {**{name: os.environ[name] for name in CLUSTER_ENV_VARS if name in os.environ}, SHARDING_ENV: sharding}
+        env = {name: os.environ[name] for name in CLUSTER_ENV_VARS if name in os.environ}
         return PipesK8sClient(load_incluster_config=True, poll_interval=5.0).run(
             context=context, image=image, command=command, namespace=os.environ.get("TRACEKD_K8S_NAMESPACE"),
             env=env, base_pod_spec=training_pod_spec(processes),
@@ -78,11 +78,11 @@ def k8s_torchrun_trainer(context: AssetExecutionContext, processes: int, shardin
     return _trainer(processes, launch)
 
 
-def training_launcher(context: AssetExecutionContext, processes: int, sharding: str, deployment: str) -> Train | None:
+def training_launcher(context: AssetExecutionContext, processes: int, deployment: str) -> Train | None:
     """How the student step trains: locally in its own process (None, `training_processes` 0) or
     torchrun here; on the cluster always torchrun in a pod of its own with a GPU per process (one
     when `training_processes` is 0), so the step's pod, which only waits for it, holds no GPU;
-    its ranks as DDP or FSDP (`sharding`)."""
+    its ranks as DDP or FSDP as the job file's `sharding` says."""
     if deployment == "cluster":
-        return k8s_torchrun_trainer(context, max(1, processes), sharding)
-    return torchrun_trainer(context, processes, sharding) if processes else None
+        return k8s_torchrun_trainer(context, max(1, processes))
+    return torchrun_trainer(context, processes) if processes else None
