@@ -168,8 +168,23 @@ def test_the_reading_leaves_out_and_names_the_conditions_it_calls_not_comparable
 
 
 def test_rating_cis_stay_on_the_scale_and_few_raters_are_marked():
-    from tracekd_ops.report.render import _rating_rows
+    from tracekd_ops.report.tables import rating_rows
 
     row = {**RATINGS[0], "participants": 2, "interpretability_ci_low": -3.103, "interpretability_ci_high": 9.603}
-    shown = _rating_rows([row])[0]
+    shown = rating_rows([row])[0]
     assert shown["interpretability_ci"] == "1.000–5.000 (n < 10)"
+
+
+def test_a_hostile_name_is_escaped_wherever_the_page_shows_it():
+    """Names come from whoever loaded the data: the template escapes every value (autoescape),
+    in the headline, the tables, the lineage, the glossary and the code versions alike."""
+    hostile = "<script>alert(1)</script>"
+    rows = [{**ROWS[0], "dataset": hostile, "condition": f"c{hostile}"}, ROWS[1]]
+    data = ReportData(rows, [{**CONSTRUCTION[0], "condition": hostile}], code_versions={hostile: hostile},
+                      condition_meanings={hostile: hostile})  # fmt: skip
+    page = render_html(data, title=hostile)
+    assert "<script" not in page.lower()
+    escaped = html.escape(hostile, quote=False)
+    assert page.count(escaped) >= 10 and f"<td>{escaped}</td>" in page and f"<code>{escaped}</code>" in page
+    assert f"<dt>condition {escaped}</dt>" in page and f"<title>{escaped}</title>" in page
+    assert misaligned_tables(page) == []

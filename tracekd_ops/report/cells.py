@@ -1,9 +1,12 @@
 """How one value is written in the report: numbers to three places, "–" where undefined, and
-p-values below 0.001 as "< 0.001"; and the plain HTML table every section uses."""
+p-values below 0.001 as "< 0.001"; and the tables drawn from those cells: the page's (`table_of`,
+escaped by the page template), a section built in Python (`html_table`), Markdown and a terminal's.
+Which columns each table shows is `tables.py`'s."""
 
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 Rows = Sequence[dict[str, Any]]
@@ -27,11 +30,43 @@ def fmt(value: Any, key: str = "") -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Table:
+    """A table as the report shows it: its header labels and each row's cells as `fmt` writes
+    them, not yet escaped (the page template escapes them; `html_table` does it itself)."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def table_of(rows: Rows, columns: Sequence[tuple[str, str]]) -> Table:
+    """`rows` under `columns` ((key, header) pairs): one cell per column, '–' where a row lacks the key."""
+    return Table(tuple(label for _, label in columns), tuple(tuple(fmt(r.get(key), key) for key, _ in columns) for r in rows))
+
+
 def html_table(rows: Rows, columns: Sequence[tuple[str, str]]) -> str:
-    """Rows as an HTML table, a header cell and a body cell per column, every value escaped."""
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(r.get(key), key))}</td>" for key, _ in columns) + "</tr>" for r in rows)
+    """Rows as an HTML table, a header cell and a body cell per column, every value escaped: for a
+    section built in Python (the published students'); the page template draws `table_of`'s."""
+    table = table_of(rows, columns)
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in table.headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _markdown_cell(value: Any, key: str = "") -> str:
+    """A Markdown table cell: formatted, with pipes escaped so they cannot split the row."""
+    return fmt(value, key).replace("|", "\\|")
+
+
+def markdown_table(rows: Rows, columns: Sequence[tuple[str, str]] | None = None) -> str:
+    """Rows as a Markdown table; `columns` is (key, header) pairs, by default every key of the first row."""
+    if not rows:
+        return "(no rows)"
+    columns = columns or [(key, key) for key in rows[0]]
+    header = "| " + " | ".join(label.replace("|", "\\|") for _, label in columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = ["| " + " | ".join(_markdown_cell(row.get(key), key) for key, _ in columns) + " |" for row in rows]
+    return "\n".join([header, rule, *body])
 
 
 def terminal_table(rows: Rows, columns: Sequence[tuple[str, str]] | None = None, width: int | None = None) -> str:
