@@ -112,6 +112,7 @@ def test_a_participant_session_in_a_real_browser_from_the_platform_link_to_the_c
     from selenium.webdriver.common.by import By
 
     base, store, version, home = served
+    completions = {r["completion"] for r in store.rows("SELECT completion FROM traces")}
     driver = browser()
     rng = random.Random(0)
     try:
@@ -120,6 +121,8 @@ def test_a_participant_session_in_a_real_browser_from_the_platform_link_to_the_c
         driver.find_element(By.ID, "consent").click()
         click_and_wait(driver, "start")
         assert "Instructions" in driver.page_source
+        labels = driver.find_element(By.TAG_NAME, "dl").text  # the trace's labels, explained as the browser shows them
+        assert "<think> … </think>" in labels and "two-supporting-facts" in labels
         click_and_wait(driver, "begin")
         seen: list[tuple[str, tuple[int, int]]] = []
         while "Your completion code" not in driver.page_source:
@@ -130,6 +133,7 @@ def test_a_participant_session_in_a_real_browser_from_the_platform_link_to_the_c
                 settle(driver)
                 assert driver.find_element(By.ID, "progress").text == progress
             trace = driver.find_element(By.CSS_SELECTOR, "pre.trace").text
+            assert trace == ATTENTION_TEXT or trace in completions, trace  # the very text the student was trained on
             if trace == ATTENTION_TEXT:
                 values = (1, 5)
             else:
@@ -162,6 +166,28 @@ def test_a_participant_session_in_a_real_browser_from_the_platform_link_to_the_c
     (session,) = store.rows("SELECT * FROM rating_sessions")
     assert (session["platform"], session["study_id"], session["session_id"]) == ("prolific", "study-42", "sess-7")
     assert session["completed_at"] is not None
+
+
+def test_the_page_shows_the_training_completion_and_explains_its_labels(served):
+    """Without a browser too: every item page shows its trace as the student was trained on it
+    (markup included, escaped as text), and the instructions explain the markup and the steps."""
+    import html
+    import re
+
+    base, store, version, _ = served
+    completions = {r["completion"] for r in store.rows("SELECT completion FROM traces")}
+    with httpx.Client() as client:
+        assert start(base, client, participant_id="lab-labels").status_code == 303
+        instructions = html.unescape(client.get(f"{base}/instructions").text)
+        for label in ("<think> … </think>", "<answer> … </answer>", "The category of the question asked is:",
+                      "I need to use the following facts:", "numbered facts"):  # fmt: skip
+            assert label in instructions, label
+        for _ in range(14):
+            page = client.get(f"{base}/item").text
+            (shown,) = re.findall(r'<pre class="trace">(.*?)</pre>', page, re.S)
+            assert html.unescape(shown) == ATTENTION_TEXT or html.unescape(shown) in completions
+            assert "<think>" not in page  # markup in a trace is text on the page, never an element
+            client.post(f"{base}/rate", data={"item_id": shown_item(base, client), "interpretability": "3", "cognitive_load": "3"})
 
 
 def start(base: str, client: httpx.Client, **params: str) -> httpx.Response:

@@ -271,7 +271,7 @@ def test_stored_item_set_round_trips(study):
     store, version = study
     items = load_items(store, version)
     records = {i.condition: i for i in items}
-    assert records["correct"].trace.startswith("The category of the question asked is:")
+    assert records["correct"].trace.startswith("<think>The category of the question asked is:")
     assert records["correct"].facts.startswith("[1] ") and records["correct"].question.endswith("?")
     item_set = sample_item_set("synthetic", {"correct": store.rows("SELECT * FROM traces WHERE condition = 'correct'")}, 4, 0, 2)
     assert store_item_set(store, item_set) == 6
@@ -342,3 +342,130 @@ def test_a_story_never_comes_back_within_a_round_nor_back_to_back(study):
         rounds = [asked[k : k + conditions] for k in range(0, len(asked), conditions)]
         assert all(len(set(r)) == len(r) for r in rounds), rounds
         assert all(a != b for a, b in zip(asked, asked[1:])), asked
+
+
+def store_styled_traces(store: Store, style: str) -> None:
+    """Like `store_traces`, in the given trace style (the conditions as the traces step stores them)."""
+    from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
+    from tracekd_ops.traces.conditions import TraceOptions
+    from tracekd_ops.traces.trace_set import build
+
+    records = [r for r in generate(SyntheticConfig(train_per_task=10, test_per_task=2)) if r.split == "train"]
+    for name in ("solution_only", "correct", "incorrect", "swapped"):
+        trace_set = build("synthetic", name, records, TASKS, TraceOptions(style=style))
+        keys = {"dataset": "synthetic", "condition": name}
+        store.replace_partitions([("traces", keys, trace_set.frame()), ("trace_sets", keys, [trace_set.summary_row()])])
+
+
+@pytest.fixture(params=["sentences", "compact"])
+def styled_study(request, tmp_path: Path) -> tuple[Store, str]:
+    store = Store(tmp_path / "tracekd.duckdb")
+    store_styled_traces(store, request.param)
+    return store, build_item_set(store, "synthetic", per_condition=4, seed=0, attention_checks=2)["item_set_version"]
+
+
+def test_an_items_trace_is_the_completion_its_student_was_trained_on(styled_study):
+    """What people rate is what the student learned from: the shown trace is, character for
+    character, the completion the training step reads for that condition and question, and what
+    the renderer writes for the row's steps (no rewording, no stripped markup)."""
+    from tracekd_ops.store.tables import read_traces
+    from tracekd_ops.traces.render import render_completion
+
+    store, version = styled_study
+    rated = [i for i in load_items(store, version) if not i.attention_check]
+    assert rated
+    for item in rated:
+        frame = read_traces(store, "synthetic", item.condition)  # what `train_students` hands the trainer
+        (row,) = frame[(frame["example_id"] == item.example_id) & (frame["trace_set_version"] == item.trace_set_version)].to_dict("records")
+        assert item.trace == row["completion"], (item.condition, item.trace, row["completion"])
+        rendered = render_completion(row["rendered_class"], list(row["rendered_fact_ids"]), row["rendered_answer"], row["style"])
+        assert item.trace == rendered
+        assert item.trace.startswith("<think>") and item.trace.endswith(f"<answer>{item.answer}</answer>")
+
+
+def test_the_item_set_version_follows_the_shown_text(study):
+    """Another shown trace, however small the change, is another item set (ratings never mix them)."""
+    store, version = study
+    rows = store.rows("SELECT t.* FROM traces t WHERE t.split = 'train' ORDER BY t.condition, t.example_id")
+    by_condition: dict[str, list[dict]] = {}
+    for row in rows:
+        by_condition.setdefault(row["condition"], []).append(row)
+    assert sample_item_set("synthetic", by_condition, 4, 0, 2).version == version
+    shown = {i.example_id for i in load_items(store, version) if i.condition == "correct"}
+    edited = [{**r, "completion": r["completion"].replace("</think>", " </think>")} if r["example_id"] in shown else r
+              for r in by_condition["correct"]]  # fmt: skip
+    other = sample_item_set("synthetic", {**by_condition, "correct": edited}, 4, 0, 2)
+    assert other.version != version
+    assert {i.trace for i in other.items if i.condition == "correct"} == {r["completion"] for r in edited if r["example_id"] in shown}
+
+
+def explained_terms(body: str) -> dict[str, str]:
+    """The instructions' explained labels (definition list): shown text -> its meaning."""
+    import html
+    import re
+
+    text = lambda fragment: html.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()  # noqa: E731
+    return {text(term): text(meaning) for term, meaning in re.findall(r"<dt>(.*?)</dt>\s*<dd>(.*?)</dd>", body, re.S)}
+
+
+def test_every_label_an_item_shows_is_explained_in_the_instructions(styled_study):
+    """Every word of a rated trace that is not the answer (tags, the steps' fixed wording, category
+    names) is in a label the instructions explain; every fact number is one the story shows; every
+    category has its plain-words meaning."""
+    import re
+
+    from tracekd_ops.core.markup import MARKUP_TOKENS
+    from tracekd_ops.ratings.glossary import CATEGORY_MEANINGS
+    from tracekd_ops.ratings.server import instructions_body
+    from tracekd_ops.traces.render import parse_completion
+
+    store, version = styled_study
+    items = load_items(store, version)
+    terms = explained_terms(instructions_body(items))
+    assert terms and all(terms.values())
+    explained_words = {w for term in terms for w in re.findall(r"[A-Za-z][A-Za-z_-]*", term)}
+    for item in (i for i in items if not i.attention_check):
+        parsed = parse_completion(item.trace)
+        for tag in MARKUP_TOKENS:
+            if tag in item.trace:
+                assert any(tag in term for term in terms), tag
+        assert parsed.category in terms and CATEGORY_MEANINGS[parsed.category] in terms[parsed.category]
+        labels = item.trace.replace(f"<answer>{parsed.answer}</answer>", "<answer></answer>")
+        unexplained = set(re.findall(r"[A-Za-z][A-Za-z_-]*", labels))
+        assert unexplained <= explained_words, unexplained - explained_words
+        for tag in MARKUP_TOKENS:
+            labels = labels.replace(tag, "")
+        marks = set(re.findall(r"[^\w\s.,:-]", labels))  # brackets, separators: marks a sentence does not explain
+        assert all(any(mark in term for term in terms) for mark in marks), marks
+        if item.condition == "correct":  # the numbers are those of the story's facts (`swapped` borrows another story's)
+            assert all(f"\n[{n}] " in "\n" + item.facts for n in parsed.fact_ids or ())
+    assert any("numbered facts" in meaning for meaning in terms.values())
+
+
+def test_a_free_text_trace_is_said_to_be_free_text_and_its_tags_explained(study):
+    import dataclasses
+
+    from tracekd_ops.ratings.server import instructions_body
+    from tracekd_ops.traces.render import render_free_trace
+
+    store, version = study
+    items = load_items(store, version)
+    free = [dataclasses.replace(i, trace=render_free_trace("Daniel picked up the apple, then went to the garden.", i.answer))
+            for i in items if not i.attention_check]  # fmt: skip
+    body = instructions_body(free)
+    terms = explained_terms(body)
+    assert set(terms) == {"<think> … </think>", "<answer> … </answer>"} and "free text" in body
+
+
+def test_category_meanings_follow_the_dataset_specs(monkeypatch):
+    """Every built-in dataset's category has a rater-facing meaning, and every meaning belongs to a
+    category some dataset has: a renamed or added label fails here instead of reaching raters unexplained."""
+    from tracekd_ops.datasets import dataset_names, dataset_spec
+    from tracekd_ops.datasets.catalog import SPECS_VARIABLE
+    from tracekd_ops.ratings.glossary import CATEGORY_MEANINGS
+
+    monkeypatch.delenv(SPECS_VARIABLE, raising=False)  # the built-in datasets only, not the user's own
+
+    labels = {label for name in dataset_names() for label in dataset_spec(name).labels}
+    assert labels - set(CATEGORY_MEANINGS) == set()
+    assert set(CATEGORY_MEANINGS) - labels == set()

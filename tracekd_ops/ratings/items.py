@@ -1,6 +1,10 @@
 """Rating items: what a participant is shown (the question with its facts, a trace, the answer),
 sampled from the stored trace sets, balanced across conditions, seeded, with attention checks.
 
+An item's trace is the very completion the student was trained on in its condition (the stored
+`traces.completion`, markup and answer included): what people rate is what the student learned
+from, not a rewording of it. The rating page's instructions explain its labels (`glossary.py`).
+
 An item set is versioned like a trace set: its version is a content hash of its items and the
 protocol version, so the same traces, seed and sizes always give the same version, and every
 rating carries the item set and trace set it was given on.
@@ -30,6 +34,7 @@ class RatingItem:
     facts: str
     question: str
     trace: str
+    """The training completion as the condition rendered it (attention checks: their instruction)."""
     answer: str
     trace_words: int
     trace_corrupted: bool
@@ -80,7 +85,8 @@ def _differs_from_gold(row: Mapping[str, Any]) -> bool:
 
 
 def _item(dataset: str, row: Mapping[str, Any], seed: int) -> RatingItem | None:
-    """The item of one stored trace row; None for a row with no trace to rate (answer only)."""
+    """The item of one stored trace row; None for a row with no trace to rate (answer only). The
+    trace shown is the row's completion, unchanged: the string the student was trained on."""
     think = parse_completion(row["completion"]).think
     if not think or not think.strip():
         return None
@@ -88,7 +94,7 @@ def _item(dataset: str, row: Mapping[str, Any], seed: int) -> RatingItem | None:
     return RatingItem(
         item_id=_item_id(seed, row["condition"], row["trace_set_version"], row["example_id"]),
         dataset=dataset, condition=row["condition"], trace_set_version=row["trace_set_version"],
-        example_id=row["example_id"], facts=facts, question=question, trace=think.strip(),
+        example_id=row["example_id"], facts=facts, question=question, trace=row["completion"],
         answer=row["rendered_answer"], trace_words=len(think.split()),
         trace_corrupted=_differs_from_gold(row),
     )  # fmt: skip

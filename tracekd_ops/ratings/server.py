@@ -41,6 +41,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from tracekd_ops.ratings.glossary import glossary, shown_in
 from tracekd_ops.ratings.items import RatingItem
 from tracekd_ops.ratings.storage import ParticipantTaken, Session, load_items, record_answer, session_for, start_session
 from tracekd_ops.ratings.study import SCALES, RatingRejected, check_answer, check_participant_id, completion_code
@@ -251,25 +252,12 @@ and used only for research; you may stop at any time by closing this page.</p>
         response.set_cookie(COOKIE, signed(token), httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=7 * 86400)
         return response
 
+    instructions_html = instructions_body(list(items.values()))  # the same for every participant of this item set
+
     @app.get("/instructions")
     def instructions(request: Request) -> Any:
         required(request)
-        scales = "".join(f"<li><b>{html.escape(s.question)}</b> 1 = {html.escape(s.anchors[0])}, 5 = {html.escape(s.anchors[-1])}</li>"
-                         for s in SCALES)  # fmt: skip
-        return _page(settings.title, f"""
-<h2>Instructions</h2>
-<p>Each page shows a short story of numbered facts, a question about it, a piece of <em>reasoning</em> that
-leads to an answer, and the answer. Judge the reasoning, not the answer; there are no right or wrong
-ratings, except for a few attention checks that tell you what to choose.</p><ul>{scales}</ul>
-<p>Some reasoning is written in a fixed form of two steps. <q>The category of the question asked is: …</q>
-names what kind of question it is, in the dataset's own words (for example <q>two-supporting-facts</q>: a
-question whose answer needs two of the facts; <q>during</q>: a question about what held while something
-else held). <q>I need to use the following facts: [2, 5]</q> names the numbered facts of the story the
-reasoning relies on. Other reasoning is free text. You will see some stories more than once, each time
-with other reasoning: rate each piece of reasoning on its own.</p>
-<p>You can leave an optional comment. Your progress is saved after every item: if you reload or come back
-later in this browser, you continue where you were.</p>
-<p><a href="/item" id="begin">Begin</a></p>""")
+        return _page(settings.title, instructions_html + '<p><a href="/item" id="begin">Begin</a></p>')
 
     @app.get("/item")
     def item_page(request: Request) -> Any:
@@ -314,6 +302,30 @@ later in this browser, you continue where you were.</p>
         return _page(settings.title, f'<h2>Thank you!</h2><p>Your completion code is <code id="code">{code}</code>.</p>{link}')
 
     return app
+
+
+def instructions_body(items: list[RatingItem]) -> str:
+    """The instructions of an item set: the scales, and every internal label its traces show,
+    explained (`glossary`): an item shows the trace exactly as the student was trained on it."""
+    scales = "".join(f"<li><b>{html.escape(s.question)}</b> 1 = {html.escape(s.anchors[0])}, 5 = {html.escape(s.anchors[-1])}</li>"
+                     for s in SCALES)  # fmt: skip
+    terms = glossary(items)
+    labels = "".join(f"<dt><code>{html.escape(t.shown)}</code></dt><dd>{html.escape(t.meaning)}</dd>" for t in terms)
+    free = " Some reasoning is free text, written in no fixed form." if shown_in(items).free_text else ""
+    explained = (f"""<h3 id="labels">What the labels in the reasoning mean</h3>
+<p>The reasoning is shown exactly as a computer model was taught to write it, so it contains some fixed labels
+and marks.{free} This is what they mean:</p><dl>{labels}</dl>""" if terms else
+                 f"<p>{free.strip()}</p>" if free else "")  # fmt: skip
+    return f"""
+<h2>Instructions</h2>
+<p>Each page shows a short story of numbered facts, a question about it, a piece of <em>reasoning</em> that
+leads to an answer, and the answer. Judge the reasoning, not the answer; there are no right or wrong
+ratings, except for a few attention checks that tell you what to choose.</p><ul>{scales}</ul>
+{explained}
+<p>You will see some stories more than once, each time with other reasoning: rate each piece of reasoning on
+its own.</p>
+<p>You can leave an optional comment. Your progress is saved after every item: if you reload or come back
+later in this browser, you continue where you were.</p>"""
 
 
 def _item_form(item: RatingItem, position: int, total: int) -> str:

@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-ITEMS_VERSION = "items-1"
+ITEMS_VERSION = "items-2"
 """Bump when how items are sampled or shown changes: item sets made before are then new versions."""
 
 LIKERT_POINTS = (1, 2, 3, 4, 5)
