@@ -110,7 +110,7 @@ def _demo(args: argparse.Namespace) -> int:
     """The embedded default (generated data, CPU, no network); `--teacher local` also serves
     SmolLM2-135M-Instruct as the teacher on loopback, so the three teacher conditions run too."""
     _prepare_environment(args)
-    changes: dict[str, object] = {"seeds": list(range(args.seeds))} if args.seeds != 1 else {}
+    changes: dict[str, object] = {**({"seeds": list(range(args.seeds))} if args.seeds != 1 else {}), **_budget_changes(args)}
     if args.teacher == "none":
         return _materialize(args, ("synthetic",), changes)
     from tracekd_assets.defs.resources import TeacherSettings, TraceKDHome
@@ -190,21 +190,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     options = dict(item.split("=", 1) for item in args.option)
-    training: dict[str, object] = {}
-    if args.max_steps is not None:
-        training["max_steps"] = args.max_steps
-        training["max_seconds"] = args.max_seconds  # the steps asked for are trained, unless a cap is asked for too
-    elif args.max_seconds is not None:
-        training["max_seconds"] = args.max_seconds
-    changes: dict[str, object] = {"sources": {args.dataset: args.source}, "protocol": args.protocol}
+    changes: dict[str, object] = {"sources": {args.dataset: args.source}, "protocol": args.protocol, **_budget_changes(args)}
     if options:
         changes["dataset_options"] = {args.dataset: options}
-    if args.per_category_limit is not None:
-        changes["per_category_limit"] = args.per_category_limit
     if _read_limits(args):
         changes["read_limits"] = _read_limits(args)
-    if training:
-        changes["training"] = training
     try:
         _preflight(args.dataset, changes)
     except (ValueError, FileNotFoundError) as error:  # a DatasetFormatError is a ValueError
@@ -296,6 +286,31 @@ def _doctor(args: argparse.Namespace) -> int:
         done = free_dead_runs(instance)
     print("\n".join(done) if done else "nothing to recover: no killed run holds a pool slot or stays STARTED")
     return 0
+
+
+def _add_budget_flags(command: argparse.ArgumentParser) -> None:
+    """How much a run does: questions per category, training steps and wall time per student."""
+    command.add_argument("--per-category-limit", type=int, help="at most this many questions per split and category (default: no limit "
+                         "beyond the protocol's)")  # fmt: skip
+    command.add_argument("--max-steps", type=int, help=f"training steps per student (default {TrainingConfig.model_fields['max_steps'].default:,}); "
+                         "given alone, every step is trained, however long it takes")  # fmt: skip
+    command.add_argument("--max-seconds", type=float, help=f"wall-time cap per student (default {DEFAULT_WALL_SECONDS:.0f} s, none when "
+                         "--max-steps is given alone); a student it stops is marked 'stopped early' in the table and the report")  # fmt: skip
+
+
+def _budget_changes(args: argparse.Namespace) -> dict[str, object]:
+    """The experiment changes the budget flags ask for: `--max-steps` alone trains every step
+    (no wall-time cap unless one is asked for too)."""
+    training: dict[str, object] = {}
+    if args.max_steps is not None:
+        training["max_steps"] = args.max_steps
+        training["max_seconds"] = args.max_seconds
+    elif args.max_seconds is not None:
+        training["max_seconds"] = args.max_seconds
+    changes: dict[str, object] = {"training": training} if training else {}
+    if args.per_category_limit is not None:
+        changes["per_category_limit"] = args.per_category_limit
+    return changes
 
 
 def _read_limits(args: argparse.Namespace) -> dict[str, int]:
@@ -562,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seeds", type=int, default=1, help="seeds of the tiny student (default 1); the leaderboard shows sd and CIs over them")
     demo.add_argument("--workers", type=int, default=4,
                       help="condition chains trained and evaluated at once, each in its own process (default: 4, one per condition without a teacher)")
+    _add_budget_flags(demo)  # e.g. a one-minute smoke run: --max-steps 2 --per-category-limit 4
     demo.set_defaults(handler=_demo)
     dev = commands.add_parser("dev", help="the Dagster UI and daemon on TraceKD's instance; TERM or INT stops it cleanly")
     dev.add_argument("--home", help=f"the TraceKD home whose results and runs to show ({HOME_HELP}); its Dagster instance comes with it")
@@ -578,12 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                      help="a loader option, e.g. split=train (MS MARCO), relation=mix (CoTempQA), gold_rule=max_overlap")
     run.add_argument("--protocol", choices=("reference", "full"), default="reference")
-    run.add_argument("--per-category-limit", type=int, help="at most this many questions per split and category (default: no limit "
-                     "beyond the protocol's)")
-    run.add_argument("--max-steps", type=int, help=f"training steps per student (default {TrainingConfig.model_fields['max_steps'].default:,}); given alone, "
-                     "every step is trained, however long it takes")
-    run.add_argument("--max-seconds", type=float, help=f"wall-time cap per student (default {DEFAULT_WALL_SECONDS:.0f} s, none when --max-steps "
-                     "is given alone); a student it stops is marked 'stopped early' in the table and the report")
+    _add_budget_flags(run)
     run.add_argument("--conditions", help="comma-separated trace conditions (default: every one that can run)")
     run.add_argument("--home", help=f"where the DuckDB file, registry and reports go ({HOME_HELP})")
     run.add_argument("--workers", type=int, default=1, help="condition chains trained at once, each in its own process (default 1)")

@@ -81,6 +81,8 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
                                       ("student", "trace_set_version", TableColumnDep(AssetKey("traces"), "trace_set_version"))):  # fmt: skip
             core = instance.get_latest_materialization_event(AssetKey(asset)).asset_materialization.metadata["dagster/column_lineage"]
             assert source in core.value.deps_by_column[column], (asset, column)
+        figures = instance.get_latest_materialization_event(AssetKey("report")).asset_materialization.metadata["figures"]
+        assert type(figures).__name__ == "MarkdownMetadataValue" and figures.value.count("](data:image/png;base64,") == 2  # plots on the asset page
         assert all(0 <= r["answer_accuracy_ci_low"] <= r["answer_accuracy"] <= r["answer_accuracy_ci_high"] <= 1
                    for r in store.rows("SELECT * FROM metrics"))  # fmt: skip
         assert len(store.rows("SELECT * FROM condition_comparison")) == n

@@ -1,7 +1,7 @@
 import html
 
 from tests.html_tables import misaligned_tables
-from tracekd_ops.report.render import ReportData, headline_lines, markdown_summary, render_html
+from tracekd_ops.report.render import ReportData, figures_markdown, headline_lines, markdown_summary, render_html
 
 ROWS = [
     {"dataset": "synthetic", "condition": "correct", "student": "s-a", "base_model": "tiny", "runs": 2, "runs_stopped_early": 0, "n": 300, "answer_accuracy": 0.6,
@@ -188,3 +188,13 @@ def test_a_hostile_name_is_escaped_wherever_the_page_shows_it():
     assert page.count(escaped) >= 10 and f"<td>{escaped}</td>" in page and f"<code>{escaped}</code>" in page
     assert f"<dt>condition {escaped}</dt>" in page and f"<title>{escaped}</title>" in page
     assert misaligned_tables(page) == []
+
+
+def test_the_key_figures_are_markdown_images_for_the_asset_page():
+    import base64
+
+    markdown = figures_markdown(full_report())
+    images = [part.split(")", 1)[0] for part in markdown.split("](data:image/png;base64,")[1:]]
+    assert len(images) == 2 and all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
+    assert figures_markdown(ReportData(ROWS)).count("data:image/png") == 1  # no contingency rows: no heatmap, no empty image
+

@@ -28,7 +28,7 @@ from tracekd_ops.report.tables import (
 )  # fmt: skip
 
 # the entry point: what callers import from here (the Markdown table and the findings re-exported from their homes)
-__all__ = ["REPORT_VERSION", "ReportData", "Rows", "headline_lines", "markdown_summary", "markdown_table", "not_comparable",
+__all__ = ["REPORT_VERSION", "ReportData", "Rows", "figures_markdown", "headline_lines", "markdown_summary", "markdown_table", "not_comparable",
            "reading", "render_html", "unequal_trace_sets"]  # fmt: skip
 
 REPORT_VERSION = "report-7"
@@ -129,3 +129,12 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
         lineage=table_of(rows, lineage_columns()),
         condition_meanings=list(data.condition_meanings.items()),
     )
+
+
+def figures_markdown(data: ReportData) -> str:
+    """The two figures that say most at a glance (accuracy per condition with CIs; the step x answer
+    tables as heatmaps) as Markdown images, for the report asset's page in the Dagster UI."""
+    drawn = {"Answer and trace accuracy per condition (95% CIs; dashed: chance)": figures.accuracy_png(with_ci(data.leaderboard)),
+             "Step x answer tables (rows: step right/wrong; columns: answer right/wrong)": figures.heatmaps_png(data.contingency)}  # fmt: skip
+    return "\n\n".join(f"**{caption}**\n\n![{caption}](data:image/png;base64,{png})" for caption, png in drawn.items() if png)
+

@@ -112,11 +112,14 @@ def load_raw(
     synthetic: SyntheticConfig,
     limits: ReadLimits = READ_LIMITS,
 ) -> RawPartition:
-    """A dataset's records: generated (the embedded default) or read from its source (a path or
-    `hf:` id, else its environment variable), then subset and split by the protocol."""
+    """A dataset's records: generated (the embedded default), or read from its source (a path or
+    `hf:` id, else its environment variable) and subset and split by the protocol; at most
+    `per_category_limit` per split and category either way."""
     spec = dataset_spec(dataset)
-    if spec.generate is not None:
-        return RawPartition(dataset, "generated", "generated", spec.generate(synthetic), {}, {})
+    if spec.generate is not None:  # the limit still applies: a smoke run of the demo (`--per-category-limit`)
+        generated = spec.generate(synthetic)
+        limited = generated if per_category_limit is None else apply_protocol(generated, "full", seed, per_category_limit)
+        return RawPartition(dataset, "generated", "generated", limited, {}, {})
     source = resolve_source(spec, configured_source)
     loaded = load_source(dataset, source, limits, **options)
     records = apply_protocol(loaded, protocol, seed, per_category_limit)

@@ -19,7 +19,7 @@ from tracekd_ops.report.reference import (
     reference_ratings,
     reference_results,
 )
-from tracekd_ops.report.render import REPORT_VERSION, ReportData, markdown_summary, markdown_table, render_html
+from tracekd_ops.report.render import REPORT_VERSION, ReportData, figures_markdown, markdown_summary, markdown_table, render_html
 from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, run_tests
 from tracekd_ops.store.store import Store
 from tracekd_ops.store.tables import read_records
@@ -112,6 +112,7 @@ def build_report(store: Store, reports_dir: Path) -> dict[str, Any]:
     return {
         "path": path,
         "summary": Markdown(markdown_summary(data)),
+        "figures": Markdown(figures_markdown(data)),
         "rows": len(tables["leaderboard"]),
         "built_from_revisions": revisions,
         "code_versions": versions,
