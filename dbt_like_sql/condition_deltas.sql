@@ -5,6 +5,14 @@
 -- test: not_null dataset, condition, student, base_model, seed, n, mcnemar_p
 -- test: unique dataset, condition, student, base_model, seed
 -- test: accepted_range mcnemar_p 0 1
+-- column solution_only_revision: registry revision of the solution_only student it is paired with
+-- column n: test questions both students answered (the pairs)
+-- column answer_accuracy: this student's share of the paired questions answered right (0-1)
+-- column solution_only_accuracy: the solution_only student's share of the paired questions answered right (0-1)
+-- column only_this_right: test questions this condition's student got right and the solution-only student got wrong
+-- column only_solution_only_right: test questions the solution-only student got right and this condition's student got wrong
+-- column answer_delta: answer_accuracy minus solution_only_accuracy
+-- column mcnemar_p: McNemar p on the discordant pairs (exact binomial below 25 of them, else chi-square with continuity correction)
 WITH paired AS (
     SELECT
         p.dataset,

@@ -3,6 +3,12 @@
 -- test: not_null dataset, condition, student, base_model, category, n
 -- test: unique dataset, condition, student, base_model, category
 -- test: accepted_range answer_accuracy 0 1
+-- column n: predictions in the category, pooled over seeds (questions x seeds)
+-- column seeds: seeds pooled
+-- column answer_accuracy: share of the category's predictions answered right (0-1)
+-- column class_accuracy: share of the category's predictions with the class step right (0-1); NULL: no steps written
+-- column ir_exact_accuracy: share of the category's predictions listing exactly the gold facts (0-1); NULL: no steps written
+-- column trace_accuracy: share of the category's predictions with both steps right (0-1); NULL: no steps written
 SELECT
     dataset,
     condition,

@@ -6,6 +6,28 @@
 -- study's rule against TraceKD's (with how many lines its row lookup sent to another question).
 -- test: not_null dataset, condition, student, base_model, model_revision, lines
 -- test: unique dataset, condition, student, base_model, seed
+-- column source_name: where the outputs came from (credentials removed; git:<repo>@<commit> for a repository)
+-- column files: output files of this student
+-- column categories: the CoTempQA relations of its files, comma-separated ((per line): lines name their own)
+-- column lines: lines in its files
+-- column scored: lines scored
+-- column left_out: lines left out (why: external_lines.reason)
+-- column cut_short: scored lines whose generation did not close its answer (or its trace)
+-- column reported_acc: the study's own acc of its files (official exact match, percent), line-weighted; NULL: no summaries
+-- column recomputed_acc: TraceKD's re-run of that acc on the same lines (percent), line-weighted; NULL: not CoTempQA
+-- column files_acc_reproduced: files whose re-run acc equals the study's reported one exactly
+-- column questions: distinct questions scored
+-- column repeated_lines: lines left out as a repeat of an earlier line's question
+-- column matched_dataset: lines whose question, answers and gold facts match the loaded dataset's
+-- column differ_from_dataset: lines whose question is in the loaded dataset but whose answers or gold facts differ
+-- column not_in_dataset: lines whose question is not in the loaded dataset
+-- column official_accuracy_distinct: CoTempQA's official exact match over the distinct questions scored (0-1); NULL: not CoTempQA
+-- column ir_right: scored lines whose IR step lists exactly the gold facts
+-- column authors_ir_right: lines whose IR step is right by the study's rule (any looked-up fact quoted)
+-- column class_verdicts_differ: lines where the study's class verdict differs from TraceKD's
+-- column authors_evaluated: lines the study's script scores (it skips those without a trace)
+-- column authors_other_row: lines whose re-run row lookup found another question's row
+-- column authors_lookups: lines whose row lookup was re-run (the study's gold CSVs were there)
 WITH files AS (
     SELECT
         dataset, condition, student, base_model, seed,

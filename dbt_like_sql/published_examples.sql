@@ -3,6 +3,9 @@
 -- official entity-set match against TraceKD's exact match; a generation cut short before its
 -- answer closed), two per kind, with the generation, the gold answers and what was read from it.
 -- test: not_null kind, student, base_model, condition, file, line
+-- column kind: the verdict a scoring choice turns around on this line (IR rule, answer match, or cut short)
+-- column line: 1-based line (or record) number in the file
+-- column generation_end: the last 400 characters of the generation
 WITH kinds AS (
     SELECT
         l.*,

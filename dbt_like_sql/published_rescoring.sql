@@ -10,6 +10,20 @@
 -- verdict differs from the `tracekd` variant.
 -- test: not_null dataset, condition, student, base_model, variant, n
 -- test: unique dataset, condition, student, base_model, variant
+-- column variant: the scoring variant: tracekd, one choice changed, the authors' rule re-run, or the published table
+-- column ord: display order of the variant (1 tracekd ... 9 published table)
+-- column n: scored lines in the table (the published table: its total)
+-- column trace_ok_answer_ok: lines with the trace right and the answer right under the variant
+-- column trace_ok_answer_wrong: lines with the trace right and the answer wrong under the variant
+-- column trace_wrong_answer_ok: lines with the trace wrong and the answer right under the variant
+-- column trace_wrong_answer_wrong: lines with the trace wrong and the answer wrong under the variant
+-- column changed: lines whose (trace, answer) verdict differs from the tracekd variant's; NULL: the published table
+-- column categories: the relations the published counts pool, comma-separated; NULL: not the published table
+-- column source: citation of the published counts; NULL: not the published table
+-- column answer_accuracy: share of the table's lines with the answer right under the variant (0-1)
+-- column trace_accuracy: share of the table's lines with the trace right under the variant (0-1)
+-- column p_answer_given_trace_correct: answer accuracy where the trace is right under the variant; NULL: never right
+-- column p_answer_given_trace_wrong: answer accuracy where the trace is wrong under the variant; NULL: never wrong
 WITH scored AS (
     SELECT *
     FROM external_lines

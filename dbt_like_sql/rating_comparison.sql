@@ -8,6 +8,20 @@
 -- test: unique dataset, condition, student
 -- test: accepted_range interpretability_mean 1 5
 -- test: accepted_range cognitive_load_mean 1 5
+-- column participants: participants whose ratings count (those who failed an attention check left out)
+-- column interpretability_mean: mean interpretability rating of the condition's traces (1 not at all to 5 completely)
+-- column interpretability_ci_low: lower bound of its 95% t interval over participants' means; NULL: fewer than 2 participants
+-- column interpretability_ci_high: upper bound of its 95% t interval over participants' means; NULL: fewer than 2 participants
+-- column cognitive_load_mean: mean cognitive load rating of the condition's traces (1 very little to 5 very much effort)
+-- column cognitive_load_ci_low: lower bound of its 95% t interval over participants' means; NULL: fewer than 2 participants
+-- column cognitive_load_ci_high: upper bound of its 95% t interval over participants' means; NULL: fewer than 2 participants
+-- column student: the student whose accuracy is shown (experiment-file name); NULL: no student of this condition evaluated
+-- column answer_accuracy: that student's answer accuracy, mean over seeds (condition_comparison); NULL: none evaluated
+-- column trace_accuracy: that student's trace accuracy, mean over seeds; NULL: none evaluated, or no steps written
+-- column reference_interpretability: the reference study's published mean interpretability (1-5); NULL: none for this condition
+-- column reference_cognitive_load: the reference study's published mean cognitive load (1-5); NULL: none for this condition
+-- column reference_source: citation of the reference means; NULL: none for this condition
+-- column rated_trace_set_version: version of the trace set whose traces were rated
 WITH latest AS (
     SELECT dataset, arg_max(item_set_version, created_at) AS item_set_version
     FROM rating_item_sets

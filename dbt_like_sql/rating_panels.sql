@@ -3,6 +3,9 @@
 -- under the rating table.
 -- test: not_null dataset, panel, item_set_version, participants, excluded
 -- test: unique dataset, panel
+-- column participants: participants who rated the item set on this panel
+-- column excluded: participants left out of every rating statistic (they failed an attention check)
+-- column failed_an_attention_check: participants who failed at least one attention check
 WITH latest AS (
     SELECT dataset, arg_max(item_set_version, created_at) AS item_set_version
     FROM rating_item_sets

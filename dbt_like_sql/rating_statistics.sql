@@ -3,6 +3,15 @@
 -- Wilcoxon signed-rank tests with Holm-corrected p, and how many participants failed an attention check
 -- (left out of every statistic).
 -- test: not_null item_set_version, panel, scale, test, n
+-- column test: krippendorff_alpha_ordinal (agreement), friedman (all conditions) or wilcoxon (a pair, signed-rank)
+-- column groups: the conditions the test compares, comma-separated
+-- column n: participants (raters for alpha) the test used
+-- column statistic: Krippendorff's alpha, Friedman's chi-square or Wilcoxon's W; NULL: undefined (see note)
+-- column p: p-value; NULL for alpha, or where the test is undefined (see note)
+-- column p_holm: Holm-corrected p over the pairwise Wilcoxon tests; NULL for the others
+-- column participants: participants who rated the item set on this panel
+-- column excluded_participants: of them, those left out of every statistic (failed an attention check)
+-- column note: what the test ran on, or why it could not run
 WITH shown AS (
     SELECT DISTINCT item_set_version, panel FROM rating_comparison
 ),

@@ -3,6 +3,11 @@
 -- written: the per-run table to start any analysis from.
 -- test: not_null dataset, condition, student, base_model, seed, model_revision, answer_accuracy
 -- test: unique dataset, condition, student, base_model, seed
+-- column trace_style: how the student's training traces are worded (sentences, compact); NULL: no trace set (untuned, published)
+-- column registry_backend: where the student's revision lives: local, hub or external; NULL: not in the registry (untuned)
+-- column registry_uri: where to find that revision; NULL: not in the registry (untuned)
+-- column n: test questions scored in the run
+-- column created_at: when the run's metrics were computed (UTC)
 SELECT
     m.dataset,
     m.condition,

@@ -59,6 +59,61 @@ def test_a_file_from_an_older_schema_gains_the_new_columns_and_keeps_its_rows(tm
     assert store.rows("SELECT example_id, style FROM traces") == [{"example_id": "x-1", "style": None}]
 
 
+def stored_comments(path) -> tuple[dict, dict]:
+    """(table, column) -> column comment and table -> table comment of the stored tables, as any
+    DuckDB client reads them."""
+    from tracekd_ops.store.store import SCHEMA
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        columns = con.execute("SELECT table_name, column_name, comment FROM duckdb_columns() WHERE schema_name = 'main'").fetchall()
+        tables = con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+    return ({(t, c): text for t, c, text in columns if t in SCHEMA}, {t: text for t, text in tables if t in SCHEMA})
+
+
+def test_every_column_of_every_stored_table_has_its_comment_in_the_file(tmp_path):
+    from tracekd_ops.store.store import SCHEMA, TABLE_COMMENTS, column_comment, schema_columns
+
+    path = tmp_path / "t.duckdb"
+    Store(path).execute("SELECT 1")  # a new file: tables made on the first write
+    columns, tables = stored_comments(path)
+    declared = {(t, name) for t, cols in schema_columns().items() for name, _, _ in cols}
+    assert set(columns) == declared and len(declared) > 300
+    assert {key: text for key, text in columns.items() if not text} == {}
+    assert all(text == column_comment(*key) for key, text in columns.items())
+    assert tables == TABLE_COMMENTS and set(tables) == set(SCHEMA)
+
+
+def test_a_file_without_comments_gets_them_on_its_next_write_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.duckdb"
+    store = Store(path)
+    store.replace_partition("metrics", {"condition": "a"}, [metric_row("a", 1)])
+    stored = stored_comments(path)[0]
+    with duckdb.connect(str(path)) as con:  # as a file made before column comments existed
+        for table, column in stored:
+            con.execute(f'COMMENT ON COLUMN {table}."{column}" IS NULL')
+        con.execute("COMMENT ON TABLE metrics IS NULL")
+        con.execute("COMMENT ON COLUMN traces.style IS 'an outdated wording'")
+    assert set(stored_comments(path)[0].values()) == {None, "an outdated wording"}
+    store.execute("SELECT 1")
+    columns, tables = stored_comments(path)
+    assert all(columns.values()) and tables["metrics"]
+    assert columns["traces", "style"] != "an outdated wording"  # the code's wording wins
+    assert store.rows("SELECT condition, n FROM metrics") == [{"condition": "a", "n": 1}]
+
+
+def test_column_comments_are_one_short_line_each_and_name_real_columns():
+    from tracekd_ops.store.store import COLUMN_COMMENTS, column_comment, schema_columns
+
+    columns = {(t, name) for t, cols in schema_columns().items() for name, _, _ in cols}
+    for key, text in COLUMN_COMMENTS.items():
+        table, _, column = key.rpartition(".")
+        assert (table, column) in columns if table else any(c == column for _, c in columns), f"{key}: no such stored column"
+        assert "\n" not in text and 15 <= len(text) <= 125, f"{key}: one line, 15-125 characters ({len(text)})"
+    assert column_comment("traces", "trace_set_version") != column_comment("metrics", "trace_set_version")  # table's own wins
+    assert column_comment("metrics", "trace_set_version") == COLUMN_COMMENTS["trace_set_version"]
+    assert column_comment("some_model", "no_such_column") == ""
+
+
 def test_rows_outside_the_partition_are_refused(tmp_path, faults):
     store = Store(tmp_path / "t.duckdb")
     with pytest.raises(ValueError, match="outside the partition"):

@@ -24,7 +24,7 @@ from typing import Any, Callable
 import sqlglot
 from sqlglot import exp
 
-from tracekd_ops.store.store import Store, sql_string
+from tracekd_ops.store.store import Store, column_comment, sql_string
 
 TEST_KINDS = ("not_null", "unique", "accepted_range")
 _TEST_RE = re.compile(r"^--\s*test:\s*(\w+)\s+(.+?)\s*$")
@@ -78,7 +78,8 @@ def _parse_test(path: Path, line: str) -> SqlTest:
 
 
 def parse_model(path: Path) -> SqlModel:
-    """Read one model file; the leading `--` comment lines are its description and tests."""
+    """Read one model file; the leading `--` comment lines are its description, tests and column
+    comments (`-- column NAME: meaning`, see `declared_columns`)."""
     sql = path.read_text()
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
@@ -89,6 +90,8 @@ def parse_model(path: Path) -> SqlModel:
     cte_names = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     tables = sorted({t.name for t in tree.find_all(exp.Table) if t.name and t.name not in cte_names})
     comments = [line for line in sql.splitlines() if line.startswith("--")]
+    declared_columns(path, comments)  # a malformed column line fails here, with the file's name
+    comments = [line for line in comments if not _COLUMN_RE.match(line)]
     tests = tuple(_parse_test(path, line) for line in comments if _TEST_RE.match(line) or "test:" in line)
     description = "\n".join(line.removeprefix("--").strip() for line in comments if "test:" not in line)
     return SqlModel(path.stem, path, sql, tuple(tables), description, tests)
@@ -117,14 +120,60 @@ def _register_functions(con: Any) -> None:
         con.create_function(name, function, [sqltype(a) for a in arguments], sqltype(returns), side_effects=False)
 
 
+_COLUMN_RE = re.compile(r"^--\s*column\s+(\w+)\s*:\s*(.*?)\s*$")
+"""A model file's `-- column NAME: what it means` line: the comment of an output column that has
+no shared meaning (`store.COLUMN_COMMENTS`), or whose meaning in this model differs from it."""
+
+
+def declared_columns(path: Path, comment_lines: list[str]) -> dict[str, str]:
+    """The column comments a model file declares; a line without a comment, or a column declared
+    twice, is an error naming the file."""
+    declared: dict[str, str] = {}
+    for line in comment_lines:
+        match = _COLUMN_RE.match(line)
+        if not match:
+            continue
+        name, text = match.group(1), match.group(2)
+        if not text:
+            raise ValueError(f"{path}: column {name} is declared without a comment: {line!r}")
+        if name in declared:
+            raise ValueError(f"{path}: column {name} is declared twice")
+        declared[name] = text
+    return declared
+
+
+def model_column_comments(model: SqlModel, columns: list[str]) -> dict[str, str]:
+    """The comment of each output column: the file's declaration, else the column's shared meaning
+    in the stored tables. A column with neither, or a declaration of no output column, is an
+    error naming the file and the columns, so no model column goes undocumented (only the built
+    table knows its columns: `SELECT *` and `c.*` hide them from the parser)."""
+    declared = declared_columns(model.path, [line for line in model.sql.splitlines() if line.startswith("--")])
+    comments = {column: declared.get(column) or column_comment(model.name, column) for column in columns}
+    missing = [column for column, text in comments.items() if not text]
+    if missing:
+        raise ValueError(
+            f"{model.path}: no comment for column(s) {', '.join(missing)}: declare each in the file's header as "
+            "`-- column NAME: what it means` (a column named as a stored one with the same meaning needs none)"
+        )
+    unknown = sorted(set(declared) - set(columns))
+    if unknown:
+        raise ValueError(f"{model.path}: declares column(s) {', '.join(unknown)}, which the SELECT does not produce")
+    return comments
+
+
 def materialize_model(store: Store, model: SqlModel) -> int:
-    """Replace the model's table with its SELECT's result in one transaction; returns the row count."""
+    """Replace the model's table with its SELECT's result in one transaction, its table and every
+    column commented (any DuckDB client shows what they mean); returns the row count. A column
+    without a comment fails the build and leaves the old table in place."""
     body = model.sql.strip().rstrip(";")
     with store.connect(write=True) as con:
         _register_functions(con)
         con.execute(f'CREATE OR REPLACE TABLE "{model.name}" AS {body}')
         summary = " ".join(model.description.split(". ")[0].split()) or f"SQL model {model.path.name}"
         con.execute(f'COMMENT ON TABLE "{model.name}" IS {sql_string(f"{summary} (SQL model {model.path.name})")}')
+        columns = [row[0] for row in con.execute(f"SELECT name FROM pragma_table_info('{model.name}')").fetchall()]
+        comments = model_column_comments(model, columns)
+        con.execute(";\n".join(f'COMMENT ON COLUMN "{model.name}"."{column}" IS {sql_string(text)}' for column, text in comments.items()))
         return int(con.execute(f'SELECT count(*) FROM "{model.name}"').fetchone()[0])
 
 
