@@ -16,7 +16,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from tracekd_assets.home import HOME_HELP, default_home
+from tracekd_assets.home import HOME_HELP, HOME_VARIABLE, STORE_DATA_VARIABLE, STORE_VARIABLE, default_home
 from tracekd_ops.datasets import loadable_datasets
 from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES
 from tracekd_ops.ratings.formats import FORMATS
@@ -98,7 +98,7 @@ def _prepare_environment(args: argparse.Namespace) -> None:
     if os.environ.get("TRACEKD_REGISTRY", "local") == "local":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local study needs no network
     if args.home:
-        os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
+        os.environ[HOME_VARIABLE] = str(Path(args.home).resolve())
 
 
 LOCAL_TEACHER_QUESTIONS = 60
@@ -237,7 +237,7 @@ def _dev(args: argparse.Namespace) -> int:
     from tracekd_assets.demo import bind_instance
 
     if args.home:
-        os.environ["TRACEKD_HOME"] = str(Path(args.home).resolve())
+        os.environ[HOME_VARIABLE] = str(Path(args.home).resolve())
     instance = bind_instance(TraceKDHome().root)
     _pools(args)
     workspace = instance / "workspace.yaml"  # the code location named as the runs recorded it, from whatever directory
@@ -451,7 +451,7 @@ def _store(home: str | None):  # noqa: ANN202 - keeps the import lazy
     from tracekd_ops.store.lake import open_store
 
     root = _home_root(home)
-    store = open_store(os.environ.get("TRACEKD_STORE"), root, os.environ.get("TRACEKD_STORE_DATA_PATH"))
+    store = open_store(os.environ.get(STORE_VARIABLE), root, os.environ.get(STORE_DATA_VARIABLE))
     if not store.exists():
         raise SystemExit(f"no TraceKD database at {store.location}: run `tracekd demo` or materialize something")
     return store

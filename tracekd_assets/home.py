@@ -8,6 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+HOME_VARIABLE = "TRACEKD_HOME"
+STORE_VARIABLE = "TRACEKD_STORE"
+"""Where results are stored when not in the home's DuckDB file: `ducklake:postgres:<libpq string>`."""
+STORE_DATA_VARIABLE = "TRACEKD_STORE_DATA_PATH"
+"""DuckLake's Parquet folder; unset: lake/ in the home."""
 HOME_OF_INSTANCE = "tracekd_home"
 """A file in a Dagster instance's folder naming the TraceKD home its runs write to."""
 INSTANCE_OF_HOME = "dagster_home"
@@ -24,8 +29,8 @@ def default_home() -> str:
     with only `DAGSTER_HOME` set writes where the runs it shows wrote); else `var/` of the checkout
     this code runs from (what the README's commands use); else the user's data folder (an installed
     package). Absolute, so every step process agrees."""
-    if os.environ.get("TRACEKD_HOME"):
-        return str(Path(os.environ["TRACEKD_HOME"]).resolve())
+    if os.environ.get(HOME_VARIABLE):
+        return str(Path(os.environ[HOME_VARIABLE]).resolve())
     marker = Path(os.environ.get("DAGSTER_HOME") or "/nonexistent") / HOME_OF_INSTANCE
     if marker.is_file():
         return marker.read_text().strip()
@@ -33,3 +38,9 @@ def default_home() -> str:
         return str(CHECKOUT / "var")
     data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return str((data / "tracekd").resolve())
+
+
+def lake_store() -> bool:
+    """Whether the results live in a DuckLake many writers share (which the pool limits follow)."""
+    return os.environ.get(STORE_VARIABLE, "").startswith("ducklake:")
+

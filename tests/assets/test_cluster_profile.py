@@ -238,11 +238,11 @@ def test_on_the_cluster_every_student_trains_in_a_pod_of_its_own_and_locally_onl
     monkeypatch.delenv("DAGSTER_CURRENT_IMAGE", raising=False)
     for processes in (0, 2):
         with pytest.raises(ValueError, match="training in a pod needs the image"):
-            training_launcher(None, processes, "ddp", "cluster")  # type: ignore[arg-type]
+            training_launcher(None, processes, "cluster")  # type: ignore[arg-type]
     monkeypatch.setenv("TRACEKD_IMAGE", "registry.example.org/tracekd:0.1.0")
-    assert callable(training_launcher(None, 0, "ddp", "cluster"))  # type: ignore[arg-type]
-    assert training_launcher(None, 0, "ddp", "local") is None  # type: ignore[arg-type]
-    assert callable(training_launcher(None, 2, "ddp", "local"))  # type: ignore[arg-type]
+    assert callable(training_launcher(None, 0, "cluster"))  # type: ignore[arg-type]
+    assert training_launcher(None, 0, "local") is None  # type: ignore[arg-type]
+    assert callable(training_launcher(None, 2, "local"))  # type: ignore[arg-type]
 
 
 def test_a_training_pod_asks_for_a_gpu_per_process_mounts_the_home_and_carries_no_credential(monkeypatch, faults):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tracekd_assets.home import HOME_VARIABLE, STORE_DATA_VARIABLE, STORE_VARIABLE, lake_store
+
 DUCKDB_POOL = "duckdb"
 """Steps whose work is writing the results store: limit 1 on the DuckDB file (one writing process per
 file); on a DuckLake store (`TRACEKD_STORE=ducklake:...`), whose writers take turns only to commit,
@@ -22,8 +24,7 @@ TEACHER_POOL = "teacher_endpoint"
 
 def pool_limits() -> dict[str, int]:
     """Every pool TraceKD's assets use, with its limit (a test checks that none is missing)."""
-    lake = os.environ.get("TRACEKD_STORE", "").startswith("ducklake:")
-    writers = _slots("TRACEKD_STORE_WRITER_SLOTS", 8) if lake else 1
+    writers = _slots("TRACEKD_STORE_WRITER_SLOTS", 8) if lake_store() else 1
     limits = {DUCKDB_POOL: writers, TRAINING_POOL: _slots("TRACEKD_TRAINING_SLOTS", 4), TEACHER_POOL: _slots("TRACEKD_TEACHER_SLOTS", 1)}
     return limits
 
@@ -44,7 +45,7 @@ def apply_pool_limits(instance: Any) -> dict[str, int]:
     return limits
 
 
-CLUSTER_ENV_VARS = ["TRACEKD_DEPLOYMENT", "TRACEKD_HOME", "TRACEKD_STORE", "TRACEKD_STORE_DATA_PATH", "TRACEKD_K8S_NAMESPACE"]
+CLUSTER_ENV_VARS = ["TRACEKD_DEPLOYMENT", HOME_VARIABLE, STORE_VARIABLE, STORE_DATA_VARIABLE, "TRACEKD_K8S_NAMESPACE"]
 """Settings every step pod and training pod gets from the process that launches it (plain values)."""
 CLUSTER_SECRET = "tracekd-secrets"
 """The Kubernetes secret with every credential (PGPASSWORD, DAGSTER_PG_PASSWORD, HF_TOKEN,

@@ -19,7 +19,7 @@ from dagster.components import definitions
 from pydantic import BaseModel, Field, create_model, model_validator
 
 from tracekd_assets.defs.recovery import die_with_parent, recovering_executor
-from tracekd_assets.home import default_home
+from tracekd_assets.home import STORE_DATA_VARIABLE, STORE_VARIABLE, default_home
 
 from tracekd_ops.core.secrets import url_secrets
 from tracekd_ops.datasets import dataset_spec, loadable_datasets
@@ -116,10 +116,10 @@ class TraceKDHome(ConfigurableResource):
 
     home: str = Field(default_factory=default_home)
     store_location: str | None = env_field(
-        "TRACEKD_STORE", "where results are stored: unset, tracekd.duckdb in the home; ducklake:postgres:<libpq string>, a "
+        STORE_VARIABLE, "where results are stored: unset, tracekd.duckdb in the home; ducklake:postgres:<libpq string>, a "
         "DuckLake many writers share (cluster profile; the password in $PGPASSWORD, not here)",
     )
-    store_data_path: str | None = env_field("TRACEKD_STORE_DATA_PATH", "DuckLake's Parquet folder; unset: lake/ in the home")
+    store_data_path: str | None = env_field(STORE_DATA_VARIABLE, "DuckLake's Parquet folder; unset: lake/ in the home")
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Every step uses the home: a step process started by a run dies with that run."""
