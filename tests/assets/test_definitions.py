@@ -120,6 +120,7 @@ def test_the_ui_shows_kinds_and_table_schemas():
     assert graph.get(AssetKey("condition_comparison")).kinds == {"duckdb", "sql"}
     schema = graph.get(AssetKey("student")).metadata["dagster/column_schema"]
     assert {"revision", "content_digest", "metrics"} <= {column.name for column in schema.columns}
+    assert all(column.description for column in schema.columns)  # what each column holds, as DuckDB's comment says
     raw = graph.get(AssetKey("raw_examples")).metadata
     assert raw["dagster/table_name"] == "raw_examples" and "canonical QA records" in raw["duckdb_tables"].value
 

@@ -76,6 +76,8 @@ def test_whole_graph_materializes_and_rematerializing_leaves_no_duplicates(tmp_p
         event = instance.get_latest_materialization_event(AssetKey("condition_comparison"))
         lineage = event.asset_materialization.metadata["dagster/column_lineage"]
         assert lineage.value.deps_by_column["answer_accuracy"] == [TableColumnDep(AssetKey("metrics"), "answer_accuracy")]
+        schema = event.asset_materialization.metadata["dagster/column_schema"].value
+        assert "runs_stopped_early" in {c.name for c in schema.columns} and all(c.description for c in schema.columns)
         for asset, column, source in (("traces", "gold_class", TableColumnDep(AssetKey("raw_examples"), "category")),  # the core tables too
                                       ("metrics", "answer_accuracy", TableColumnDep(AssetKey("predictions"), "answer_correct")),
                                       ("student", "trace_set_version", TableColumnDep(AssetKey("traces"), "trace_set_version"))):  # fmt: skip

@@ -26,13 +26,14 @@ def as_metadata(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def table_metadata(*tables: str) -> dict[str, Any]:
     """The DuckDB tables an asset writes, as Dagster shows a table: the first one's columns as its
-    column schema (name, type, NOT NULL), and what each table holds (their DuckDB comments)."""
+    column schema (name, type, NOT NULL, what the column holds), and what each table holds (their
+    DuckDB comments)."""
     from dagster import TableColumn, TableColumnConstraints, TableSchema
 
-    from tracekd_ops.store.store import TABLE_COMMENTS, schema_columns
+    from tracekd_ops.store.store import TABLE_COMMENTS, column_comment, schema_columns
 
-    columns = [TableColumn(name, type_, constraints=TableColumnConstraints(nullable=not not_null)) for name, type_, not_null in
-               schema_columns()[tables[0]]]  # fmt: skip
+    columns = [TableColumn(name, type_, description=column_comment(tables[0], name), constraints=TableColumnConstraints(nullable=not not_null))
+               for name, type_, not_null in schema_columns()[tables[0]]]  # fmt: skip
     return {
         "dagster/column_schema": TableSchema(columns=columns),
         "dagster/table_name": tables[0],

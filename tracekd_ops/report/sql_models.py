@@ -183,6 +183,12 @@ def run_tests(store: Store, model: SqlModel) -> dict[str, int]:
         return {test.name: int(con.execute(test.failing_rows_sql(model.name)).fetchone()[0]) for test in model.tests}
 
 
+def model_columns(store: Store, model: SqlModel) -> list[tuple[str, str, str]]:
+    """(name, type, comment) of each column of the built model, as DuckDB holds them."""
+    return [(r["column_name"], r["data_type"], r["comment"] or "") for r in store.rows(
+        "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? AND NOT internal ORDER BY column_index", [model.name])]  # fmt: skip
+
+
 def column_lineage(store: Store, model: SqlModel) -> dict[str, list[tuple[str, str]]]:
     """For each output column of the built model, the (upstream table, column) pairs it is
     computed from, as sqlglot's lineage resolves them; columns it cannot trace are left out."""

@@ -20,7 +20,7 @@ from tracekd_ops.report.reference import (
     reference_results,
 )
 from tracekd_ops.report.render import REPORT_VERSION, ReportData, figures_markdown, markdown_summary, markdown_table, render_html
-from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, run_tests
+from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, model_columns, run_tests
 from tracekd_ops.store.store import Store
 from tracekd_ops.store.tables import read_records
 from tracekd_ops.teacher.requests import PROMPT_VERSION
@@ -74,12 +74,14 @@ class SqlModelOutcome:
     """Output column -> the (upstream table, column) pairs it is computed from."""
     failing: dict[str, int]
     """Test name -> failing row count (0: passed)."""
+    columns: list[tuple[str, str, str]]
+    """(name, type, comment) of each column of the built table."""
 
 
 def build_sql_model(store: Store, model: SqlModel) -> SqlModelOutcome:
     rows = materialize_model(store, model)
     preview = store.rows(f'SELECT * FROM "{model.name}" LIMIT 20')
-    return SqlModelOutcome(rows, preview, column_lineage(store, model), run_tests(store, model))
+    return SqlModelOutcome(rows, preview, column_lineage(store, model), run_tests(store, model), model_columns(store, model))
 
 
 def preview_markdown(rows: list[dict[str, Any]]) -> Markdown:

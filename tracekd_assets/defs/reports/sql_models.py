@@ -11,8 +11,10 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     MaterializeResult,
+    TableColumn,
     TableColumnDep,
     TableColumnLineage,
+    TableSchema,
     asset,
 )
 
@@ -58,7 +60,8 @@ def sql_model_asset(model: SqlModel) -> AssetsDefinition:
         )
         return MaterializeResult(
             metadata={**as_metadata({"rows": built.rows, "preview": preview_markdown(built.preview)}), "dagster/column_lineage": lineage,
-                      "dagster/row_count": built.rows},  # fmt: skip
+                      "dagster/row_count": built.rows,
+                      "dagster/column_schema": TableSchema([TableColumn(name, type_, description=comment) for name, type_, comment in built.columns])},  # fmt: skip
             check_results=[
                 AssetCheckResult(check_name=name, passed=count == 0, metadata={"failing_rows": count})
                 for name, count in built.failing.items()
