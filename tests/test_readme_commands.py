@@ -11,13 +11,14 @@ import os
 import re
 import shutil
 import signal
-import site
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.fresh_venv import fresh_venv, pip_install
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORT_VARIANTS = {
@@ -53,13 +54,8 @@ def fresh_checkout(tmp: Path) -> Path:
         elif source.exists():
             shutil.copy2(source, target)
     venv = checkout / ".venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True, check=True)
-    (Path(purelib.stdout.strip()) / "zz_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-build-isolation", "-q",
-                                "-e", str(checkout)], capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert installed.returncode == 0, installed.stderr[-3000:]
+    python, _ = fresh_venv(venv)
+    pip_install(python, "--no-build-isolation", "-e", str(checkout))
     for name in CONSOLE_SCRIPTS:  # the dependencies' commands, run by the checkout's interpreter
         script = (Path(sys.executable).parent / name).read_text().split("\n", 1)[1]
         (venv / "bin" / name).write_text(f"#!{python}\n{script}")

@@ -33,17 +33,8 @@ from tracekd_assets.defs.resources import (ExperimentSettings, RegistrySettings,
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 from tracekd_ops.train.memory import GIB, available_memory, fits_side_by_side
 
-DAGSTER_YAML = """\
-# Written by TraceKD. DuckDB allows one writing process per file: steps in the `duckdb` pool
-# run one at a time across all runs (op granularity). TraceKD sets its other pools' limits
-# (training, teacher_endpoint) in the instance itself (tracekd_assets/defs/pools.py).
-concurrency:
-  pools:
-    granularity: op
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
+INSTANCE_FILE = Path(__file__).with_name("dagster.yaml")
+"""The local profile's Dagster instance settings (pools, run monitoring), the one checked-in copy."""
 
 JOB_SELECTIONS = {job.name: job.selection for job in (raw_job, condition_job, report_job, published_job)}
 
@@ -59,11 +50,11 @@ it side by side instead."""
 
 
 def prepare_dagster_home(path: Path) -> Path:
-    """Create a Dagster home whose instance limits the `duckdb` pool to one step at a time."""
+    """Create a Dagster home with TraceKD's instance settings (`INSTANCE_FILE`)."""
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML)
+        config.write_text(INSTANCE_FILE.read_text())
     return path
 
 

@@ -132,6 +132,10 @@ def test_helm_values_and_the_instance_file_say_the_same():
     assert values["concurrency"]["pools"]["defaultLimit"] == instance["concurrency"]["pools"]["default_limit"] == 1
     assert values["concurrency"]["pools"]["granularity"] == instance["concurrency"]["pools"]["granularity"] == "op"
     assert values["concurrency"]["runs"]["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
+    monitoring, run_monitoring = values["dagsterDaemon"]["runMonitoring"], instance["run_monitoring"]
+    assert monitoring["enabled"] is run_monitoring["enabled"] is True
+    assert (monitoring["startTimeoutSeconds"], monitoring["pollIntervalSeconds"], monitoring["freeSlotsAfterRunEndSeconds"]) == (
+        run_monitoring["start_timeout_seconds"], run_monitoring["poll_interval_seconds"], run_monitoring["free_slots_after_run_end_seconds"])  # fmt: skip
     (deployment,) = values["dagster-user-deployments"]["deployments"]
     env = {e["name"]: e["value"] for e in deployment["env"]}
     assert env["TRACEKD_DEPLOYMENT"] == "cluster" and deployment["dagsterApiGrpcArgs"] == ["-m", "tracekd_assets.definitions"]

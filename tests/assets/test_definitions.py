@@ -121,6 +121,8 @@ def test_the_ui_shows_kinds_and_table_schemas():
     schema = graph.get(AssetKey("student")).metadata["dagster/column_schema"]
     assert {"revision", "content_digest", "metrics"} <= {column.name for column in schema.columns}
     assert all(column.description for column in schema.columns)  # what each column holds, as DuckDB's comment says
+    gpu = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).tags.get("compute") == "gpu"}
+    assert gpu == {"student", "predictions", "base_model_baseline"}  # select them with tag:compute=gpu
     raw = graph.get(AssetKey("raw_examples")).metadata
     assert raw["dagster/table_name"] == "raw_examples" and "canonical QA records" in raw["duckdb_tables"].value
 

@@ -99,3 +99,19 @@ def test_a_run_killed_holding_the_write_lock_is_recovered_by_the_next_materializ
         assert instance.event_log_storage.get_concurrency_run_ids() == set()
         assert free_dead_runs(instance) == []  # nothing left to recover
     faults.held("kill")
+
+
+def test_dagsters_local_launcher_still_cannot_see_a_killed_run_worker(tmp_path):
+    """Why recovery.py is TraceKD's own on the local profile: Dagster's run monitoring fails a run
+    whose worker died only through the run launcher's health check, which the local launcher lacks
+    (the Kubernetes one has it, so the cluster profile leaves this to Dagster). The instance TraceKD
+    makes has run monitoring on; when this fails, Dagster's local launcher checks its workers: mark
+    killed runs failed through run monitoring and retire recovery.py's detection."""
+    from dagster_k8s import K8sRunLauncher
+
+    home = prepare_dagster_home(tmp_path / "dagster")
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert instance.run_monitoring_enabled and instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 60
+        assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"
+        assert not instance.run_launcher.supports_check_run_worker_health
+    assert K8sRunLauncher.supports_check_run_worker_health.fget(None)  # type: ignore[attr-defined]

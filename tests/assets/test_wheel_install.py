@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import site
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.conftest import PROJECT_ROOT, SHARED_DATA
+from tests.fresh_venv import fresh_venv, pip_install
 
 SOURCES = ("pyproject.toml", "README.md", "tracekd_ops", "tracekd_assets", "dbt_like_sql")
 DEFINITIONS = """
@@ -49,14 +49,9 @@ def test_the_built_wheel_installs_loads_the_same_definitions_and_runs(tmp_path):
     wheel = next((tmp_path / "dist").glob("tracekd-*.whl"))
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = str(venv / "bin" / "python")
-    installed = subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", str(wheel)],
-                               capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert installed.returncode == 0, installed.stderr[-3000:]
-    venv_site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True,
-                                    text=True, check=True).stdout.strip())  # fmt: skip
-    (venv_site / "zz_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")  # after the wheel on sys.path
+    python_path, venv_site = fresh_venv(venv)
+    python = str(python_path)
+    pip_install(python_path, "--no-index", str(wheel))
     elsewhere = tmp_path / "elsewhere"  # no checkout, no pyproject.toml above it
     elsewhere.mkdir()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster"), "PYTHONPATH": "", "COLUMNS": "400"}

@@ -69,6 +69,9 @@ def training_pod_spec(processes: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+GPU_ASSET_TAGS = {"compute": "gpu"}
+"""The assets whose steps want a GPU (training, generation): `dagster asset materialize --select
+'tag:compute=gpu'`, or the UI's filter, finds them."""
 GPU_STEP_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
 """Op tags of a step that wants a GPU in its own pod (batched generation): on the `cluster`
 profile the k8s executor gives the pod one GPU; other executors ignore the tag. Training asks in

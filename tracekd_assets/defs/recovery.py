@@ -1,4 +1,9 @@
-"""Recovery from killed runs, without manual steps.
+"""Recovery from killed runs, without manual steps: the one private piece of run orchestration on
+the local profile, kept because Dagster cannot do it there. Dagster's run monitoring (on in the
+instance TraceKD makes, tracekd_assets/dagster.yaml) fails a run whose worker died only through the
+run launcher's worker health check, which the local launcher does not have (the Kubernetes launcher
+does: the cluster profile leaves this to Dagster). `test_dagsters_local_launcher_still_cannot_see_a_
+killed_run_worker` (tests/assets/test_kill_recovery.py) fails the day it gains one.
 
 A run killed with SIGKILL cannot report its own end: Dagster keeps it STARTED, and the pool slots
 its steps claimed (the `duckdb` pool, limit 1) stay claimed, so every later DuckDB writer waits

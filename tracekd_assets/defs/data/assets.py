@@ -70,4 +70,5 @@ def traces(context: AssetExecutionContext, home: TraceKDHome, experiment: Experi
         context.log.error(f"Great Expectations suite failed, stored traces left as they were: {outcome.suite.describe()}")
     check = AssetCheckResult(check_name=GX_CHECK, passed=outcome.stored, severity=AssetCheckSeverity.ERROR,
                              metadata=as_metadata(outcome.check_metadata()))  # fmt: skip
-    yield MaterializeResult(metadata={**as_metadata(outcome.metadata()), **column_lineage("traces")}, check_results=[check])
+    rows = {"dagster/row_count": len(outcome.trace_set.rows)} if outcome.stored else {}
+    yield MaterializeResult(metadata={**as_metadata(outcome.metadata()), **column_lineage("traces"), **rows}, check_results=[check])

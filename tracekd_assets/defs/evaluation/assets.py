@@ -15,7 +15,7 @@ from dagster import (
 from tracekd_assets.defs.column_lineage import column_lineage
 from tracekd_assets.defs.metadata import as_metadata, table_metadata
 from tracekd_assets.defs.partitions import dataset_partitions, run_partitions, split_run_key
-from tracekd_assets.defs.pools import DUCKDB_POOL, GPU_STEP_TAGS, TRAINING_POOL
+from tracekd_assets.defs.pools import DUCKDB_POOL, GPU_ASSET_TAGS, GPU_STEP_TAGS, TRAINING_POOL
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
 from tracekd_ops.evaluate.metrics import BASELINE_CONDITION, METRICS_VERSION
 from tracekd_ops.steps.evaluate import compute_metrics, evaluate_base_models, evaluate_students
@@ -42,6 +42,7 @@ def answer_rules() -> DataVersionsByPartition:
     partitions_def=run_partitions,
     deps=["student", "raw_examples", AssetDep("answer_rules", partition_mapping=BY_DATASET)],
     op_tags=GPU_STEP_TAGS,
+    tags=GPU_ASSET_TAGS,
     pool=TRAINING_POOL,
     group_name="evaluation",
     kinds={"pytorch", "huggingface", "duckdb"},
@@ -72,13 +73,14 @@ def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: E
 def metrics(context: AssetExecutionContext, home: TraceKDHome, registry: RegistrySettings) -> MaterializeResult:
     dataset, condition = split_run_key(context.partition_key)
     outcome = compute_metrics(home.store(), registry.build(home), dataset, condition, context.log.info, context.log.warning)
-    return MaterializeResult(metadata={**as_metadata(outcome.metadata()), **column_lineage("metrics")})
+    return MaterializeResult(metadata={**as_metadata(outcome.metadata()), **column_lineage("metrics"), "dagster/row_count": len(outcome.rows)})
 
 
 @asset(
     partitions_def=dataset_partitions,
     deps=["raw_examples", "answer_rules"],
     group_name="evaluation",
+    tags=GPU_ASSET_TAGS,
     kinds={"pytorch", "huggingface", "duckdb"},
     metadata=table_metadata("predictions", "metrics"),
     code_version=f"{METRICS_VERSION}/{EVALUATION_VERSION}",

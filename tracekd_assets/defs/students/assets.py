@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 
 from tracekd_assets.defs.column_lineage import column_lineage
 from tracekd_assets.defs.metadata import as_metadata, table_metadata
-from tracekd_assets.defs.pools import TRAINING_POOL
+from tracekd_assets.defs.pools import GPU_ASSET_TAGS, TRAINING_POOL
 from tracekd_assets.defs.partitions import run_partitions, split_run_key
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome, deployment
 from tracekd_assets.defs.students.launch import training_launcher
@@ -18,6 +18,7 @@ from tracekd_ops.train.trainer import TRAINER_VERSION
     deps=["traces"],
     pool=TRAINING_POOL,
     group_name="students",
+    tags=GPU_ASSET_TAGS,
     kinds={"pytorch", "huggingface", "duckdb"},
     metadata=table_metadata("registry"),
     code_version=TRAINER_VERSION,
