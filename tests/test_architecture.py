@@ -5,6 +5,7 @@ the Dagster layer uses no private Dagster module."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tracekd_ops import ALLOWED_IMPORTS
@@ -147,3 +148,24 @@ def test_no_module_imports_itself_round_a_loop():
 
 def test_a_loop_is_caught():
     assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|CREATE\s+(OR\s+REPLACE\s+)?TABLE)\b", re.S)  # SQL keywords as this code writes them: upper case
+
+
+def sql_in(path: Path) -> list[int]:
+    """The lines of a file's string constants that are SQL statements."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)]
+
+
+def test_the_steps_hold_no_sql():
+    """A step composes the wings; the queries live with the tables' readers (store.tables, the
+    registry index, ratings storage, the SQL models), so a table's SQL has one home."""
+    assert [f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / "tracekd_ops" / "steps").glob("*.py")) for line in sql_in(path)] == []
+
+
+def test_sql_in_a_step_is_caught(tmp_path):
+    bad = tmp_path / "step.py"
+    bad.write_text('def f(store, name):\n    """Select the style from the stored sets."""\n    return store.rows(f"SELECT style FROM {name} WHERE dataset = ?", ["x"])\n')
+    assert sql_in(bad) == [3]  # the f-string's SQL, not the docstring's words

@@ -50,6 +50,12 @@ def latest_item_set(store: Store, dataset: str | None = None) -> str | None:
     return rows[0]["item_set_version"] if rows else None
 
 
+def newest_item_sets(store: Store) -> list[str]:
+    """The newest item set of each dataset."""
+    rows = store.rows("SELECT arg_max(item_set_version, created_at) AS v FROM rating_item_sets GROUP BY dataset ORDER BY dataset")
+    return [r["v"] for r in rows]
+
+
 def load_items(store: Store, item_set_version: str) -> list[RatingItem]:
     rows = store.rows("SELECT * FROM rating_items WHERE item_set_version = ? ORDER BY item_id", [item_set_version])
     if not rows:

@@ -157,5 +157,11 @@ class RegistryIndex:
         rows = self.store.rows("SELECT DISTINCT dataset, condition FROM registry WHERE status = ? ORDER BY ALL", [REGISTERED])
         return [(row["dataset"], row["condition"]) for row in rows]
 
+    def names_taken(self, names: list[str], except_backend: str) -> list[str]:
+        """Which of `names` a student of another backend is registered under."""
+        rows = self.store.rows("SELECT DISTINCT model_name FROM registry WHERE backend <> ? AND model_name IN (SELECT unnest(?::VARCHAR[])) "
+                               "ORDER BY model_name", [except_backend, names])  # fmt: skip
+        return [r["model_name"] for r in rows]
+
     def attach_metrics(self, revision: str, metrics: dict[str, float]) -> None:
         self.store.execute("UPDATE registry SET metrics = ? WHERE revision = ?", [json.dumps(metrics, sort_keys=True), revision])

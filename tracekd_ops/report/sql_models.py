@@ -183,6 +183,11 @@ def run_tests(store: Store, model: SqlModel) -> dict[str, int]:
         return {test.name: int(con.execute(test.failing_rows_sql(model.name)).fetchone()[0]) for test in model.tests}
 
 
+def read_model(store: Store, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The rows of a built model (the first `limit` of them)."""
+    return store.rows(f'SELECT * FROM "{name}"' + (f" LIMIT {int(limit)}" if limit is not None else ""))
+
+
 def model_columns(store: Store, model: SqlModel) -> list[tuple[str, str, str]]:
     """(name, type, comment) of each column of the built model, as DuckDB holds them."""
     return [(r["column_name"], r["data_type"], r["comment"] or "") for r in store.rows(

@@ -32,7 +32,7 @@ from tracekd_ops.evaluate.metrics import (
 from tracekd_ops.registry.base import Registry
 from tracekd_ops.registry.index import RegistryEntry, RegistryIndex
 from tracekd_ops.store.store import Store
-from tracekd_ops.store.tables import dataset_version, read_records
+from tracekd_ops.store.tables import dataset_version, read_predictions, read_records, trace_set_style
 from tracekd_ops.train.experiment import ExperimentFile
 from tracekd_ops.traces.render import SENTENCES, render_prompt, render_steps
 
@@ -135,12 +135,6 @@ def run_result(
     return metrics_row, tables
 
 
-def _training_style(store: Store, dataset: str, condition: str) -> str:
-    """The style the trace set was written in: generated traces are compared with gold in it."""
-    rows = store.rows("SELECT style FROM trace_sets WHERE dataset = ? AND condition = ?", [dataset, condition])
-    return rows[0]["style"] if rows else SENTENCES
-
-
 @dataclass
 class MetricsOutcome:
     dataset: str
@@ -161,14 +155,11 @@ class MetricsOutcome:
 
 def compute_metrics(store: Store, registry: Registry, dataset: str, condition: str, log: Log, warn: Log) -> MetricsOutcome:
     # published outputs are left out: their metrics are computed on import, in their own trace format
-    predicted = store.rows(
-        "SELECT * FROM predictions WHERE dataset = ? AND condition = ? AND trace_set_version <> ? ORDER BY student, base_model, seed",
-        [dataset, condition, EXTERNAL_TRACE_SET],
-    )
+    predicted = read_predictions(store, dataset, condition, EXTERNAL_TRACE_SET)
     if not predicted:
         raise ValueError(f"no predictions of a TraceKD student stored for {dataset}/{condition}: materialize predictions first")
     baselines = reference_accuracies(store, dataset)
-    style = _training_style(store, dataset, condition)
+    style = trace_set_style(store, dataset, condition) or SENTENCES  # generated traces are compared with gold in it
     runs: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in predicted:
         runs.setdefault(tuple(Lineage.from_row(row).run_keys().values()), []).append(row)

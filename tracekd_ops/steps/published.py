@@ -36,6 +36,7 @@ from tracekd_ops.published.fields import LineFields, LineRefused, text_field, te
 from tracekd_ops.published.lines import SUFFIXES, read_lines
 from tracekd_ops.published.rescore import TRACEKD_FORMAT, prediction_row, read_generation, record_of, verdicts
 from tracekd_ops.published.settings import AUTO, SIMPLE, PublishedSource
+from tracekd_ops.registry.index import RegistryIndex
 from tracekd_ops.store.store import Store
 from tracekd_ops.store.tables import read_records
 from tracekd_ops.steps.evaluate import reference_accuracies, run_result
@@ -143,10 +144,9 @@ def import_published(store: Store, source: PublishedSource, choice: ScoringChoic
     for (base_model, condition), outputs in sorted(students.items()):
         imports.append(_student(folder, source, fmt, scorer, name, base_model, condition, outputs, known, choice, outcome, log))
     names = [s.lineage.model_name for s in imports]
-    trained = store.rows("SELECT DISTINCT model_name FROM registry WHERE backend <> ? AND model_name IN (SELECT unnest(?::VARCHAR[]))",
-                         [EXTERNAL_BACKEND, names])  # fmt: skip
+    trained = RegistryIndex(store).names_taken(names, except_backend=EXTERNAL_BACKEND)
     if trained:
-        raise ValueError(f"student name {source.student!r} is taken by a student TraceKD trained ({trained[0]['model_name']}): "
+        raise ValueError(f"student name {source.student!r} is taken by a student TraceKD trained ({trained[0]}): "
                          "import the published outputs under another name (student setting, --student)")  # fmt: skip
     changes = []
     for student in imports:

@@ -10,17 +10,15 @@ from tracekd_ops.ratings.analysis import analyse
 from tracekd_ops.ratings.formats import ImportRejected, export, read
 from tracekd_ops.ratings.items import sample_item_set
 from tracekd_ops.ratings.simulate import SIMULATED_SOURCE, simulate_panel
-from tracekd_ops.ratings.storage import PANELS, REAL, SIMULATED, latest_item_set, load_items, ratings_of, replace_panel, store_item_set
+from tracekd_ops.ratings.storage import (PANELS, REAL, SIMULATED, latest_item_set, load_items, newest_item_sets, ratings_of, replace_panel,
+                                         store_item_set)  # fmt: skip
 from tracekd_ops.store.store import Store
+from tracekd_ops.store.tables import current_train_traces, trace_set_datasets
 
 
 def build_item_set(store: Store, dataset: str, per_condition: int, seed: int, attention_checks: int) -> dict[str, Any]:
     """Sample items from the training traces of every stored condition of `dataset` and store them."""
-    rows = store.rows(
-        "SELECT t.* FROM traces t JOIN trace_sets s USING (dataset, condition, trace_set_version) "
-        "WHERE t.dataset = ? AND t.split = 'train' ORDER BY t.condition, t.example_id",
-        [dataset],
-    )
+    rows = current_train_traces(store, dataset)
     by_condition: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_condition.setdefault(row["condition"], []).append(row)
@@ -38,7 +36,7 @@ def build_item_sets(store: Store, per_condition: int, seed: int, attention_check
     """One item set for every dataset with traces to rate, and why the other datasets have none
     (the rating study never stops the models' report)."""
     built, none = [], {}
-    for dataset in [r["dataset"] for r in store.rows("SELECT DISTINCT dataset FROM trace_sets ORDER BY dataset")]:
+    for dataset in trace_set_datasets(store):
         try:
             built.append(build_item_set(store, dataset, per_condition, seed, attention_checks))
         except ValueError as reason:
@@ -55,8 +53,7 @@ def current_item_set(store: Store, item_set_version: str | None = None, dataset:
 
 def latest_item_sets(store: Store) -> list[str]:
     """The newest item set of each dataset (what the page serves and the report shows by default)."""
-    rows = store.rows("SELECT arg_max(item_set_version, created_at) AS v FROM rating_item_sets GROUP BY dataset ORDER BY dataset")
-    return [r["v"] for r in rows]
+    return newest_item_sets(store)
 
 
 def run_simulated_panel(store: Store, raters: int, seed: int, version: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from tracekd_ops.report.reference import (
     reference_results,
 )
 from tracekd_ops.report.render import REPORT_VERSION, ReportData, figures_markdown, markdown_summary, markdown_table, render_html
-from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, model_columns, run_tests
+from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, model_columns, read_model, run_tests
 from tracekd_ops.store.store import Store
 from tracekd_ops.store.tables import read_records
 from tracekd_ops.teacher.requests import PROMPT_VERSION
@@ -80,7 +80,7 @@ class SqlModelOutcome:
 
 def build_sql_model(store: Store, model: SqlModel) -> SqlModelOutcome:
     rows = materialize_model(store, model)
-    preview = store.rows(f'SELECT * FROM "{model.name}" LIMIT 20')
+    preview = read_model(store, model.name, limit=20)
     return SqlModelOutcome(rows, preview, column_lineage(store, model), run_tests(store, model), model_columns(store, model))
 
 
@@ -99,7 +99,7 @@ def category_baselines_of(store: Store, categories: list[dict[str, Any]]) -> lis
 
 def build_report(store: Store, reports_dir: Path) -> dict[str, Any]:
     """Write the HTML report (atomically: a reader never sees half of it); its metadata."""
-    tables = {name: store.rows(f'SELECT * FROM "{model}"') for name, model in REPORT_MODELS.items()}
+    tables = {name: read_model(store, model) for name, model in REPORT_MODELS.items()}
     if not tables["leaderboard"]:
         raise ValueError(f"{REPORT_MODELS['leaderboard']} is empty: evaluate at least one student first")
     versions = code_versions()
