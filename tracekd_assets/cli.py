@@ -16,7 +16,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from tracekd_assets.home import HOME_HELP, HOME_VARIABLE, STORE_DATA_VARIABLE, STORE_VARIABLE, default_home
+from tracekd_assets.home import CHECKOUT, HOME_HELP, HOME_VARIABLE, STORE_DATA_VARIABLE, STORE_VARIABLE, default_home
 from tracekd_ops.datasets import loadable_datasets
 from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES
 from tracekd_ops.ratings.formats import FORMATS
@@ -428,8 +428,7 @@ def _plan(args: argparse.Namespace) -> int:
     try:
         experiment = load_experiment_file(args.experiment) if args.experiment else default_experiment()
         check_experiment(experiment, args.experiment or "the default experiment")
-        plan = plan_experiment(experiment, sources, args.protocol, Path(__file__).resolve().parents[1] / "bench" / "results",
-                               lambda line: print(f"plan:        {line}"))  # fmt: skip
+        plan = plan_experiment(experiment, sources, args.protocol, Path(args.benchmarks), lambda line: print(f"plan:        {line}"))
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -651,6 +650,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--source", action="append", default=[], metavar="DATASET=PATH",
                       help="where a dataset's files are (default: its variable, e.g. TRACEKD_BABI_PATH)")
     plan.add_argument("--protocol", choices=("reference", "full"), default="reference")
+    plan.add_argument("--benchmarks", default=str(CHECKOUT / "bench" / "results"), metavar="DIR",
+                      help="the GPU benchmark results GPU-hours are estimated from (default: bench/results of this checkout; "
+                      "an installed package has none, and GPU-hours are then unknown)")  # fmt: skip
     plan.set_defaults(handler=_plan)
     published = commands.add_parser("published", help="another study's published outputs as students").add_subparsers(dest="action", required=True)
     imported = published.add_parser("import", help="import a folder of published generations (the reference study's layout, or the "
