@@ -520,12 +520,13 @@ def _ratings_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from tracekd_ops.ratings.server import PROLIFIC_QUERY, StudySettings, create_app, study_secret
-    from tracekd_ops.steps.ratings import current_item_set
+    from tracekd_ops.steps.ratings import current_item_set, label_meanings
 
     store = _store(args.home)
     try:
         version = current_item_set(store, args.item_set, args.dataset)
-        settings = StudySettings(store, version, study_secret(_home_root(args.home)), args.completion_code, args.completion_url)
+        settings = StudySettings(store, version, study_secret(_home_root(args.home)), args.completion_code, args.completion_url,
+                                 label_meanings=label_meanings(store, version))  # fmt: skip
         app = create_app(settings)
     except (LookupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

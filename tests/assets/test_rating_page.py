@@ -180,7 +180,8 @@ def test_the_page_shows_the_training_completion_and_explains_its_labels(served):
         assert start(base, client, participant_id="lab-labels").status_code == 303
         instructions = html.unescape(client.get(f"{base}/instructions").text)
         for label in ("<think> … </think>", "<answer> … </answer>", "The category of the question asked is:",
-                      "I need to use the following facts:", "numbered facts"):  # fmt: skip
+                      "I need to use the following facts:", "numbered facts",
+                      "A category: the answer needs two facts of the story together."):  # fmt: skip  (its meaning, from the dataset's spec)
             assert label in instructions, label
         for _ in range(14):
             page = client.get(f"{base}/item").text

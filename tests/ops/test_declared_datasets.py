@@ -135,6 +135,8 @@ def test_the_spec_is_part_of_the_datas_version(tmp_path, monkeypatch):
      (SPEC.format(name="x", facts="{list: p}", gold="{ids: s, flags: f}", scorer="exact_match"), r"gold: give exactly one of .* \(got ids, flags\)"),
      (SPEC.format(name="x", facts="{list: p}", gold="{ids: s}", scorer="bleu"), r"answer.scorer: Input should be 'exact_match' or 'token_f1'"),
      (SPEC.format(name="x", facts="{list: p}", gold="{ids: s}", scorer="exact_match") + "colour: red\n", r"colour: Extra inputs are not permitted"),
+     (SPEC.format(name="x", facts="{list: p}", gold="{ids: s}", scorer="exact_match").replace("labels: [one, two]}", "labels: [one, two], meanings: {three: a third}}"),
+      r"category: .*meanings given for labels the category does not have: three"),
      ("question: [unclosed\n", r"line 2: not valid YAML"),
      ("", r"a dataset spec is a YAML mapping")],
 )  # fmt: skip

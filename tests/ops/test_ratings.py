@@ -415,13 +415,14 @@ def test_every_label_an_item_shows_is_explained_in_the_instructions(styled_study
     import re
 
     from tracekd_ops.core.markup import MARKUP_TOKENS
-    from tracekd_ops.ratings.glossary import CATEGORY_MEANINGS
     from tracekd_ops.ratings.server import instructions_body
+    from tracekd_ops.steps.ratings import label_meanings
     from tracekd_ops.traces.render import parse_completion
 
     store, version = styled_study
     items = load_items(store, version)
-    terms = explained_terms(instructions_body(items))
+    meanings = label_meanings(store, version)  # the dataset spec's
+    terms = explained_terms(instructions_body(items, meanings))
     assert terms and all(terms.values())
     explained_words = {w for term in terms for w in re.findall(r"[A-Za-z][A-Za-z_-]*", term)}
     for item in (i for i in items if not i.attention_check):
@@ -429,7 +430,7 @@ def test_every_label_an_item_shows_is_explained_in_the_instructions(styled_study
         for tag in MARKUP_TOKENS:
             if tag in item.trace:
                 assert any(tag in term for term in terms), tag
-        assert parsed.category in terms and CATEGORY_MEANINGS[parsed.category] in terms[parsed.category]
+        assert parsed.category in terms and meanings[parsed.category] in terms[parsed.category]
         labels = item.trace.replace(f"<answer>{parsed.answer}</answer>", "<answer></answer>")
         unexplained = set(re.findall(r"[A-Za-z][A-Za-z_-]*", labels))
         assert unexplained <= explained_words, unexplained - explained_words
@@ -452,20 +453,21 @@ def test_a_free_text_trace_is_said_to_be_free_text_and_its_tags_explained(study)
     items = load_items(store, version)
     free = [dataclasses.replace(i, trace=render_free_trace("Daniel picked up the apple, then went to the garden.", i.answer))
             for i in items if not i.attention_check]  # fmt: skip
-    body = instructions_body(free)
+    body = instructions_body(free, {})
     terms = explained_terms(body)
     assert set(terms) == {"<think> … </think>", "<answer> … </answer>"} and "free text" in body
 
 
-def test_category_meanings_follow_the_dataset_specs(monkeypatch):
-    """Every built-in dataset's category has a rater-facing meaning, and every meaning belongs to a
-    category some dataset has: a renamed or added label fails here instead of reaching raters unexplained."""
+def test_every_built_in_category_has_its_meaning_in_its_dataset_spec(monkeypatch):
+    """Each built-in dataset's spec says every one of its categories in plain words, and nothing
+    else: a renamed or added label fails here instead of reaching raters unexplained. A label with
+    no meaning (a user's dataset that gives none) is still explained, generically."""
     from tracekd_ops.datasets import dataset_names, dataset_spec
     from tracekd_ops.datasets.catalog import SPECS_VARIABLE
-    from tracekd_ops.ratings.glossary import CATEGORY_MEANINGS
+    from tracekd_ops.ratings.glossary import glossary
 
     monkeypatch.delenv(SPECS_VARIABLE, raising=False)  # the built-in datasets only, not the user's own
-
-    labels = {label for name in dataset_names() for label in dataset_spec(name).labels}
-    assert labels - set(CATEGORY_MEANINGS) == set()
-    assert set(CATEGORY_MEANINGS) - labels == set()
+    for name in dataset_names():
+        spec = dataset_spec(name)
+        assert set(spec.label_meanings) == set(spec.labels) and all(spec.label_meanings.values()), name
+    assert glossary((), {}) == ()

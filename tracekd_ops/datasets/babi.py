@@ -182,10 +182,35 @@ def _reference_question(record: QARecord) -> bool:
     return record.extra.get("task") in REFERENCE_TASKS and record.extra.get("question_in_story") == 0
 
 
+LABEL_MEANINGS: dict[str, str] = {
+    "single-supporting-fact": "one fact of the story is enough to answer",
+    "two-supporting-facts": "the answer needs two facts of the story together",
+    "three-supporting-facts": "the answer needs three facts of the story together",
+    "two-arg-relations": "a question about where two places or things are relative to each other",
+    "three-arg-relations": "a question about who gave what to whom",
+    "yes-no-questions": "a question answered with yes or no",
+    "counting": "a question about how many things someone holds",
+    "lists-sets": "a question whose answer lists the things someone holds",
+    "simple-negation": "a question whose answer depends on a fact saying that something is not so",
+    "indefinite-knowledge": "a question the facts may leave open (the answer can be maybe)",
+    "basic-coreference": "facts that refer back to a person as he or she",
+    "conjunction": "facts about two people at once",
+    "compound-coreference": "facts that refer back to two people at once (they)",
+    "time-reasoning": "a question about where someone was before or after a given time",
+    "basic-deduction": "a question answered by applying a general rule to one member of a group",
+    "basic-induction": "a question answered by generalising from other members of a group",
+    "positional-reasoning": "a question about where shapes are relative to each other",
+    "size-reasoning": "a question about which thing is bigger or fits inside another",
+    "path-finding": "a question about the way from one place to another",
+    "agents-motivations": "a question about why someone goes somewhere or takes something",
+}
+"""Each task's category in plain words (what a rater is told it means)."""
+
 SPEC = DatasetSpec(
     name=DATASET,
     labels=LABELS,
     answer=BABI_EXACT_MATCH,
+    label_meanings=LABEL_MEANINGS,
     env_var="TRACEKD_BABI_PATH",
     load=load_babi,
     from_hub=from_hub,

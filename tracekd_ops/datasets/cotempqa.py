@@ -139,6 +139,12 @@ SPEC = DatasetSpec(
     name=DATASET,
     labels=LABELS,
     answer=COTEMPQA_EXACT_MATCH,
+    label_meanings={  # how the times of the two facts relate, in plain words
+        "equal": "a question about what held at exactly the same time as something else",
+        "overlap": "a question about what held at a time overlapping with something else",
+        "during": "a question about what held while something else held",
+        "mix": "a question mixing these time relations; the answer may list several things",
+    },
     env_var="TRACEKD_COTEMPQA_PATH",
     load=load_cotempqa,
     from_hub=from_hub,

@@ -12,7 +12,7 @@ A spec names (fields are dotted paths into a row: `context.title`):
   (`[title, sentence index]` pairs, or the Hub's `{title: [...], sent_id: [...]}`), `flags`
   (booleans per fact, or a per-paragraph key marking all its sentences);
 - `category`: `field` with the known `labels` (the classification step's answer set), or `value`
-  for a dataset with one class;
+  for a dataset with one class; optionally `meanings`, each label in plain words for raters;
 - `split` (optional field; else the file's Hub-style name, else a seeded hold-out);
 - `answer`: `scorer` exact_match (SQuAD normalisation, any alias) or token_f1 (right when the
   SQuAD token F1 reaches `threshold`), with a `version` that travels into every metric row;
@@ -92,6 +92,8 @@ class CategoryMapping(_Strict):
     field: str | None = None
     labels: tuple[str, ...] = ()
     value: str | None = None
+    meanings: dict[str, str] = {}
+    """Each label in plain words, for raters (optional; a label without one is explained generically)."""
 
     @model_validator(mode="after")
     def _field_or_value(self) -> "CategoryMapping":
@@ -99,6 +101,9 @@ class CategoryMapping(_Strict):
             raise ValueError("give a field (with its labels) or a value")
         if self.field is not None and not self.labels:
             raise ValueError("a category field needs its labels: the classification step's answer set")
+        unknown = sorted(set(self.meanings) - set(self.known))
+        if unknown:
+            raise ValueError(f"meanings given for labels the category does not have: {', '.join(unknown)}")
         return self
 
     @property
@@ -169,7 +174,7 @@ class DeclaredDataset(_Strict):
 
     def spec(self) -> DatasetSpec:
         return DatasetSpec(
-            name=self.name, labels=self.category.known, answer=self.rule(),
+            name=self.name, labels=self.category.known, answer=self.rule(), label_meanings=self.category.meanings,
             env_var=self.source_variable or f"TRACEKD_{self.name.upper()}_PATH",
             load=self.load, options={"config": (), "split": ("train", "test", "all")},
             protocol=ProtocolRules(holdout_share=self.protocol.holdout_share, reference_cap=self.protocol.reference_cap),

@@ -264,6 +264,13 @@ SPEC = DatasetSpec(
     name=DATASET,
     labels=LABELS,
     answer=MSMARCO_EXACT_MATCH,
+    label_meanings={  # the kind of answer the query asks for, in plain words
+        "DESCRIPTION": "the answer is a description or explanation",
+        "NUMERIC": "the answer is a number, an amount or a date",
+        "ENTITY": "the answer is a thing or the name of something",
+        "LOCATION": "the answer is a place",
+        "PERSON": "the answer is a person",
+    },
     env_var="TRACEKD_MSMARCO_PATH",
     load=load_msmarco,
     from_hub=from_hub,

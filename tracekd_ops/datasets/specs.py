@@ -59,6 +59,9 @@ class DatasetSpec:
     labels: tuple[str, ...]
     """The known classification labels (the class step's answer set)."""
     answer: AnswerRule
+    label_meanings: Mapping[str, str] = field(default_factory=dict)
+    """What each label means, in plain words a person who never saw the dataset can use (the rating
+    page explains the labels a rater's traces show with it)."""
     env_var: str | None = None
     """Environment variable naming a file dataset's source (a path or `hf:<repo id>`)."""
     load: Callable[..., Iterable[QARecord]] | None = None

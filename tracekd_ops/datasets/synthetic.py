@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from tracekd_ops.core.records import Fact, QARecord
 from tracekd_ops.datasets.answers import BABI_EXACT_MATCH
+from tracekd_ops.datasets.babi import LABEL_MEANINGS  # three of bAbI's tasks, told as bAbI tells them
 from tracekd_ops.datasets.specs import DatasetSpec
 
 DATASET = "synthetic"
@@ -162,4 +163,5 @@ def oracle_answer(record: QARecord) -> str:
 PHRASES: tuple[str, ...] = tuple(f"{verb} the" for verb in MOVE_VERBS + GRAB_VERBS + DROP_VERBS) + ("Where is the", "Where is", "in the")
 """The templates' fixed wording, around the people, places and objects the stories vary."""
 
-SPEC = DatasetSpec(name=DATASET, labels=TASKS, answer=BABI_EXACT_MATCH, generate=generate, vocabulary_phrases=PHRASES)
+SPEC = DatasetSpec(name=DATASET, labels=TASKS, answer=BABI_EXACT_MATCH, label_meanings={task: LABEL_MEANINGS[task] for task in TASKS},
+                   generate=generate, vocabulary_phrases=PHRASES)  # fmt: skip

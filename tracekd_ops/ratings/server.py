@@ -32,9 +32,9 @@ import html
 import logging
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
@@ -66,6 +66,8 @@ class StudySettings:
     completion_url: str | None = None
     """Where a participant goes at the end; `{code}` is replaced by the completion code."""
     title: str = "Rating reasoning traces"
+    label_meanings: Mapping[str, str] = field(default_factory=dict)
+    """The item set's dataset's categories in plain words (`DatasetSpec.label_meanings`), for the instructions."""
 
 
 def study_secret(home: Path) -> bytes:
@@ -252,7 +254,7 @@ and used only for research; you may stop at any time by closing this page.</p>
         response.set_cookie(COOKIE, signed(token), httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=7 * 86400)
         return response
 
-    instructions_html = instructions_body(list(items.values()))  # the same for every participant of this item set
+    instructions_html = instructions_body(list(items.values()), settings.label_meanings)  # the same for every participant of this item set
 
     @app.get("/instructions")
     def instructions(request: Request) -> Any:
@@ -304,12 +306,13 @@ and used only for research; you may stop at any time by closing this page.</p>
     return app
 
 
-def instructions_body(items: list[RatingItem]) -> str:
+def instructions_body(items: list[RatingItem], label_meanings: Mapping[str, str]) -> str:
     """The instructions of an item set: the scales, and every internal label its traces show,
-    explained (`glossary`): an item shows the trace exactly as the student was trained on it."""
+    explained (`glossary`, the categories with the dataset's `label_meanings`): an item shows the
+    trace exactly as the student was trained on it."""
     scales = "".join(f"<li><b>{html.escape(s.question)}</b> 1 = {html.escape(s.anchors[0])}, 5 = {html.escape(s.anchors[-1])}</li>"
                      for s in SCALES)  # fmt: skip
-    terms = glossary(items)
+    terms = glossary(items, label_meanings)
     labels = "".join(f"<dt><code>{html.escape(t.shown)}</code></dt><dd>{html.escape(t.meaning)}</dd>" for t in terms)
     free = " Some reasoning is free text, written in no fixed form." if shown_in(items).free_text else ""
     explained = (f"""<h3 id="labels">What the labels in the reasoning mean</h3>

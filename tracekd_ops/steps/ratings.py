@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.ratings.analysis import analyse
 from tracekd_ops.ratings.formats import ImportRejected, export, read
 from tracekd_ops.ratings.items import sample_item_set
@@ -49,6 +50,12 @@ def current_item_set(store: Store, item_set_version: str | None = None, dataset:
     if version is None:
         raise LookupError(f"no rating item set in {store.location}: materialize the asset rating_items first")
     return version
+
+
+def label_meanings(store: Store, item_set_version: str) -> dict[str, str]:
+    """The item set's dataset's categories in plain words (its spec's), for the rating page's instructions."""
+    items = load_items(store, item_set_version)
+    return dict(dataset_spec(items[0].dataset).label_meanings)
 
 
 def latest_item_sets(store: Store) -> list[str]:
