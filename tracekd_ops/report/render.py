@@ -28,7 +28,7 @@ from tracekd_ops.report.tables import (
 )  # fmt: skip
 
 # the entry point: what callers import from here (the Markdown table and the findings re-exported from their homes)
-__all__ = ["REPORT_VERSION", "ReportData", "Rows", "figures_markdown", "headline_lines", "markdown_summary", "markdown_table", "not_comparable",
+__all__ = ["REPORT_VERSION", "KeyFigures", "ReportData", "Rows", "figures_markdown", "key_figures", "headline_lines", "markdown_summary", "markdown_table", "not_comparable",
            "reading", "render_html", "unequal_trace_sets"]  # fmt: skip
 
 REPORT_VERSION = "report-7"
@@ -95,9 +95,25 @@ def _template() -> jinja2.Template:
     return environment.get_template("report.html.j2")
 
 
-def render_html(data: ReportData, title: str = "TraceKD report") -> str:
-    """The page: every table, figure and sentence of `data`, filled into the template."""
+@dataclass(frozen=True)
+class KeyFigures:
+    """The two figures that say most at a glance, drawn once for both the page and the asset's metadata."""
+
+    accuracy: str
+    """Answer and trace accuracy per condition with CIs (base64 PNG)."""
+    heatmaps: str | None
+    """The step x answer tables as heatmaps (base64 PNG); None without contingency rows."""
+
+
+def key_figures(data: ReportData) -> KeyFigures:
+    return KeyFigures(figures.accuracy_png(with_ci(data.leaderboard)), figures.heatmaps_png(data.contingency))
+
+
+def render_html(data: ReportData, title: str = "TraceKD report", drawn: KeyFigures | None = None) -> str:
+    """The page: every table, figure and sentence of `data`, filled into the template (`drawn`: the
+    key figures if they were drawn already)."""
     rows = with_ci(data.leaderboard)
+    drawn = drawn or key_figures(data)
     ratings = None
     if data.ratings:
         ratings = {
@@ -114,11 +130,11 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
         conditions=", ".join(sorted({str(r["condition"]) for r in rows})),
         code_versions=sorted(data.code_versions.items()),
         headline=headline_lines(rows),
-        accuracy=figures.accuracy_png(rows),
+        accuracy=drawn.accuracy,
         summary=table_of(rows, SUMMARY_COLUMNS),
         construction=table_of(data.construction, CONSTRUCTION_COLUMNS) if data.construction else None,
         unequal=unequal_trace_sets(data.construction),
-        heatmaps=figures.heatmaps_png(data.contingency),
+        heatmaps=drawn.heatmaps,
         scatter=figures.scatter_png(data.runs),
         category_bars=figures.category_bars_png(data.categories),
         categories=table_of(*category_table(data.categories, data.baselines)),
@@ -131,10 +147,10 @@ def render_html(data: ReportData, title: str = "TraceKD report") -> str:
     )
 
 
-def figures_markdown(data: ReportData) -> str:
-    """The two figures that say most at a glance (accuracy per condition with CIs; the step x answer
-    tables as heatmaps) as Markdown images, for the report asset's page in the Dagster UI."""
-    drawn = {"Answer and trace accuracy per condition (95% CIs; dashed: chance)": figures.accuracy_png(with_ci(data.leaderboard)),
-             "Step x answer tables (rows: step right/wrong; columns: answer right/wrong)": figures.heatmaps_png(data.contingency)}  # fmt: skip
-    return "\n\n".join(f"**{caption}**\n\n![{caption}](data:image/png;base64,{png})" for caption, png in drawn.items() if png)
+def figures_markdown(data: ReportData, drawn: KeyFigures | None = None) -> str:
+    """The key figures as Markdown images, for the report asset's page in the Dagster UI."""
+    drawn = drawn or key_figures(data)
+    captioned = {"Answer and trace accuracy per condition (95% CIs; dashed: chance)": drawn.accuracy,
+                 "Step x answer tables (rows: step right/wrong; columns: answer right/wrong)": drawn.heatmaps}  # fmt: skip
+    return "\n\n".join(f"**{caption}**\n\n![{caption}](data:image/png;base64,{png})" for caption, png in captioned.items() if png)
 

@@ -19,7 +19,7 @@ from tracekd_ops.report.reference import (
     reference_ratings,
     reference_results,
 )
-from tracekd_ops.report.render import REPORT_VERSION, ReportData, figures_markdown, markdown_summary, markdown_table, render_html
+from tracekd_ops.report.render import REPORT_VERSION, ReportData, figures_markdown, key_figures, markdown_summary, markdown_table, render_html
 from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, model_columns, read_model, run_tests
 from tracekd_ops.store.store import Store
 from tracekd_ops.store.tables import read_records
@@ -108,13 +108,14 @@ def build_report(store: Store, reports_dir: Path) -> dict[str, Any]:
                       condition_meanings=meanings)  # fmt: skip
     path = reports_dir / "report.html"
     staged = path.with_suffix(".html.tmp")
-    staged.write_text(render_html(data))
+    drawn = key_figures(data)  # on the page and on the asset's page, drawn once
+    staged.write_text(render_html(data, drawn=drawn))
     staged.replace(path)
     revisions = sorted({r for row in tables["leaderboard"] for r in str(row["model_revisions"]).split(",")})
     return {
         "path": path,
         "summary": Markdown(markdown_summary(data)),
-        "figures": Markdown(figures_markdown(data)),
+        "figures": Markdown(figures_markdown(data, drawn)),
         "rows": len(tables["leaderboard"]),
         "built_from_revisions": revisions,
         "code_versions": versions,
