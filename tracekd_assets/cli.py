@@ -16,11 +16,11 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from tracekd_assets.flags import add_training_flags, training_changes, training_flag_problems
 from tracekd_assets.home import CHECKOUT, HOME_HELP, HOME_VARIABLE, STORE_DATA_VARIABLE, STORE_VARIABLE, default_home
 from tracekd_ops.datasets import loadable_datasets
 from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES
 from tracekd_ops.ratings.formats import FORMATS
-from tracekd_ops.train.settings import DEFAULT_WALL_SECONDS, TrainingConfig
 
 
 def _stop_on_term() -> None:
@@ -289,24 +289,16 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _add_budget_flags(command: argparse.ArgumentParser) -> None:
-    """How much a run does: questions per category, training steps and wall time per student."""
+    """How much a run does: questions per category, and every training setting (`tracekd_assets.flags`:
+    `--max-steps` and `--max-seconds` bound each student)."""
     command.add_argument("--per-category-limit", type=int, help="at most this many questions per split and category (default: no limit "
                          "beyond the protocol's)")  # fmt: skip
-    command.add_argument("--max-steps", type=int, help=f"training steps per student (default {TrainingConfig.model_fields['max_steps'].default:,}); "
-                         "given alone, every step is trained, however long it takes")  # fmt: skip
-    command.add_argument("--max-seconds", type=float, help=f"wall-time cap per student (default {DEFAULT_WALL_SECONDS:.0f} s, none when "
-                         "--max-steps is given alone); a student it stops is marked 'stopped early' in the table and the report")  # fmt: skip
+    add_training_flags(command)
 
 
 def _budget_changes(args: argparse.Namespace) -> dict[str, object]:
-    """The experiment changes the budget flags ask for: `--max-steps` alone trains every step
-    (no wall-time cap unless one is asked for too)."""
-    training: dict[str, object] = {}
-    if args.max_steps is not None:
-        training["max_steps"] = args.max_steps
-        training["max_seconds"] = args.max_seconds
-    elif args.max_seconds is not None:
-        training["max_seconds"] = args.max_seconds
+    """The experiment changes the budget and training flags ask for."""
+    training = training_changes(args)
     changes: dict[str, object] = {"training": training} if training else {}
     if args.per_category_limit is not None:
         changes["per_category_limit"] = args.per_category_limit
@@ -681,6 +673,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    problems = training_flag_problems(args)
+    if problems:
+        parser.error("; ".join(problems))
     try:
         return args.handler(args)
     except BrokenPipeError:  # `tracekd query ... | head`: the reader left; no traceback for that

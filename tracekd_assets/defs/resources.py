@@ -37,7 +37,7 @@ from tracekd_ops.teacher.config import TeacherConfig, check_endpoint
 from tracekd_ops.traces.build import Corruption, TraceOptions
 from tracekd_ops.traces.render import SENTENCES
 from tracekd_ops.train.experiment import ExperimentFile, default_experiment, load_experiment_file
-from tracekd_ops.train.settings import DEFAULT_WALL_SECONDS, TrainingConfig
+from tracekd_ops.train.settings import PLATFORM_DEFAULTS, TrainingConfig
 
 
 def env_field(variable: str, description: str) -> Any:
@@ -179,7 +179,7 @@ class ExperimentSettings(Settings):
         description="incorrect traces: how wrong facts are chosen: same_count | reference (the study's per-dataset rule)",
     )
     training: TrainingDefaults = Field(  # type: ignore[valid-type]
-        default_factory=lambda: TrainingDefaults(max_seconds=DEFAULT_WALL_SECONDS),
+        default_factory=lambda: TrainingDefaults(**PLATFORM_DEFAULTS),
         description="every student's training settings, before the experiment file's per-student overrides",
     )
     eval_batch_size: int = 64

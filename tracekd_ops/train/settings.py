@@ -20,25 +20,32 @@ FULL, LORA, QLORA = "full", "lora", "qlora"
 MODES: tuple[str, ...] = (FULL, LORA, QLORA)
 COSINE, COSINE_MIN_LR, WSD, CONSTANT_WARMUP = "cosine", "cosine_with_min_lr", "warmup_stable_decay", "constant_with_warmup"
 LR_SCHEDULERS: tuple[str, ...] = (COSINE, COSINE_MIN_LR, WSD, CONSTANT_WARMUP)
-AUTO, PADDED, PACKED = "auto", "padded", "packed"
-BATCHINGS: tuple[str, ...] = (AUTO, PADDED, PACKED)
-DDP, FSDP = "ddp", "fsdp"
-SHARDINGS: tuple[str, ...] = (DDP, FSDP)
-"""How examples become batches (`train.hf.batching` decides `auto`)."""
 """Learning-rate schedules (transformers' names), each after a linear warmup of `warmup_ratio`:
 `cosine` decays to 0; `cosine_with_min_lr` decays to `min_lr_ratio` of the peak;
 `warmup_stable_decay` holds the peak, then decays (cosine) over the last `decay_ratio` of the
 steps to `min_lr_ratio` of the peak; `constant_with_warmup` holds the peak."""
+AUTO, PADDED, PACKED = "auto", "padded", "packed"
+BATCHINGS: tuple[str, ...] = (AUTO, PADDED, PACKED)
+"""How examples become batches (`train.hf.batching` decides `auto`)."""
+DDP, FSDP = "ddp", "fsdp"
+SHARDINGS: tuple[str, ...] = (DDP, FSDP)
+CHOICES: dict[str, tuple[str, ...]] = {"mode": MODES, "lr_scheduler": LR_SCHEDULERS, "batching": BATCHINGS, "sharding": SHARDINGS}
+"""The settings that take one of a few names: checked on load, offered as choices by `tracekd --help`."""
 MAX_STEPS_LIMIT = 10_000_000
+"""More optimizer steps than any study here needs: a larger number is a typo, not a plan."""
 DEFAULT_WALL_SECONDS = 600.0
 """The wall-time cap per student of the platform's own runs (`tracekd demo`, `tracekd run` without
 `--max-steps`, the launchpad's default): a busy machine cannot hold a demo hostage. A student it
 stops is marked `stopped early` wherever its numbers appear."""
-"""More optimizer steps than any study here needs: a larger number is a typo, not a plan."""
+PLATFORM_DEFAULTS: dict[str, Any] = {"max_seconds": DEFAULT_WALL_SECONDS}
+"""Where the platform's runs (the launchpad's default, `tracekd demo` and `run`) start from other
+values than `TrainingConfig`'s own, which an experiment file's students start from."""
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Each field's docstring is its description: what the launchpad and `tracekd --help` show."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -49,12 +56,19 @@ class TinyModelConfig(_Settings):
     lets a model this small leave the chance plateau within a CPU minute (measured: docs/results.md)."""
 
     hidden_size: int = Field(default=128, ge=8, le=16384)
+    """Width of the hidden states."""
     num_layers: int = Field(default=2, ge=1, le=256)
+    """Transformer blocks."""
     num_heads: int = Field(default=4, ge=1, le=256)
+    """Attention heads per block; they must divide hidden_size."""
     intermediate_size: int = Field(default=256, ge=8, le=65536)
+    """Width of each block's MLP."""
     init_std: float = Field(default=0.08, gt=0.0, le=1.0)
+    """Standard deviation of the initial weights."""
     vocab_size: int = Field(default=600, ge=16, le=1_000_000)
+    """Tokens the student's tokenizer is trained to know."""
     max_positions: int = Field(default=1024, ge=16, le=1_048_576)
+    """Longest sequence the student can hold, in tokens."""
     canon_kernel: int = Field(default=6, ge=0, le=64)
     """Tokens each Canon layer mixes (itself and the ones before it); 0: a plain Llama (`canon.py`)."""
 
@@ -70,9 +84,13 @@ class LoraSettings(_Settings):
     (not the LM head)."""
 
     r: int = Field(default=16, ge=1, le=4096)
+    """Rank of each adapter."""
     alpha: int = Field(default=32, ge=1)
+    """Scale of the adapters' update (alpha / r)."""
     dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    """Dropout on the adapters' input."""
     target_modules: list[str] = Field(default_factory=lambda: ["all-linear"], min_length=1)
+    """Module names the adapters wrap; all-linear: every linear projection."""
 
 
 class TrainingConfig(_Settings):
@@ -80,17 +98,27 @@ class TrainingConfig(_Settings):
     does. `max_seconds` bounds wall time; the step at which it stopped is recorded."""
 
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    """Seed of the initial weights, the data order and dropout."""
     base_model: str = Field(default=TINY_BASE_MODEL, min_length=1)
+    """A Hub id or local folder, or the from-config tiny student."""
     mode: str = FULL
+    """full (every weight), lora, or qlora (LoRA over a 4-bit base; CUDA only)."""
     max_steps: int = Field(default=1000, ge=-1, le=MAX_STEPS_LIMIT)
+    """Optimizer steps; -1: train for `epochs` instead."""
     epochs: float = Field(default=1.0, gt=0.0, le=1000.0)
+    """Passes over the training traces, when max_steps is -1."""
     learning_rate: float = Field(default=1e-3, gt=0.0, lt=1.0)
+    """Peak learning rate."""
     batch_size: int = Field(default=32, ge=1, le=65536)
+    """Examples per optimizer step and device, before accumulation."""
     grad_accumulation: int = Field(default=1, ge=1, le=65536)
+    """Batches whose gradients are summed before each optimizer step."""
     warmup_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)
+    """Share of the steps the learning rate warms up linearly over."""
     weight_decay: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """AdamW weight decay."""
     lr_scheduler: str = WSD
-    """One of `LR_SCHEDULERS`. Warmup-stable-decay by default: the tiny student keeps learning the
+    """Learning-rate schedule (`LR_SCHEDULERS`). Warmup-stable-decay by default: the tiny student keeps learning the
     two-fact task at the peak rate, where cosine had already decayed (measured: docs/results.md)."""
     min_lr_ratio: float = Field(default=0.1, ge=0.0, le=1.0)
     """Share of the peak learning rate the schedule ends at (used by `cosine_with_min_lr` and
@@ -98,10 +126,15 @@ class TrainingConfig(_Settings):
     decay_ratio: float = Field(default=0.2, gt=0.0, le=1.0)
     """Share of the steps `warmup_stable_decay` spends decaying (the last ones)."""
     max_seconds: float | None = Field(default=None, gt=0.0)
+    """Wall-time cap in seconds; the step it stopped at is recorded, and the student marked stopped early."""
     log_every: int = Field(default=50, ge=1)
+    """Steps between loss logs."""
     save_every: int = Field(default=100, ge=1)
+    """Steps between checkpoints a killed run resumes from."""
     lora: LoraSettings = Field(default_factory=LoraSettings)
+    """LoRA adapters (modes lora and qlora)."""
     model: TinyModelConfig = Field(default_factory=TinyModelConfig)
+    """Shape of the from-config tiny student."""
     max_length: int | None = Field(default=None, ge=8)
     """Longest training sequence in tokens; None: the tiny model's `max_positions`, else 1024."""
     memory_gib: float | None = Field(default=None, gt=0.0)
@@ -115,13 +148,12 @@ class TrainingConfig(_Settings):
     of the student per process) or `fsdp` (FSDP2: parameters, gradients and optimizer state
     sharded). Set by the launcher in the job file the ranks read; one process ignores it."""
 
-    @field_validator("mode", "lr_scheduler", "batching", "sharding")
+    @field_validator(*CHOICES)
     @classmethod
     def _known_choice(cls, value: str, info: ValidationInfo) -> str:
-        allowed, name = {"mode": (MODES, "training mode"), "lr_scheduler": (LR_SCHEDULERS, "lr_scheduler"),
-                         "batching": (BATCHINGS, "batching"), "sharding": (SHARDINGS, "sharding")}[info.field_name]  # fmt: skip
+        allowed = CHOICES[info.field_name]
         if value not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+            raise ValueError(f"{'training mode' if info.field_name == 'mode' else info.field_name} must be one of {', '.join(allowed)}; got {value!r}")
         return value
 
     @field_validator("max_steps")
