@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import save_result  # noqa: E402
 from tests.conftest import store_traces  # noqa: E402
+from tracekd_ops.steps.catalog import CATALOG  # noqa: E402
 from tracekd_ops.steps.ratings import build_item_set  # noqa: E402
 from tracekd_ops.store.store import Store  # noqa: E402
 
@@ -137,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch) / "home"
-        store = Store(home / "tracekd.duckdb")
+        store = Store(home / "tracekd.duckdb", tables=CATALOG)
         store_traces(store)
         version = build_item_set(store, "synthetic", per_condition=4, seed=0, attention_checks=2)["item_set_version"]
         server, base = serve(home, Path(scratch) / "serve.log")

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tracekd_ops.teacher.loopback import ScriptedChatServer, chat_reply  # noqa: E402
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate  # noqa: E402
+from tracekd_ops.steps.catalog import CATALOG  # noqa: E402
 from tracekd_ops.store.store import Store  # noqa: E402
 from tracekd_ops.teacher.cache import TeacherCache  # noqa: E402
 from tracekd_ops.teacher.client import TeacherClient  # noqa: E402
@@ -46,7 +47,7 @@ def main() -> None:
         for concurrency in (1, 4, 16):
             config = TeacherConfig(base_url=server.base_url, model="bench", max_concurrency=concurrency, seed=concurrency)
             client = TeacherClient(config)
-            cache = TeacherCache(Store(Path(tmp) / f"c{concurrency}.duckdb"))
+            cache = TeacherCache(Store(Path(tmp) / f"c{concurrency}.duckdb", tables=CATALOG))
             requests = [answer_request(config, r) for r in records]
             started = time.perf_counter()
             stats = ask_all(client, cache, requests, log=lambda _: None)

@@ -160,8 +160,8 @@ def sql_in(path: Path) -> list[int]:
 
 
 def test_the_steps_hold_no_sql():
-    """A step composes the wings; the queries live with the tables' readers (store.tables, the
-    registry index, ratings storage, the SQL models), so a table's SQL has one home."""
+    """A step composes the wings; the queries live with the tables' owners (each wing's tables.py,
+    the registry index, the teacher cache, ratings storage, the SQL models), so a table's SQL has one home."""
     assert [f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / "tracekd_ops" / "steps").glob("*.py")) for line in sql_in(path)] == []
 
 
@@ -169,3 +169,92 @@ def test_sql_in_a_step_is_caught(tmp_path):
     bad = tmp_path / "step.py"
     bad.write_text('def f(store, name):\n    """Select the style from the stored sets."""\n    return store.rows(f"SELECT style FROM {name} WHERE dataset = ?", ["x"])\n')
     assert sql_in(bad) == [3]  # the f-string's SQL, not the docstring's words
+
+
+def table_calls(tree: ast.AST) -> list[ast.Call]:
+    """The calls of `core.tables.Table` in a module, under whatever name it was imported (other
+    classes called `Table`, e.g. the report's or rich's, are not it)."""
+    classes, modules = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "tracekd_ops.core.tables":
+            classes |= {alias.asname or alias.name for alias in node.names if alias.name == "Table"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "tracekd_ops.core":
+            modules |= {alias.asname or alias.name for alias in node.names if alias.name == "tables"}
+        elif isinstance(node, ast.Import):
+            modules |= {alias.asname for alias in node.names if alias.name == "tracekd_ops.core.tables" and alias.asname}
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call) and (
+        (isinstance(node.func, ast.Name) and node.func.id in classes)
+        or (isinstance(node.func, ast.Attribute) and node.func.attr == "Table" and isinstance(node.func.value, ast.Name) and node.func.value.id in modules))]  # fmt: skip
+
+
+def declared_tables(paths: list[Path]) -> dict[str, list[str]]:
+    """Table name -> the files that declare it (a `core.tables.Table(...)` call), read off the
+    source: a name that is not a string literal is recorded as `?`, so it cannot hide."""
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        for node in table_calls(ast.parse(path.read_text(), filename=str(path))):
+            named = [k.value for k in node.keywords if k.arg == "name"] or node.args[:1]
+            name = named[0].value if named and isinstance(named[0], ast.Constant) else "?"
+            found.setdefault(name, []).append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name)
+    return found
+
+
+def test_every_table_is_declared_once_in_the_tables_module_of_its_wing():
+    """A table's schema lives in the wing that writes it (`<wing>/tables.py`), beside its queries,
+    and the catalog the store is given holds exactly those tables."""
+    from tracekd_ops.steps.catalog import CATALOG
+
+    declared = declared_tables(library_files())
+    misplaced = {name: files for name, files in declared.items()
+                 if len(files) != 1 or not re.fullmatch(r"tracekd_ops/\w+/tables\.py", files[0]) or files[0].startswith("tracekd_ops/core/")}  # fmt: skip
+    assert misplaced == {}
+    assert sorted(declared) == sorted(CATALOG.names())
+
+
+TABLE_NAMED = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE)\s+(\w+)")
+SQL_READS_ACROSS_WINGS = {"steps", "report"}
+"""The steps compose every wing (and hold no SQL); the report's SQL models read every table."""
+
+
+def sql_strings(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of each SQL string constant, an f-string's parts joined around its fields."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.JoinedStr):
+            text = "{}".join(part.value for part in node.values if isinstance(part, ast.Constant))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if SQL.search(text):
+            found.append((node.lineno, text))
+    return found
+
+
+def foreign_tables(path: Path, wing: str, owners: dict[str, str]) -> list[str]:
+    """The stored tables a wing's file names in SQL that neither it nor a wing it may import owns."""
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    return sorted({f"{shown}:{line}: {wing} -> {name} ({owners[name]})" for line, text in sql_strings(path)
+                   for name in TABLE_NAMED.findall(text) if name in owners and owners[name] not in (wing, *ALLOWED_IMPORTS[wing])})  # fmt: skip
+
+
+def table_owners() -> dict[str, str]:
+    return {name: Path(files[0]).parts[1] for name, files in declared_tables(library_files()).items()}
+
+
+def test_a_wings_sql_names_only_its_own_tables_or_those_of_wings_it_may_import():
+    owners = table_owners()
+    offenders = [offence for path in library_files() if path.parent != ROOT / "tracekd_ops"
+                 for wing in [path.relative_to(ROOT / "tracekd_ops").parts[0]] if wing not in SQL_READS_ACROSS_WINGS
+                 for offence in foreign_tables(path, wing, owners)]  # fmt: skip
+    assert offenders == []
+
+
+def test_a_table_declared_twice_or_read_from_above_is_caught(tmp_path):
+    twice = tmp_path / "tables.py"
+    twice.write_text('from tracekd_ops.core import tables\nfrom tracekd_ops.core.tables import Table as T\n\n'
+                     'A = T(name="traces", columns="x INTEGER", comment="c")\nB = tables.Table("traces", "y INTEGER", "c")\nC = Table("x", "", "")\n')  # fmt: skip
+    assert declared_tables([twice]) == {"traces": ["tables.py", "tables.py"]}
+    reader = tmp_path / "reader.py"
+    reader.write_text('def f(store, cols):\n    return store.rows(f"SELECT {cols} FROM ratings r JOIN traces t USING (dataset)")\n')
+    assert foreign_tables(reader, "traces", table_owners()) == ["reader.py:2: traces -> ratings (ratings)"]

@@ -439,7 +439,7 @@ def _home_root(home: str | None) -> Path:
 
 
 def _store(home: str | None):  # noqa: ANN202 - keeps the import lazy
-    from tracekd_ops.store.lake import open_store
+    from tracekd_ops.steps.catalog import open_store
 
     root = _home_root(home)
     store = open_store(os.environ.get(STORE_VARIABLE), root, os.environ.get(STORE_DATA_VARIABLE))

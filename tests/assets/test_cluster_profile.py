@@ -20,6 +20,7 @@ from dagster._utils.concurrency import ConcurrencySlotStatus
 
 from tests.assets.test_duckdb_pool import step_intervals
 from tests.postgres import postgres_bin, running_postgres
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,7 @@ def test_concurrent_runs_on_the_postgres_instance_take_the_duckdb_pool_in_turn(t
         assert instance.get_runs_count() == 3
     assert len(intervals) == 3
     assert all(end <= next_start for (_, end), (next_start, _) in zip(intervals, intervals[1:])), intervals
-    rows = Store(tmp_path / "home" / "tracekd.duckdb").rows("SELECT count(*) AS n, count(DISTINCT example_id) AS ids FROM raw_examples")
+    rows = Store(tmp_path / "home" / "tracekd.duckdb", tables=CATALOG).rows("SELECT count(*) AS n, count(DISTINCT example_id) AS ids FROM raw_examples")
     assert rows[0]["n"] == rows[0]["ids"] > 0
 
 
@@ -219,7 +220,7 @@ def test_runs_on_a_ducklake_store_write_partitions_at_once_and_the_report_reads_
         raw = step_intervals(instance, "raw_examples")
     assert len(raw) == 3 and any(start < end for (_, end), (start, _) in zip(raw, raw[1:])), raw  # steps overlapped
     assert not (home / "tracekd.duckdb").exists()  # everything went to the lake
-    lake = LakeStore(conninfo, home / "lake")
+    lake = LakeStore(conninfo, home / "lake", tables=CATALOG)
     counts = lake.rows("SELECT dataset, count(*) AS n, count(DISTINCT (split, example_id)) AS ids FROM raw_examples GROUP BY ALL ORDER BY dataset")
     assert [c["dataset"] for c in counts] == ["babi", "cotempqa", "synthetic"] and all(c["n"] == c["ids"] > 0 for c in counts), counts
     metrics = lake.rows("SELECT condition, count(*) AS n FROM metrics GROUP BY ALL ORDER BY condition")

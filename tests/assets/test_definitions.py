@@ -131,9 +131,10 @@ def test_the_core_tables_column_lineage_names_only_columns_that_exist():
     """Declared by hand (the steps are Python, not SQL), so held to the stored schema: a renamed or
     dropped column on either side fails here, as does a table no asset writes."""
     from tracekd_assets.defs.column_lineage import CORE_COLUMN_LINEAGE, producer
+    from tracekd_ops.steps.catalog import CATALOG
     from tracekd_ops.store.store import schema_columns
 
-    columns = {table: {name for name, _, _ in declared} for table, declared in schema_columns().items()}
+    columns = {table: {name for name, _, _ in declared} for table, declared in schema_columns(CATALOG).items()}
     assets = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     missing = [f"{table}.{column} <- {source_table}.{source}" for table, lineage in CORE_COLUMN_LINEAGE.items()
                for column, sources in lineage.items() for source_table, source in sources

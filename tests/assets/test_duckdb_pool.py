@@ -21,6 +21,7 @@ from dagster import DagsterEventType, DagsterInstance
 from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.demo import prepare_dagster_home
 from tracekd_ops.datasets.synthetic import TASKS
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +66,7 @@ def test_concurrent_duckdb_writers_queue_and_store_one_copy(tmp_path):
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         assert len(step_intervals(instance, "raw_examples")) == 3
         assert instance.event_log_storage.get_concurrency_info("duckdb").slot_count == 1
-    rows = Store(tmp_path / "home" / "tracekd.duckdb").rows(
+    rows = Store(tmp_path / "home" / "tracekd.duckdb", tables=CATALOG).rows(
         "SELECT split, count(*) AS n, count(DISTINCT example_id) AS ids FROM raw_examples WHERE dataset = 'synthetic' GROUP BY split ORDER BY split"
     )
     assert rows and all(row["n"] == row["ids"] for row in rows), rows  # no example stored twice

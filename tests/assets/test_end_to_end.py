@@ -6,7 +6,7 @@ from dagster import instance_for_test
 
 from tracekd_assets.demo import materialize_everything
 from tracekd_ops.traces.conditions import CONDITIONS, TEACHER_CONDITIONS
-from tracekd_ops.store.store import LINEAGE_COLUMNS
+from tracekd_ops.core.tables import LINEAGE_COLUMNS
 
 WITHOUT_TEACHER = [c for c in CONDITIONS if c not in TEACHER_CONDITIONS]
 LINEAGE_KEYS = [c.split()[0] for c in LINEAGE_COLUMNS.replace("\n", " ").split(",") if c.strip()]

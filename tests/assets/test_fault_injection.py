@@ -21,6 +21,7 @@ from tracekd_assets.defs.jobs import condition_job, raw_job
 from tracekd_assets.defs.partitions import run_key
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TeacherSettings, TraceKDHome
 from tracekd_assets.demo import prepare_dagster_home
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,7 @@ def check_invariants(store: Store) -> None:
 def test_random_kills_and_bad_inputs_never_lose_duplicate_or_block(tmp_path, faults):
     rng = random.Random(1234)
     home = tmp_path / "home"
-    store = Store(home / "tracekd.duckdb")
+    store = Store(home / "tracekd.duckdb", tables=CATALOG)
     env = {**os.environ, "DAGSTER_HOME": str(prepare_dagster_home(tmp_path / "dagster"))}
 
     def materialize(select: str, partition: str, settings: dict, kill_after: float | None = None) -> str:

@@ -16,6 +16,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from tracekd_assets.defs.recovery import free_dead_runs, process_alive
 from tracekd_assets.demo import prepare_dagster_home
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ def descendants(pid: int) -> set[int]:
 def test_a_run_killed_holding_the_write_lock_is_recovered_by_the_next_materialization(tmp_path, faults):
     home = tmp_path / "home"
     dagster_home = prepare_dagster_home(tmp_path / "dagster")
-    store = Store(home / "tracekd.duckdb")
+    store = Store(home / "tracekd.duckdb", tables=CATALOG)
     config = tmp_path / "run.yaml"
     settings = {"synthetic_train_per_task": 12000, "synthetic_test_per_task": 20}
     config.write_text(json.dumps({"resources": {"experiment": {"config": settings}, "home": {"config": {"home": str(home)}}}}))

@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import store_traces
 from tracekd_ops.ratings.server import COOKIE, study_secret
 from tracekd_ops.ratings.study import ATTENTION_TEXT, completion_code
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.steps.ratings import build_item_set
 from tracekd_ops.store.store import Store
 
@@ -36,7 +37,7 @@ def free_port() -> int:
 def served(tmp_path: Path) -> Iterator[tuple[str, Store, str, Path]]:
     """(base URL, store, item set version, home) of a running rating page."""
     home = tmp_path / "home"
-    store = Store(home / "tracekd.duckdb")
+    store = Store(home / "tracekd.duckdb", tables=CATALOG)
     store_traces(store)
     version = build_item_set(store, "synthetic", per_condition=4, seed=0, attention_checks=2)["item_set_version"]
     # hostile text in an item: the page must show it as text
@@ -235,7 +236,7 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(served, faults):
 
 
 def hold_the_store(path: str, seconds: float, ready) -> None:  # noqa: ANN001 - a multiprocessing Event
-    with Store(path).connect(write=True):
+    with Store(path, tables=CATALOG).connect(write=True):
         ready.set()
         time.sleep(seconds)
 

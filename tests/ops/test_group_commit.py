@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.group_commit import GroupCommit
 from tracekd_ops.store.store import Store, StoreBusy
 
@@ -21,7 +22,7 @@ def add_note(con, value: int) -> int:  # noqa: ANN001 - a DuckDB connection
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    store = Store(tmp_path / "tracekd.duckdb", busy_timeout_s=0.5)
+    store = Store(tmp_path / "tracekd.duckdb", busy_timeout_s=0.5, tables=CATALOG)
     store.execute("CREATE TABLE notes (value INTEGER)")
     return store
 

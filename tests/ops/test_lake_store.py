@@ -17,7 +17,8 @@ import pytest
 
 from tests.postgres import postgres_bin, running_postgres
 from tracekd_ops.core.lineage import Lineage
-from tracekd_ops.store.lake import LAKE_PREFIX, LakeStore, LakeUnavailable, open_store
+from tracekd_ops.steps.catalog import CATALOG, open_store
+from tracekd_ops.store.lake import LAKE_PREFIX, LakeStore, LakeUnavailable
 from tracekd_ops.store.store import QueryRefused, Store
 
 
@@ -46,7 +47,7 @@ def lake(catalog, tmp_path) -> LakeStore:
     data = tmp_path / "lake"
     data.mkdir()
     data.chmod(0o777)
-    return LakeStore(conninfo(catalog, db), data)
+    return LakeStore(conninfo(catalog, db), data, tables=CATALOG)
 
 
 def metric_rows(dataset: str, condition: str, seed: int, n: int) -> list[dict]:
@@ -72,7 +73,7 @@ def test_the_store_interface_works_on_the_lake(lake, tmp_path):
     assert lake.rows("SELECT count(*) AS n FROM predictions WHERE dataset = 'babi'") == [{"n": 4}]
     assert list(lake.query("SELECT count(*) AS n FROM predictions")["n"]) == [7]
     copy = lake.snapshot(tmp_path / "copy.duckdb")
-    assert Store(copy).rows("SELECT count(*) AS n FROM predictions") == [{"n": 7}]
+    assert Store(copy, tables=CATALOG).rows("SELECT count(*) AS n FROM predictions") == [{"n": 7}]
 
 
 def test_a_process_makes_sure_of_the_tables_once_per_lake(lake, monkeypatch):
@@ -83,14 +84,14 @@ def test_a_process_makes_sure_of_the_tables_once_per_lake(lake, monkeypatch):
     schema_checks = []
     real_unit_of_work = lake_module.unit_of_work
 
-    def recording(con, write, ensure_schema=False):  # noqa: ANN001
-        schema_checks.append(ensure_schema)
-        return real_unit_of_work(con, write, ensure_schema=ensure_schema)
+    def recording(con, write, tables):  # noqa: ANN001
+        schema_checks.append(tables is not None)
+        return real_unit_of_work(con, write, tables)
 
     monkeypatch.setattr(lake_module, "unit_of_work", recording)
     rows = metric_rows("synthetic", "correct", 0, 3)
     for _ in range(3):
-        again = LakeStore(lake.conninfo, lake.data_path)
+        again = LakeStore(lake.conninfo, lake.data_path, tables=CATALOG)
         again.replace_partitions([("predictions", {"dataset": "synthetic", "condition": "correct", "seed": 0}, rows)])
     assert schema_checks == [True, False, False]
     assert lake.rows("SELECT count(*) AS n FROM predictions")[0]["n"] == 3
@@ -115,7 +116,7 @@ def test_a_query_cannot_reach_past_the_results(lake, sql, faults):
 
 
 def _replace_many(conn: str, data: str, dataset: str, rounds: int) -> None:
-    store = LakeStore(conn, data)
+    store = LakeStore(conn, data, tables=CATALOG)
     for i in range(rounds):
         store.replace_partitions([
             ("predictions", {"dataset": dataset}, metric_rows(dataset, "correct", i, 10 + i)),
@@ -138,7 +139,7 @@ def test_writers_in_several_processes_lose_and_duplicate_nothing(lake):
 
 
 def _hold_the_writers_turn(conn: str, data: str, ready) -> None:
-    store = LakeStore(conn, data)
+    store = LakeStore(conn, data, tables=CATALOG)
     with store.connect(write=True) as con:
         con.execute("DELETE FROM predictions")
         ready.set()
@@ -152,14 +153,14 @@ def test_a_killed_writer_neither_blocks_later_writes_nor_leaves_half_a_write(lak
     writer = context.Process(target=_hold_the_writers_turn, args=(lake.conninfo, lake.data_path, ready))
     writer.start()
     assert ready.wait(120)
-    impatient = LakeStore(lake.conninfo, lake.data_path, busy_timeout_s=1.0)
+    impatient = LakeStore(lake.conninfo, lake.data_path, busy_timeout_s=1.0, tables=CATALOG)
     with pytest.raises(Exception, match=f"held by tracekd writer pid {writer.pid}"):
         impatient.append("reference_ratings", [{"condition": "x", "scale": "y", "mean": 1.0, "source": "t"}])
     assert lake.rows("SELECT count(*) AS n FROM predictions") == [{"n": 3}]  # readers never wait
     os.kill(writer.pid, signal.SIGKILL)
     writer.join(30)
     started = time.monotonic()
-    LakeStore(lake.conninfo, lake.data_path, busy_timeout_s=30.0).append(
+    LakeStore(lake.conninfo, lake.data_path, busy_timeout_s=30.0, tables=CATALOG).append(
         "reference_ratings", [{"condition": "x", "scale": "y", "mean": 1.0, "source": "t"}]
     )
     assert time.monotonic() - started < 30
@@ -181,4 +182,4 @@ def test_the_catalog_password_shows_in_no_message(catalog, tmp_path, faults):
 def test_an_extension_for_another_duckdb_is_refused_with_the_reason(monkeypatch, tmp_path):
     monkeypatch.setattr(duckdb, "__version__", "9.9.9")
     with pytest.raises(LakeUnavailable, match=r"for DuckDB 9\.9\.9.*built for: v1\.4\.4"):
-        LakeStore("dbname=x", tmp_path)
+        LakeStore("dbname=x", tmp_path, tables=CATALOG)

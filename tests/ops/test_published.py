@@ -30,6 +30,7 @@ from tracekd_ops.steps.published import import_published, source_name
 from tracekd_ops.steps.report import build_report, build_sql_model, store_reference_results
 from tests.html_tables import misaligned_tables
 from tracekd_ops.report.sql_models import discover_models
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 from tracekd_ops.traces.render import render_completion
 
@@ -113,7 +114,7 @@ def test_the_official_metric_misses_a_wrong_extra_answer_that_exact_match_catche
 
 
 def test_import_joins_the_loaded_dataset_stores_every_line_and_is_idempotent(tmp_path):
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     store_raw(store, load_raw("cotempqa", str(SHARED / "cotempqa"), {}, "full", 0, None, SyntheticConfig()))
     assert store.rows("SELECT count(*) AS n FROM raw_examples")[0]["n"] == 436 + 563 + 653
     outcome = import_published(store, PublishedSource(path=str(PUBLISHED), source="github:sbhambr1/Trace_Check_QA@fa84bdc"), ScoringChoice(), quiet)
@@ -144,7 +145,7 @@ def copy_of_published(tmp_path: Path) -> Path:
 
 def test_a_changed_file_replaces_its_student_and_a_malformed_line_is_kept_with_its_reason(tmp_path):
     folder = copy_of_published(tmp_path)
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     first = import_published(store, PublishedSource(path=str(folder)), ScoringChoice(), quiet)
     target = folder / "evaluation_outputs" / "equal" / "Qwen3-1.7B-sft-adapter-reasoning-facts_default.json"
     lines = target.read_text().splitlines(keepends=True)
@@ -163,7 +164,7 @@ def test_a_changed_file_replaces_its_student_and_a_malformed_line_is_kept_with_i
 
 def test_an_empty_file_is_refused_and_nothing_is_stored(tmp_path, faults):
     folder = copy_of_published(tmp_path)
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     import_published(store, PublishedSource(path=str(folder)), ScoringChoice(), quiet)
     before = store.rows("SELECT model_revision, count(*) AS n FROM predictions GROUP BY ALL ORDER BY ALL")
     (folder / "evaluation_outputs" / "mix" / "Qwen3-1.7B-sft-adapter_default.json").write_text("")
@@ -179,9 +180,9 @@ def test_an_unknown_condition_name_is_refused_with_the_known_ones(tmp_path, faul
     folder.mkdir(parents=True)
     shutil.copyfile(OUTPUTS / "equal" / "Qwen3-1.7B-sft-adapter-reasoning-facts_default.json", folder / "Qwen3-1.7B-sft-adapter-reasoning_default.json")
     with pytest.raises(ValueError, match=r"unknown condition name 'sft-adapter-reasoning'; known: sft-adapter, sft-adapter-reasoning-facts, "):
-        import_published(Store(tmp_path / "t.duckdb"), PublishedSource(path=str(tmp_path / "outputs")), ScoringChoice(), quiet)
+        import_published(Store(tmp_path / "t.duckdb", tables=CATALOG), PublishedSource(path=str(tmp_path / "outputs")), ScoringChoice(), quiet)
     mapped = PublishedSource(path=str(tmp_path / "outputs"), condition_names={"sft-adapter-reasoning": "correct"})
-    outcome = import_published(Store(tmp_path / "t.duckdb"), mapped, ScoringChoice(), quiet)
+    outcome = import_published(Store(tmp_path / "t.duckdb", tables=CATALOG), mapped, ScoringChoice(), quiet)
     assert [(s["condition"], s["scored"]) for s in outcome.students] == [("correct", 87)]
     with pytest.raises(ValueError, match="unknown condition 'right'"):
         PublishedSource(path=str(tmp_path), condition_names={"x": "right"})
@@ -218,7 +219,7 @@ def test_the_study_row_lookup_is_re_run_when_its_gold_csvs_are_there(tmp_path):
         writer.writerow(["index", "question", "reasoning", "answer", "facts"])
         for i, (q, a, f) in enumerate(zip(pa_rows["question"], pa_rows["answer"], pa_rows["facts"])):
             writer.writerow([i, q, "The temporal relation ... is: equal.", a, f])
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     import_published(store, PublishedSource(path=str(repo)), ScoringChoice(), quiet)
     found = store.rows("SELECT line, ir_exact, authors_ir_ok, authors_own_row FROM external_lines ORDER BY line")
     assert found == [{"line": 1, "ir_exact": True, "authors_ir_ok": False, "authors_own_row": False},
@@ -248,7 +249,7 @@ def simple_outputs(tmp_path: Path, suffix: str) -> tuple[Path, list]:
 def test_the_simple_layout_in_json_lines_and_parquet(tmp_path, suffix):
     path, _ = simple_outputs(tmp_path, suffix)
     source = PublishedSource(path=str(path), layout="simple", dataset="synthetic", condition="correct", base_model="someone/model-1b", student="lab")
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     outcome = import_published(store, source, ScoringChoice(), quiet)
     assert [(s["student"], s["scored"], s["answer_accuracy"], s["trace_accuracy"]) for s in outcome.students] == [("lab", 12, 0.5, 0.5)]
     metrics = store.rows("SELECT n_trace_ok_answer_ok AS a, n_trace_ok_answer_wrong AS b, n_trace_wrong_answer_ok AS c, n_trace_wrong_answer_wrong AS d FROM metrics")
@@ -265,7 +266,7 @@ def test_a_simple_line_without_gold_facts_is_left_out_where_the_dataset_has_no_r
     rows[5]["facts"] = "not a list"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     source = PublishedSource(path=str(path), layout="simple", dataset="synthetic", condition="correct", base_model="m")
-    outcome = import_published(Store(tmp_path / "t.duckdb"), source, ScoringChoice(), quiet)
+    outcome = import_published(Store(tmp_path / "t.duckdb", tables=CATALOG), source, ScoringChoice(), quiet)
     assert outcome.left_out == [
         "outputs.jsonl line 4: field gold_fact_ids: missing, and synthetic has no rule to derive its gold facts",
         f"outputs.jsonl line 5: field gold_fact_ids: [99] point at no fact (1 to {len(rows[4]['facts'])})",
@@ -293,7 +294,7 @@ def test_source_names_never_keep_credentials(tmp_path, faults):
 
 
 def test_the_report_section_sets_the_study_beside_tracekd(tmp_path):
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     import_published(store, PublishedSource(path=str(PUBLISHED)), ScoringChoice(), quiet)
     store_reference_results(store)
     for model in discover_models(SQL_DIR):
@@ -320,7 +321,7 @@ def test_a_name_taken_by_a_trained_student_is_refused(tmp_path, faults):
     from tracekd_ops.core.lineage import Lineage
 
     path, _ = simple_outputs(tmp_path, ".jsonl")
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     taken = Lineage("synthetic", "correct", "tiny", "m", 0, "v1")
     store.append("registry", [{**taken.training_row(), "model_name": taken.model_name, "revision": "r1", "backend": "local", "uri": "file:///x",
                                "status": "registered", "hyperparameters": "{}", "train_summary": "{}", "created_at": datetime(2026, 1, 1)}])  # fmt: skip

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import QueryRefused, Store, StoreBusy
 
 TRACEKD = str(Path(sys.executable).parent / "tracekd")
@@ -19,7 +20,7 @@ TRACEKD = str(Path(sys.executable).parent / "tracekd")
 
 @pytest.fixture
 def store(tmp_path):
-    store = Store(tmp_path / "home" / "tracekd.duckdb", busy_timeout_s=1.0)
+    store = Store(tmp_path / "home" / "tracekd.duckdb", busy_timeout_s=1.0, tables=CATALOG)
     store.execute("CREATE TABLE notes AS SELECT 1 AS n")
     return store
 
@@ -110,7 +111,7 @@ def test_one_expensive_scalar_is_stopped_at_the_limit_and_does_not_starve_a_writ
     def write() -> None:
         time.sleep(0.5)  # while the query holds its shared lock
         started = time.monotonic()
-        Store(store.path, busy_timeout_s=30).execute("INSERT INTO notes VALUES (2)")
+        Store(store.path, busy_timeout_s=30, tables=CATALOG).execute("INSERT INTO notes VALUES (2)")
         outcome["waited"] = time.monotonic() - started
 
     writer = threading.Thread(target=write)

@@ -28,11 +28,12 @@ from tracekd_ops.ratings.study import ATTENTION_TEXT, RatingRejected, check_answ
 from tracekd_ops.steps.ratings import analyse_ratings, build_item_set, import_ratings, run_simulated_panel
 from tests.conftest import store_traces
 from tracekd_ops.store.group_commit import GroupCommit
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 
 @pytest.fixture
 def study(tmp_path: Path) -> tuple[Store, str]:
-    store = Store(tmp_path / "tracekd.duckdb")
+    store = Store(tmp_path / "tracekd.duckdb", tables=CATALOG)
     store_traces(store)
     return store, build_item_set(store, "synthetic", per_condition=4, seed=0, attention_checks=2)["item_set_version"]
 
@@ -64,7 +65,7 @@ def test_item_set_is_balanced_paired_seeded_and_leaves_out_answer_only_traces(st
 
 
 def test_item_set_refuses_nothing_to_rate_and_shrinks_to_what_every_condition_has(tmp_path: Path):
-    store = Store(tmp_path / "tracekd.duckdb")
+    store = Store(tmp_path / "tracekd.duckdb", tables=CATALOG)
     store_traces(store, conditions=("solution_only",))
     with pytest.raises(ValueError, match="no trace set has traces to rate"):
         build_item_set(store, "synthetic", 4, 0, 2)
@@ -72,7 +73,7 @@ def test_item_set_refuses_nothing_to_rate_and_shrinks_to_what_every_condition_ha
     fewer = build_item_set(store, "synthetic", 4, 0, 2)
     assert fewer["items"] == 2 * 3 + 2 and fewer["conditions"] == ["correct", "incorrect"]
     with pytest.raises(ValueError, match="no stored traces"):
-        build_item_set(Store(tmp_path / "empty.duckdb"), "synthetic", 4, 0, 2)
+        build_item_set(Store(tmp_path / "empty.duckdb", tables=CATALOG), "synthetic", 4, 0, 2)
 
 
 def test_order_takes_every_condition_each_round_and_spreads_attention_checks(study):
@@ -359,7 +360,7 @@ def store_styled_traces(store: Store, style: str) -> None:
 
 @pytest.fixture(params=["sentences", "compact"])
 def styled_study(request, tmp_path: Path) -> tuple[Store, str]:
-    store = Store(tmp_path / "tracekd.duckdb")
+    store = Store(tmp_path / "tracekd.duckdb", tables=CATALOG)
     store_styled_traces(store, request.param)
     return store, build_item_set(store, "synthetic", per_condition=4, seed=0, attention_checks=2)["item_set_version"]
 
@@ -368,7 +369,7 @@ def test_an_items_trace_is_the_completion_its_student_was_trained_on(styled_stud
     """What people rate is what the student learned from: the shown trace is, character for
     character, the completion the training step reads for that condition and question, and what
     the renderer writes for the row's steps (no rewording, no stripped markup)."""
-    from tracekd_ops.store.tables import read_traces
+    from tracekd_ops.traces.tables import read_traces
     from tracekd_ops.traces.render import render_completion
 
     store, version = styled_study

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from tracekd_ops.core.secrets import redact, url_secrets
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 from tracekd_ops.teacher.cache import TeacherCache
 from tracekd_ops.teacher.client import TeacherClient
@@ -37,7 +38,7 @@ def test_a_teacher_url_with_credentials_leaves_no_trace_of_them_in_stored_errors
     with ScriptedChatServer(echo_auth) as server:
         base = server.base_url.replace("http://", f"http://alice:{quote(KEY, safe='')}@")
         client = TeacherClient(TeacherConfig(base_url=base, model="t", max_attempts=1))
-        store = Store(tmp_path / "t.duckdb")
+        store = Store(tmp_path / "t.duckdb", tables=CATALOG)
         ask_all(client, TeacherCache(store), [answer_request(client.config, r) for r in records], log=lambda _: None)
         client.close()
     rows = store.rows("SELECT * FROM teacher_requests")

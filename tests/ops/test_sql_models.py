@@ -1,6 +1,7 @@
 import pytest
 
 from tracekd_ops.report.sql_models import discover_models, materialize_model, parse_model
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 from tests.conftest import SQL_DIR
 
@@ -30,7 +31,7 @@ def test_a_model_must_be_one_select(tmp_path):
 def test_project_models_parse_and_build_on_an_empty_schema(tmp_path):
     models = discover_models(SQL_DIR)
     assert "condition_comparison" in {m.name for m in models}
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     for model in models:
         assert materialize_model(store, model) == 0
     uncommented = store.rows(
@@ -44,8 +45,6 @@ def test_project_models_parse_and_build_on_an_empty_schema(tmp_path):
 
 
 def test_a_model_column_takes_its_declared_comment_else_the_stored_columns_meaning(tmp_path):
-    from tracekd_ops.store.store import COLUMN_COMMENTS
-
     path = tmp_path / "per_dataset.sql"
     path.write_text("-- Questions per dataset.\n-- test: not_null dataset\n"
                     "-- column questions: distinct questions stored (test: none; a column line is no test line)\n"
@@ -53,15 +52,15 @@ def test_a_model_column_takes_its_declared_comment_else_the_stored_columns_meani
     model = parse_model(path)
     assert model.description == "Questions per dataset."
     assert [t.name for t in model.tests] == ["not_null__dataset"]
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     materialize_model(store, model)
     rows = store.rows("SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'per_dataset'")
     comments = {r["column_name"]: r["comment"] for r in rows}
-    assert comments == {"dataset": COLUMN_COMMENTS["dataset"], "questions": "distinct questions stored (test: none; a column line is no test line)"}
+    assert comments == {"dataset": CATALOG.meanings["dataset"], "questions": "distinct questions stored (test: none; a column line is no test line)"}
 
 
 def test_a_model_column_without_a_comment_is_refused_naming_the_file_and_the_column(tmp_path):
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     path = tmp_path / "leaderboard.sql"
     path.write_text("-- The leaderboard.\nSELECT dataset, condition, avg(answer_accuracy) AS mean_accuracy FROM metrics GROUP BY ALL")
     with pytest.raises(ValueError, match=r"leaderboard\.sql: no comment for column\(s\) mean_accuracy: declare each"):
@@ -89,7 +88,7 @@ def test_a_model_column_without_a_comment_is_refused_naming_the_file_and_the_col
 def test_model_tests_are_read_from_the_header_and_count_failing_rows(tmp_path):
     from tracekd_ops.report.sql_models import run_tests
 
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     store.execute("CREATE TABLE scores (name VARCHAR, score DOUBLE)")
     store.execute("INSERT INTO scores VALUES ('a', 0.5), ('a', 1.5), (NULL, 0.2)")
     path = tmp_path / "checked.sql"
@@ -108,7 +107,7 @@ def test_model_tests_are_read_from_the_header_and_count_failing_rows(tmp_path):
 def test_statistics_are_sql_functions_and_columns_trace_back_to_their_sources(tmp_path):
     from tracekd_ops.report.sql_models import column_lineage
 
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     store.execute("CREATE TABLE pairs (run VARCHAR, b BIGINT, c BIGINT)")
     store.execute("INSERT INTO pairs VALUES ('x', 7, 2)")
     path = tmp_path / "tested.sql"

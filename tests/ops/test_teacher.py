@@ -13,6 +13,7 @@ import pytest
 
 from tracekd_ops.teacher.loopback import ScriptedChatServer, chat_reply
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 from tracekd_ops.teacher.cache import TeacherCache
 from tracekd_ops.teacher.client import TeacherClient
@@ -80,7 +81,7 @@ def test_transient_faults_are_retried_with_backoff_until_an_answer(tmp_path, sec
 
 
 def test_what_still_fails_is_stored_as_failed_never_lost_and_retried_next_run(tmp_path, secret_key):
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     broken = {RECORDS[0].question}
 
     def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
@@ -125,7 +126,7 @@ def test_requests_run_concurrently_up_to_the_limit(tmp_path):
 
     with ScriptedChatServer(script) as server:
         client = TeacherClient(config_for(server, max_concurrency=3))
-        stats = ask_all(client, TeacherCache(Store(tmp_path / "t.duckdb")), [answer_request(client.config, r) for r in RECORDS], log=lambda _: None)
+        stats = ask_all(client, TeacherCache(Store(tmp_path / "t.duckdb", tables=CATALOG)), [answer_request(client.config, r) for r in RECORDS], log=lambda _: None)
     assert stats.ok == len(RECORDS) == 6
     assert peak[0] == 3
 
@@ -153,7 +154,7 @@ def test_collect_keeps_right_answers_and_asks_follow_ups_only_for_them(tmp_path)
         question = next(r.question for r in RECORDS if r.question in prompt)
         return 200, chat_reply(f"<think>I read the facts for: {question}</think><answer>{answer}</answer>"), {}
 
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     with ScriptedChatServer(script) as server:
         client = TeacherClient(config_for(server))
         outcome = collect(RECORDS, client, TeacherCache(store), log=lambda _: None)
@@ -186,7 +187,7 @@ def test_a_worked_example_is_shown_first_never_asked_and_read_back_with_the_same
         record = next(r for r in train if render_prompt(r) in prompt)
         return 200, chat_reply(f"Fact [{record.gold_fact_ids[0]}] says so.\n<answer>{record.answers[0]}</answer>"), {}
 
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     with ScriptedChatServer(script) as server:
         config = config_for(server, worked_example=True, max_questions=6)
         questions = teacher_questions(train, config)
@@ -235,7 +236,7 @@ def test_requests_spread_over_replicas_within_each_ones_limit_and_a_failing_one_
 
         return script
 
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     with ScriptedChatServer(script_for("a")) as a, ScriptedChatServer(script_for("b")) as b:
         failing.clear()
         client = TeacherClient(config_for(a, extra_urls=(b.base_url,), max_concurrency=2))
@@ -272,7 +273,7 @@ def test_the_key_never_reaches_storage_in_any_form_or_cut(tmp_path, secret_key, 
     from urllib.parse import quote
 
     forms = (SECRET, quote(SECRET, safe=""), base64.b64encode(SECRET.encode()).decode())
-    store = Store(tmp_path / "t.duckdb")
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     echo, refuse = RECORDS[0].question, RECORDS[1].question
 
     def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:

@@ -30,12 +30,13 @@ def table_metadata(*tables: str) -> dict[str, Any]:
     DuckDB comments)."""
     from dagster import TableColumn, TableColumnConstraints, TableSchema
 
-    from tracekd_ops.store.store import TABLE_COMMENTS, column_comment, schema_columns
+    from tracekd_ops.steps.catalog import CATALOG
+    from tracekd_ops.store.store import schema_columns
 
-    columns = [TableColumn(name, type_, description=column_comment(tables[0], name), constraints=TableColumnConstraints(nullable=not not_null))
-               for name, type_, not_null in schema_columns()[tables[0]]]  # fmt: skip
+    columns = [TableColumn(name, type_, description=CATALOG.column_comment(tables[0], name), constraints=TableColumnConstraints(nullable=not not_null))
+               for name, type_, not_null in schema_columns(CATALOG)[tables[0]]]  # fmt: skip
     return {
         "dagster/column_schema": TableSchema(columns=columns),
         "dagster/table_name": tables[0],
-        "duckdb_tables": MetadataValue.md("\n".join(f"- `{table}`: {TABLE_COMMENTS[table]}" for table in tables)),
+        "duckdb_tables": MetadataValue.md("\n".join(f"- `{table}`: {CATALOG[table].comment}" for table in tables)),
     }

@@ -31,7 +31,7 @@ from tracekd_ops.published.settings import PublishedConfig, PublishedSource
 from tracekd_ops.registry.base import HUB_BACKEND, LOCAL_BACKEND, Registry
 from tracekd_ops.registry.hub import HubRegistry
 from tracekd_ops.registry.local import LocalRegistry
-from tracekd_ops.store.lake import open_store
+from tracekd_ops.steps.catalog import open_store
 from tracekd_ops.store.store import Store
 from tracekd_ops.teacher.config import TeacherConfig, check_endpoint
 from tracekd_ops.traces.build import Corruption, TraceOptions

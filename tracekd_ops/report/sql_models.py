@@ -24,7 +24,8 @@ from typing import Any, Callable
 import sqlglot
 from sqlglot import exp
 
-from tracekd_ops.store.store import Store, column_comment, sql_string
+from tracekd_ops.core.tables import Catalog
+from tracekd_ops.store.store import Store, sql_string
 
 TEST_KINDS = ("not_null", "unique", "accepted_range")
 _TEST_RE = re.compile(r"^--\s*test:\s*(\w+)\s+(.+?)\s*$")
@@ -122,7 +123,7 @@ def _register_functions(con: Any) -> None:
 
 _COLUMN_RE = re.compile(r"^--\s*column\s+(\w+)\s*:\s*(.*?)\s*$")
 """A model file's `-- column NAME: what it means` line: the comment of an output column that has
-no shared meaning (`store.COLUMN_COMMENTS`), or whose meaning in this model differs from it."""
+no shared meaning (`Catalog.meanings`), or whose meaning in this model differs from it."""
 
 
 def declared_columns(path: Path, comment_lines: list[str]) -> dict[str, str]:
@@ -142,13 +143,13 @@ def declared_columns(path: Path, comment_lines: list[str]) -> dict[str, str]:
     return declared
 
 
-def model_column_comments(model: SqlModel, columns: list[str]) -> dict[str, str]:
+def model_column_comments(model: SqlModel, columns: list[str], tables: Catalog) -> dict[str, str]:
     """The comment of each output column: the file's declaration, else the column's shared meaning
-    in the stored tables. A column with neither, or a declaration of no output column, is an
-    error naming the file and the columns, so no model column goes undocumented (only the built
-    table knows its columns: `SELECT *` and `c.*` hide them from the parser)."""
+    in the stored tables (`tables.meanings`). A column with neither, or a declaration of no output
+    column, is an error naming the file and the columns, so no model column goes undocumented (only
+    the built table knows its columns: `SELECT *` and `c.*` hide them from the parser)."""
     declared = declared_columns(model.path, [line for line in model.sql.splitlines() if line.startswith("--")])
-    comments = {column: declared.get(column) or column_comment(model.name, column) for column in columns}
+    comments = {column: declared.get(column) or tables.column_comment(model.name, column) for column in columns}
     missing = [column for column, text in comments.items() if not text]
     if missing:
         raise ValueError(
@@ -172,7 +173,7 @@ def materialize_model(store: Store, model: SqlModel) -> int:
         summary = " ".join(model.description.split(". ")[0].split()) or f"SQL model {model.path.name}"
         con.execute(f'COMMENT ON TABLE "{model.name}" IS {sql_string(f"{summary} (SQL model {model.path.name})")}')
         columns = [row[0] for row in con.execute(f"SELECT name FROM pragma_table_info('{model.name}')").fetchall()]
-        comments = model_column_comments(model, columns)
+        comments = model_column_comments(model, columns, store.tables)
         con.execute(";\n".join(f'COMMENT ON COLUMN "{model.name}"."{column}" IS {sql_string(text)}' for column, text in comments.items()))
         return int(con.execute(f'SELECT count(*) FROM "{model.name}"').fetchone()[0])
 

@@ -31,8 +31,10 @@ from tracekd_ops.evaluate.metrics import (
 )
 from tracekd_ops.registry.base import Registry
 from tracekd_ops.registry.index import RegistryEntry, RegistryIndex
+from tracekd_ops.datasets.tables import dataset_version, read_records
+from tracekd_ops.evaluate.tables import read_predictions
 from tracekd_ops.store.store import Store
-from tracekd_ops.store.tables import dataset_version, read_predictions, read_records, trace_set_style
+from tracekd_ops.traces.tables import trace_set_style
 from tracekd_ops.train.experiment import ExperimentFile
 from tracekd_ops.traces.render import SENTENCES, render_prompt, render_steps
 

@@ -38,7 +38,7 @@ from tracekd_ops.published.rescore import TRACEKD_FORMAT, prediction_row, read_g
 from tracekd_ops.published.settings import AUTO, SIMPLE, PublishedSource
 from tracekd_ops.registry.index import RegistryIndex
 from tracekd_ops.store.store import Store
-from tracekd_ops.store.tables import read_records
+from tracekd_ops.datasets.tables import read_records
 from tracekd_ops.steps.evaluate import reference_accuracies, run_result
 from tracekd_ops.traces.render import SENTENCES, render_steps
 

@@ -14,7 +14,7 @@ from tracekd_ops.ratings.simulate import SIMULATED_SOURCE, simulate_panel
 from tracekd_ops.ratings.storage import (PANELS, REAL, SIMULATED, latest_item_set, load_items, newest_item_sets, ratings_of, replace_panel,
                                          store_item_set)  # fmt: skip
 from tracekd_ops.store.store import Store
-from tracekd_ops.store.tables import current_train_traces, trace_set_datasets
+from tracekd_ops.traces.tables import current_train_traces, trace_set_datasets
 
 
 def build_item_set(store: Store, dataset: str, per_condition: int, seed: int, attention_checks: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from tracekd_ops.report.reference import (
 from tracekd_ops.report.render import REPORT_VERSION, ReportData, figures_markdown, key_figures, markdown_summary, markdown_table, render_html
 from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, model_columns, read_model, run_tests
 from tracekd_ops.store.store import Store
-from tracekd_ops.store.tables import read_records
+from tracekd_ops.datasets.tables import read_records
 from tracekd_ops.teacher.requests import PROMPT_VERSION
 from tracekd_ops.train.trainer import TRAINER_VERSION
 from tracekd_ops.traces.conditions import CONDITIONS, condition

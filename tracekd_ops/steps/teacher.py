@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from tracekd_ops.store.store import Store
-from tracekd_ops.store.tables import read_records
+from tracekd_ops.datasets.tables import read_records
 from tracekd_ops.teacher.cache import TeacherCache
 from tracekd_ops.teacher.client import TeacherClient
 from tracekd_ops.teacher.collect import TeacherRound, collect, teacher_questions

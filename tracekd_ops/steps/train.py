@@ -13,7 +13,7 @@ from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.registry.base import PENDING, Registry
 from tracekd_ops.registry.index import RegistryIndex
 from tracekd_ops.store.store import Store
-from tracekd_ops.store.tables import read_traces
+from tracekd_ops.traces.tables import read_traces
 from tracekd_ops.traces.render import TEMPLATE_PHRASES
 from tracekd_ops.train.experiment import ExperimentFile
 from tracekd_ops.train.settings import TrainingConfig

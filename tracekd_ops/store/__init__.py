@@ -1,6 +1,8 @@
-"""Storage: the project's DuckDB file, its schema, one writer at a time, atomic partitions.
+"""Storage: the project's DuckDB file (or DuckLake), one writer at a time, atomic partitions, and
+the sandbox `tracekd query` runs in.
 
-Owns the connection discipline (`store.py`: file lock, transactions, `StoreBusy`) and typed reads
-of the data tables (`tables.py`). Imports only `core`. Each table's rows are written by the wing
-that owns the table (e.g. the registry index, the teacher cache), through `Store`.
+Owns the connection discipline (`store.py`: file lock, transactions, `StoreBusy`, the read-only
+query) and nothing about any one table: each wing declares the tables it writes and holds their
+queries (`<wing>/tables.py`), `steps.catalog` gathers them, and a `Store` is handed that catalog to
+create, upgrade and comment. Imports only `core`.
 """

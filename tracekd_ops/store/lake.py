@@ -31,6 +31,7 @@ from typing import Any, Iterator, Mapping
 import duckdb
 
 from tracekd_ops.core.secrets import redact
+from tracekd_ops.core.tables import Catalog
 from tracekd_ops.store.store import READ_ONLY_CONFIG, QueryRefused, Store, StoreBusy, unit_of_work
 
 LAKE_PREFIX = "ducklake:postgres:"
@@ -86,11 +87,12 @@ per step), and each first write used to spend a writer turn and ~20 catalog stat
 class LakeStore(Store):
     """The results in DuckLake: catalog on Postgres (`conninfo`), Parquet under `data_path`."""
 
-    def __init__(self, conninfo: str, data_path: str | Path, busy_timeout_s: float = 120.0) -> None:
+    def __init__(self, conninfo: str, data_path: str | Path, tables: Catalog, busy_timeout_s: float = 120.0) -> None:
         if not conninfo.strip():
             raise ValueError(f"a DuckLake store location needs a Postgres connection string after {LAKE_PREFIX!r}")
         self.conninfo = conninfo.strip()
         self.data_path = str(data_path).rstrip("/") + "/"
+        self.tables = tables
         self.busy_timeout_s = busy_timeout_s
         self._secret = _password(self.conninfo) or os.environ.get("PGPASSWORD")
         self._extensions = extension_directory()  # fails here, before any work, when they cannot load
@@ -169,7 +171,7 @@ class LakeStore(Store):
             self.exists()
         with self._writer_turn() if write else nullcontext():
             con = self._attach(read_only=not write, config=config)
-            with unit_of_work(con, write, ensure_schema=write and not self._tables_ready) as con:
+            with unit_of_work(con, write, self.tables if write and not self._tables_ready else None) as con:
                 yield con
             LAKES_READY_IN_THIS_PROCESS.add((self.conninfo, self.data_path))
 
@@ -210,16 +212,3 @@ class LakeStore(Store):
 
 def _quoted(text: str) -> str:
     return text.replace("'", "''")
-
-
-def open_store(location: str | None, home: Path, data_path: str | None = None) -> Store:
-    """The results store a setting names: unset, the DuckDB file in the home; `ducklake:postgres:…`,
-    a DuckLake with its Parquet under `data_path` (default: `lake/` in the home, which on a cluster
-    is the volume every pod mounts)."""
-    if not location:
-        return Store(home / "tracekd.duckdb")
-    if location.startswith(LAKE_PREFIX):
-        return LakeStore(location[len(LAKE_PREFIX):], data_path or home / "lake")
-    if location.startswith("ducklake:"):
-        raise ValueError(f"TRACEKD_STORE: only a Postgres catalog is supported for DuckLake ({LAKE_PREFIX}<libpq string>)")
-    return Store(Path(location))
