@@ -212,11 +212,12 @@ def _preflight(dataset: str, changes: dict[str, object]) -> None:
     will use; an unusable source (unreadable, no questions, no train or no test split) raises here,
     before any work and with nothing stored."""
     from tracekd_assets.defs.resources import ExperimentSettings
+    from tracekd_ops.datasets import dataset_spec
     from tracekd_ops.datasets.inspection import protocol_use
     from tracekd_ops.steps.data import load_raw
 
     experiment = ExperimentSettings().with_changes(**changes)
-    partition = load_raw(dataset, experiment.source(dataset), experiment.loader_options(dataset), experiment.protocol, experiment.seed,
+    partition = load_raw(dataset_spec(dataset), experiment.source(dataset), experiment.loader_options(dataset), experiment.protocol, experiment.seed,
                          experiment.per_category_limit, experiment.synthetic(), experiment.file_limits())  # fmt: skip
     partition.check()
     use = protocol_use(partition.records, experiment.protocol)

@@ -122,10 +122,10 @@ def test_the_spec_is_part_of_the_datas_version(tmp_path, monkeypatch):
     data.write_text(json.dumps({**ROW, "support": [2]}) + "\n")
     spec = write_spec(tmp_path)
     use_specs(monkeypatch, spec)
-    first = RawPartition("mine", str(data), "full", list(load_source("mine", data)), {}, {}).content_hash()
+    first = RawPartition(dataset_spec("mine"), str(data), "full", list(load_source("mine", data)), {}, {}).content_hash()
     spec.write_text(spec.read_text() + "description: the same mapping, reworded\n")
     monkeypatch.setenv(SPECS_VARIABLE, f"{spec}:")  # a new value: the spec is read again
-    assert RawPartition("mine", str(data), "full", list(load_source("mine", data)), {}, {}).content_hash() != first
+    assert RawPartition(dataset_spec("mine"), str(data), "full", list(load_source("mine", data)), {}, {}).content_hash() != first
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.datasets.cotempqa_official import official_score, summary
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
 from tracekd_ops.evaluate.scoring import ScoringChoice
@@ -25,12 +26,12 @@ from tracekd_ops.published.lines import read_lines
 from tracekd_ops.published.rescore import read_generation, record_of, verdicts
 from tracekd_ops.published.settings import PublishedSource
 from tracekd_ops.report.reference import reference_contingency
-from tracekd_ops.steps.data import load_raw, store_raw
-from tracekd_ops.steps.published import import_published, source_name
+from tracekd_ops.steps.catalog import CATALOG
+from tracekd_ops.steps.data import store_raw
+from tracekd_ops.steps.published import PublishedOutcome, import_source, source_name
 from tracekd_ops.steps.report import build_report, build_sql_model, store_reference_results
 from tests.html_tables import misaligned_tables
 from tracekd_ops.report.sql_models import discover_models
-from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 from tracekd_ops.traces.render import render_completion
 
@@ -45,6 +46,11 @@ pytestmark = pytest.mark.skipif(not PUBLISHED.is_dir(), reason="../shared/data/t
 
 def quiet(_: str) -> None:
     pass
+
+
+def imported(store: Store, source: PublishedSource) -> PublishedOutcome:
+    """One folder imported as published students of the dataset it names, with what it did in detail."""
+    return import_source(store, dataset_spec(source.dataset), source, ScoringChoice(), quiet)
 
 
 def line_of(relative: str, number: int) -> dict:
@@ -115,9 +121,9 @@ def test_the_official_metric_misses_a_wrong_extra_answer_that_exact_match_catche
 
 def test_import_joins_the_loaded_dataset_stores_every_line_and_is_idempotent(tmp_path):
     store = Store(tmp_path / "t.duckdb", tables=CATALOG)
-    store_raw(store, load_raw("cotempqa", str(SHARED / "cotempqa"), {}, "full", 0, None, SyntheticConfig()))
+    store_raw(store, dataset_spec("cotempqa"), str(SHARED / "cotempqa"), {}, "full", 0, None, SyntheticConfig())
     assert store.rows("SELECT count(*) AS n FROM raw_examples")[0]["n"] == 436 + 563 + 653
-    outcome = import_published(store, PublishedSource(path=str(PUBLISHED), source="github:sbhambr1/Trace_Check_QA@fa84bdc"), ScoringChoice(), quiet)
+    outcome = imported(store, PublishedSource(path=str(PUBLISHED), source="github:sbhambr1/Trace_Check_QA@fa84bdc"))
     assert len(outcome.students) == 8 and outcome.source == "github:sbhambr1/Trace_Check_QA@fa84bdc"
     checks = store.rows("SELECT split_part(dataset_check, ' (', 1) AS check, count(*) AS n FROM external_lines WHERE status = 'scored' GROUP BY ALL")
     assert checks == [{"check": "matched", "n": 6 * 331 + 2 * 278}]
@@ -129,7 +135,7 @@ def test_import_joins_the_loaded_dataset_stores_every_line_and_is_idempotent(tmp
     registry = store.rows("SELECT status, backend, count(*) AS n FROM registry GROUP BY ALL")
     assert registry == [{"status": "external", "backend": "external", "n": 8}]
     before = store.rows("SELECT model_revision, count(*) AS n FROM predictions GROUP BY ALL ORDER BY ALL")
-    again = import_published(store, PublishedSource(path=str(PUBLISHED), source="github:sbhambr1/Trace_Check_QA@fa84bdc"), ScoringChoice(), quiet)
+    again = imported(store, PublishedSource(path=str(PUBLISHED), source="github:sbhambr1/Trace_Check_QA@fa84bdc"))
     assert store.rows("SELECT model_revision, count(*) AS n FROM predictions GROUP BY ALL ORDER BY ALL") == before
     assert [s["model_revision"] for s in again.students] == [s["model_revision"] for s in outcome.students]
     assert store.rows("SELECT count(*) AS n FROM external_lines")[0]["n"] == 8 * 331
@@ -146,12 +152,12 @@ def copy_of_published(tmp_path: Path) -> Path:
 def test_a_changed_file_replaces_its_student_and_a_malformed_line_is_kept_with_its_reason(tmp_path):
     folder = copy_of_published(tmp_path)
     store = Store(tmp_path / "t.duckdb", tables=CATALOG)
-    first = import_published(store, PublishedSource(path=str(folder)), ScoringChoice(), quiet)
+    first = imported(store, PublishedSource(path=str(folder)))
     target = folder / "evaluation_outputs" / "equal" / "Qwen3-1.7B-sft-adapter-reasoning-facts_default.json"
     lines = target.read_text().splitlines(keepends=True)
     lines[4] = '{"input": "x", "prediction": "unterminated\n'
     target.write_text("".join(lines))
-    second = import_published(store, PublishedSource(path=str(folder)), ScoringChoice(), quiet)
+    second = imported(store, PublishedSource(path=str(folder)))
     changed = [(a["condition"], a["base_model"]) for a, b in zip(first.students, second.students) if a["model_revision"] != b["model_revision"]]
     assert changed == [("correct", "Qwen/Qwen3-1.7B")]
     assert second.left_out[0].startswith("evaluation_outputs/equal/Qwen3-1.7B-sft-adapter-reasoning-facts_default.json line 5: ")
@@ -165,12 +171,12 @@ def test_a_changed_file_replaces_its_student_and_a_malformed_line_is_kept_with_i
 def test_an_empty_file_is_refused_and_nothing_is_stored(tmp_path, faults):
     folder = copy_of_published(tmp_path)
     store = Store(tmp_path / "t.duckdb", tables=CATALOG)
-    import_published(store, PublishedSource(path=str(folder)), ScoringChoice(), quiet)
+    imported(store, PublishedSource(path=str(folder)))
     before = store.rows("SELECT model_revision, count(*) AS n FROM predictions GROUP BY ALL ORDER BY ALL")
     (folder / "evaluation_outputs" / "mix" / "Qwen3-1.7B-sft-adapter_default.json").write_text("")
     (folder / "evaluation_outputs" / "equal" / "Qwen3-1.7B-sft-adapter-reasoning-facts_default.json").write_text("{}\n")
     with pytest.raises(ValueError, match=r"Qwen3-1.7B-sft-adapter.*_default.json: no line could be scored"):
-        import_published(store, PublishedSource(path=str(folder)), ScoringChoice(), quiet)
+        imported(store, PublishedSource(path=str(folder)))
     assert store.rows("SELECT model_revision, count(*) AS n FROM predictions GROUP BY ALL ORDER BY ALL") == before
     faults.held("bad_input")
 
@@ -180,9 +186,9 @@ def test_an_unknown_condition_name_is_refused_with_the_known_ones(tmp_path, faul
     folder.mkdir(parents=True)
     shutil.copyfile(OUTPUTS / "equal" / "Qwen3-1.7B-sft-adapter-reasoning-facts_default.json", folder / "Qwen3-1.7B-sft-adapter-reasoning_default.json")
     with pytest.raises(ValueError, match=r"unknown condition name 'sft-adapter-reasoning'; known: sft-adapter, sft-adapter-reasoning-facts, "):
-        import_published(Store(tmp_path / "t.duckdb", tables=CATALOG), PublishedSource(path=str(tmp_path / "outputs")), ScoringChoice(), quiet)
+        imported(Store(tmp_path / "t.duckdb", tables=CATALOG), PublishedSource(path=str(tmp_path / "outputs")))
     mapped = PublishedSource(path=str(tmp_path / "outputs"), condition_names={"sft-adapter-reasoning": "correct"})
-    outcome = import_published(Store(tmp_path / "t.duckdb", tables=CATALOG), mapped, ScoringChoice(), quiet)
+    outcome = imported(Store(tmp_path / "t.duckdb", tables=CATALOG), mapped)
     assert [(s["condition"], s["scored"]) for s in outcome.students] == [("correct", 87)]
     with pytest.raises(ValueError, match="unknown condition 'right'"):
         PublishedSource(path=str(tmp_path), condition_names={"x": "right"})
@@ -220,7 +226,7 @@ def test_the_study_row_lookup_is_re_run_when_its_gold_csvs_are_there(tmp_path):
         for i, (q, a, f) in enumerate(zip(pa_rows["question"], pa_rows["answer"], pa_rows["facts"])):
             writer.writerow([i, q, "The temporal relation ... is: equal.", a, f])
     store = Store(tmp_path / "t.duckdb", tables=CATALOG)
-    import_published(store, PublishedSource(path=str(repo)), ScoringChoice(), quiet)
+    imported(store, PublishedSource(path=str(repo)))
     found = store.rows("SELECT line, ir_exact, authors_ir_ok, authors_own_row FROM external_lines ORDER BY line")
     assert found == [{"line": 1, "ir_exact": True, "authors_ir_ok": False, "authors_own_row": False},
                      {"line": 2, "ir_exact": True, "authors_ir_ok": True, "authors_own_row": True}]  # fmt: skip
@@ -250,7 +256,7 @@ def test_the_simple_layout_in_json_lines_and_parquet(tmp_path, suffix):
     path, _ = simple_outputs(tmp_path, suffix)
     source = PublishedSource(path=str(path), layout="simple", dataset="synthetic", condition="correct", base_model="someone/model-1b", student="lab")
     store = Store(tmp_path / "t.duckdb", tables=CATALOG)
-    outcome = import_published(store, source, ScoringChoice(), quiet)
+    outcome = imported(store, source)
     assert [(s["student"], s["scored"], s["answer_accuracy"], s["trace_accuracy"]) for s in outcome.students] == [("lab", 12, 0.5, 0.5)]
     metrics = store.rows("SELECT n_trace_ok_answer_ok AS a, n_trace_ok_answer_wrong AS b, n_trace_wrong_answer_ok AS c, n_trace_wrong_answer_wrong AS d FROM metrics")
     assert metrics == [{"a": 6, "b": 0, "c": 0, "d": 6}]
@@ -266,7 +272,7 @@ def test_a_simple_line_without_gold_facts_is_left_out_where_the_dataset_has_no_r
     rows[5]["facts"] = "not a list"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     source = PublishedSource(path=str(path), layout="simple", dataset="synthetic", condition="correct", base_model="m")
-    outcome = import_published(Store(tmp_path / "t.duckdb", tables=CATALOG), source, ScoringChoice(), quiet)
+    outcome = imported(Store(tmp_path / "t.duckdb", tables=CATALOG), source)
     assert outcome.left_out == [
         "outputs.jsonl line 4: field gold_fact_ids: missing, and synthetic has no rule to derive its gold facts",
         f"outputs.jsonl line 5: field gold_fact_ids: [99] point at no fact (1 to {len(rows[4]['facts'])})",
@@ -295,7 +301,7 @@ def test_source_names_never_keep_credentials(tmp_path, faults):
 
 def test_the_report_section_sets_the_study_beside_tracekd(tmp_path):
     store = Store(tmp_path / "t.duckdb", tables=CATALOG)
-    import_published(store, PublishedSource(path=str(PUBLISHED)), ScoringChoice(), quiet)
+    imported(store, PublishedSource(path=str(PUBLISHED)))
     store_reference_results(store)
     for model in discover_models(SQL_DIR):
         build_sql_model(store, model)
@@ -306,7 +312,7 @@ def test_the_report_section_sets_the_study_beside_tracekd(tmp_path):
     comparison = store.rows("SELECT files, files_acc_reproduced, repeated_lines FROM published_comparison ORDER BY ALL")
     assert all(r["files"] == r["files_acc_reproduced"] == 3 for r in comparison)
     assert sorted(r["repeated_lines"] for r in comparison) == [0] * 6 + [53, 53]
-    page = build_report(store, tmp_path)["path"].read_text()
+    page = build_report(store, tmp_path).metadata["path"].read_text()
     text = html.unescape(page)
     assert "Published students: the reference study's own outputs, re-scored" in page
     assert "disagrees with the study's conclusion" in text and "the study's published table (n 949" in text
@@ -327,6 +333,6 @@ def test_a_name_taken_by_a_trained_student_is_refused(tmp_path, faults):
                                "status": "registered", "hyperparameters": "{}", "train_summary": "{}", "created_at": datetime(2026, 1, 1)}])  # fmt: skip
     source = PublishedSource(path=str(path), layout="simple", dataset="synthetic", condition="correct", base_model="m", student="tiny")
     with pytest.raises(ValueError, match="student name 'tiny' is taken by a student TraceKD trained"):
-        import_published(store, source, ScoringChoice(), quiet)
+        imported(store, source)
     assert store.rows("SELECT count(*) AS n FROM predictions")[0]["n"] == 0
     faults.held("bad_input")

@@ -25,10 +25,10 @@ from tracekd_ops.ratings.storage import (
     store_item_set,
 )
 from tracekd_ops.ratings.study import ATTENTION_TEXT, RatingRejected, check_answer, participant_order, williams_square
+from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.steps.ratings import analyse_ratings, build_item_set, import_ratings, run_simulated_panel
 from tests.conftest import store_traces
 from tracekd_ops.store.group_commit import GroupCommit
-from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 
 @pytest.fixture
@@ -369,8 +369,8 @@ def test_an_items_trace_is_the_completion_its_student_was_trained_on(styled_stud
     """What people rate is what the student learned from: the shown trace is, character for
     character, the completion the training step reads for that condition and question, and what
     the renderer writes for the row's steps (no rewording, no stripped markup)."""
-    from tracekd_ops.traces.tables import read_traces
     from tracekd_ops.traces.render import render_completion
+    from tracekd_ops.traces.tables import read_traces
 
     store, version = styled_study
     rated = [i for i in load_items(store, version) if not i.attention_check]

@@ -8,6 +8,8 @@ lineage per asset."""
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from dagster import AssetKey, TableColumnDep, TableColumnLineage
 
 TABLE_PRODUCERS = {
@@ -122,12 +124,13 @@ the table is written (timestamps, the model's own output, settings); a score lis
 side it is compared with, the model's output being made in the same step."""
 
 
-def column_lineage(table: str) -> dict[str, TableColumnLineage]:
-    """`dagster/column_lineage` for an asset writing `table`; nothing for a table without declared lineage."""
-    declared = CORE_COLUMN_LINEAGE.get(table)
-    if not declared:
+def column_lineage(table: str, computed: Mapping[str, Sources] | None = None) -> dict[str, TableColumnLineage]:
+    """`dagster/column_lineage` for an asset writing `table`: the lineage its step computed (a SQL
+    model's, from its SQL), else the declared one; nothing for a table without either."""
+    lineage = computed or CORE_COLUMN_LINEAGE.get(table)
+    if not lineage:
         return {}
     return {"dagster/column_lineage": TableColumnLineage(deps_by_column={
         column: [TableColumnDep(asset_key=producer(source_table), column_name=source) for source_table, source in sources]
-        for column, sources in declared.items()
+        for column, sources in lineage.items()
     })}  # fmt: skip

@@ -11,11 +11,12 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from tracekd_ops.core.records import QARecord
-from tracekd_ops.datasets import dataset_spec, load_source
+from tracekd_ops.datasets import DatasetSpec, load_source
 from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits
 from tracekd_ops.datasets.protocol import apply_protocol
 from tracekd_ops.datasets.specs import resolve_source
 from tracekd_ops.datasets.synthetic import SyntheticConfig
+from tracekd_ops.steps.outcome import Level, StepOutcome
 from tracekd_ops.store.store import Store
 
 RAW_TABLE = "raw_examples"
@@ -27,7 +28,7 @@ REQUIRED_SPLITS = ("train", "test")
 
 @dataclass(frozen=True)
 class RawPartition:
-    dataset: str
+    spec: DatasetSpec
     source: str
     protocol: str
     records: list[QARecord]
@@ -38,7 +39,7 @@ class RawPartition:
 
     def check(self) -> None:
         """An empty or unsplit partition is an error, before anything is stored."""
-        where = f"{self.dataset} from {self.source}"
+        where = f"{self.spec.name} from {self.source}"
         if not self.records:
             dropped = f" ({sum(self.left_out.values())} left out: {self.left_out})" if self.left_out else ""
             raise ValueError(f"{where}: no questions{dropped}; the stored partition is left as it was")
@@ -54,7 +55,7 @@ class RawPartition:
     def content_hash(self) -> str:
         """SHA-256 of the partition's rows in a fixed order, after a declared dataset's spec hash:
         same questions read by the same spec, same hash."""
-        digest = hashlib.sha256(dataset_spec(self.dataset).definition_hash.encode())
+        digest = hashlib.sha256(self.spec.definition_hash.encode())
         for record in sorted(self.records, key=lambda r: (r.split, r.example_id)):
             digest.update(json.dumps(record.to_row(), sort_keys=True).encode())
         return digest.hexdigest()[:16]
@@ -81,14 +82,14 @@ class RawPartition:
 
     def version_row(self) -> dict[str, Any]:
         return {
-            "dataset": self.dataset, "source": self.source, "protocol": self.protocol, "content_hash": self.content_hash(),
+            "dataset": self.spec.name, "source": self.source, "protocol": self.protocol, "content_hash": self.content_hash(),
             "rows": len(self.records), "left_out": json.dumps(self.left_out, sort_keys=True),
             "notes": json.dumps(self.notes, sort_keys=True), "loaded_at": datetime.now(timezone.utc).replace(tzinfo=None),
         }  # fmt: skip
 
     def metadata(self) -> dict[str, Any]:
         return {
-            "dataset": self.dataset,
+            "dataset": self.spec.name,
             "source": self.source,
             "content_hash": self.content_hash(),
             "rows": len(self.records),
@@ -103,7 +104,7 @@ class RawPartition:
 
 
 def load_raw(
-    dataset: str,
+    spec: DatasetSpec,
     configured_source: str | None,
     options: Mapping[str, str],
     protocol: str,
@@ -115,19 +116,37 @@ def load_raw(
     """A dataset's records: generated (the embedded default), or read from its source (a path or
     `hf:` id, else its environment variable) and subset and split by the protocol; at most
     `per_category_limit` per split and category either way."""
-    spec = dataset_spec(dataset)
     if spec.generate is not None:  # the limit still applies: a smoke run of the demo (`--per-category-limit`)
         generated = spec.generate(synthetic)
         limited = generated if per_category_limit is None else apply_protocol(generated, "full", seed, per_category_limit)
-        return RawPartition(dataset, "generated", "generated", limited, {}, {})
+        return RawPartition(spec, "generated", "generated", limited, {}, {})
     source = resolve_source(spec, configured_source)
-    loaded = load_source(dataset, source, limits, **options)
+    loaded = load_source(spec.name, source, limits, **options)
     records = apply_protocol(loaded, protocol, seed, per_category_limit)
-    return RawPartition(dataset, source, protocol, records, dict(loaded.left_out), dict(loaded.notes))
+    return RawPartition(spec, source, protocol, records, dict(loaded.left_out), dict(loaded.notes))
 
 
-def store_raw(store: Store, partition: RawPartition) -> int:
-    """Check the partition, then replace the dataset's stored records with it, in one transaction."""
+def store_raw(
+    store: Store,
+    spec: DatasetSpec,
+    configured_source: str | None,
+    options: Mapping[str, str],
+    protocol: str,
+    seed: int,
+    per_category_limit: int | None,
+    synthetic: SyntheticConfig,
+    limits: ReadLimits = READ_LIMITS,
+) -> StepOutcome:
+    """Load the dataset's records (`load_raw`), check them, then replace its stored partition with
+    them, in one transaction."""
+    partition = load_raw(spec, configured_source, options, protocol, seed, per_category_limit, synthetic, limits)
     partition.check()
-    keys = {"dataset": partition.dataset}
-    return store.replace_partitions([(RAW_TABLE, keys, [r.to_row() for r in partition.records]), ("dataset_versions", keys, [partition.version_row()])])[0]
+    keys = {"dataset": spec.name}
+    store.replace_partitions([(RAW_TABLE, keys, [r.to_row() for r in partition.records]), ("dataset_versions", keys, [partition.version_row()])])
+    metadata = partition.metadata()
+    messages: list[tuple[Level, str]] = [("info", f"{spec.name}: {len(partition.records)} records from {partition.source} (protocol {partition.protocol})")]
+    if metadata["repeated_questions"]:
+        messages.append(("warning", f"{spec.name}: {metadata['repeated_questions']} questions repeat an earlier one word for word "
+                                    f"(e.g. {metadata['first_repeat']}); {metadata['test_questions_also_in_train']} test questions "
+                                    "are also training questions"))  # fmt: skip
+    return StepOutcome(metadata=metadata, tables=(RAW_TABLE, "dataset_versions"), rows=len(partition.records), messages=tuple(messages))

@@ -9,14 +9,14 @@ run's lineage; rows replace the run's stored partition only once all of them are
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from tracekd_ops.core.lineage import EXTERNAL_TRACE_SET, Lineage
 from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.core.records import QARecord
-from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.datasets import DatasetSpec
+from tracekd_ops.datasets.tables import dataset_version, read_records
 from tracekd_ops.evaluate.generate import generate_completions
 from tracekd_ops.evaluate.metrics import (
     BASELINE_CONDITION,
@@ -29,14 +29,15 @@ from tracekd_ops.evaluate.metrics import (
     score_prediction,
     step_tables,
 )
+from tracekd_ops.evaluate.tables import read_predictions
 from tracekd_ops.registry.base import Registry
 from tracekd_ops.registry.index import RegistryEntry, RegistryIndex
-from tracekd_ops.datasets.tables import dataset_version, read_records
-from tracekd_ops.evaluate.tables import read_predictions
+from tracekd_ops.steps.outcome import StepOutcome
 from tracekd_ops.store.store import Store
-from tracekd_ops.traces.tables import trace_set_style
 from tracekd_ops.train.experiment import ExperimentFile
+from tracekd_ops.traces.conditions import Condition
 from tracekd_ops.traces.render import SENTENCES, render_prompt, render_steps
+from tracekd_ops.traces.tables import trace_set_style
 
 Log = Callable[[str], None]
 CARD_RESULTS = ("answer_accuracy", "class_accuracy", "ir_exact_accuracy", "trace_accuracy")
@@ -59,25 +60,6 @@ def scored_rows(
     return [{**row, "prompt": prompt, **score(record, output)} for record, prompt, output in zip(records, prompts, outputs)]
 
 
-@dataclass
-class EvaluationOutcome:
-    dataset: str
-    condition: str
-    evaluated: list[dict[str, Any]] = field(default_factory=list)
-    sample_outputs: list[str] = field(default_factory=list)
-
-    def metadata(self) -> dict[str, Any]:
-        scorer = dataset_spec(self.dataset).scorer_version
-        return {
-            "dataset": self.dataset,
-            "condition": self.condition,
-            "evaluated": self.evaluated,
-            "model_revisions": ",".join(e["model_revision"] for e in self.evaluated),
-            "scorer_version": scorer,
-            "sample_outputs": Markdown("\n".join(f"- `{o}`" for o in self.sample_outputs[:5])),
-        }
-
-
 def students_to_evaluate(index: RegistryIndex, dataset: str, condition: str, pinned: str | None) -> list[RegistryEntry]:
     """Exactly the revision a run is pinned to (the new-revision sensor), else the newest
     registered revision of every student of this trace set."""
@@ -93,27 +75,37 @@ def students_to_evaluate(index: RegistryIndex, dataset: str, condition: str, pin
 
 
 def evaluate_students(
-    store: Store, registry: Registry, dataset: str, condition: str, pinned: str | None, batch_size: int,
+    store: Store, registry: Registry, spec: DatasetSpec, condition: Condition, pinned: str | None, batch_size: int,
     max_new_tokens: int, log: Log,
-) -> EvaluationOutcome:  # fmt: skip
+) -> StepOutcome:  # fmt: skip
+    """Generate and score the answers of the students to evaluate (`students_to_evaluate`); each
+    run's predictions replace its stored ones, and its now stale metrics are removed."""
+    dataset, name = spec.name, condition.name
     test = test_records(store, dataset)
     prompts = [render_prompt(r) for r in test]
-    scorer = dataset_spec(dataset).scorer_version
     source, content = dataset_version(store, dataset)
-    outcome = EvaluationOutcome(dataset, condition)
-    for entry in students_to_evaluate(RegistryIndex(store), dataset, condition, pinned):
-        lineage = entry.lineage.evaluated(entry.revision, EVAL_SPLIT, scorer, source, content)
+    evaluated: list[dict[str, Any]] = []
+    outputs: list[str] = []
+    for entry in students_to_evaluate(RegistryIndex(store), dataset, name, pinned):
+        lineage = entry.lineage.evaluated(entry.revision, EVAL_SPLIT, spec.scorer_version, source, content)
         model_dir = registry.resolve(lineage, entry.content_digest)
         log(f"evaluating {entry.model_name}@{entry.revision} on {len(test)} {EVAL_SPLIT} questions")
         outputs = generate_completions(model_dir, prompts, batch_size, max_new_tokens, log=log)
-        rows = scored_rows(lineage, test, prompts, outputs, lambda record, output: score_prediction(record, condition, output))
+        rows = scored_rows(lineage, test, prompts, outputs, lambda record, output: score_prediction(record, name, output))
         keys = lineage.run_keys()  # the run's metrics described the predictions replaced here: they go with them
         store.replace_partitions([("predictions", keys, rows), ("metrics", keys, []), ("contingency", keys, [])])
         accuracy = sum(r["answer_correct"] for r in rows) / len(rows)
-        outcome.evaluated.append({**lineage.row(), "rows": len(rows), "answer_accuracy": accuracy})
-        outcome.sample_outputs = outputs
+        evaluated.append({**lineage.row(), "rows": len(rows), "answer_accuracy": accuracy})
         log(f"{entry.model_name}@{entry.revision}: answer accuracy {accuracy:.3f}")
-    return outcome
+    metadata = {
+        "dataset": dataset,
+        "condition": name,
+        "evaluated": evaluated,
+        "model_revisions": ",".join(e["model_revision"] for e in evaluated),
+        "scorer_version": spec.scorer_version,
+        "sample_outputs": Markdown("\n".join(f"- `{o}`" for o in outputs[:5])),
+    }
+    return StepOutcome(metadata=metadata, tables=("predictions",))
 
 
 def reference_accuracies(store: Store, dataset: str, test: Sequence[QARecord] | None = None) -> dict[str, float | None]:
@@ -137,36 +129,21 @@ def run_result(
     return metrics_row, tables
 
 
-@dataclass
-class MetricsOutcome:
-    dataset: str
-    condition: str
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "condition": self.condition,
-            "students": len(self.rows),
-            "answer_accuracy_mean": sum(r["answer_accuracy"] for r in self.rows) / len(self.rows),
-            "rows": [{k: v for k, v in r.items() if not isinstance(v, datetime)} for r in self.rows],
-            "model_revisions": ",".join(r["model_revision"] for r in self.rows),
-            "scorer_version": dataset_spec(self.dataset).scorer_version,
-        }
-
-
-def compute_metrics(store: Store, registry: Registry, dataset: str, condition: str, log: Log, warn: Log) -> MetricsOutcome:
+def compute_metrics(store: Store, registry: Registry, spec: DatasetSpec, condition: Condition, log: Log, warn: Log) -> StepOutcome:
+    """Each evaluated run's metrics and step x answer tables, replacing its stored ones, also put
+    on its registry row and (best effort) its model card."""
+    dataset, name = spec.name, condition.name
     # published outputs are left out: their metrics are computed on import, in their own trace format
-    predicted = read_predictions(store, dataset, condition, EXTERNAL_TRACE_SET)
+    predicted = read_predictions(store, dataset, name, EXTERNAL_TRACE_SET)
     if not predicted:
-        raise ValueError(f"no predictions of a TraceKD student stored for {dataset}/{condition}: materialize predictions first")
+        raise ValueError(f"no predictions of a TraceKD student stored for {dataset}/{name}: materialize predictions first")
     baselines = reference_accuracies(store, dataset)
-    style = trace_set_style(store, dataset, condition) or SENTENCES  # generated traces are compared with gold in it
+    style = trace_set_style(store, dataset, name) or SENTENCES  # generated traces are compared with gold in it
     runs: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in predicted:
         runs.setdefault(tuple(Lineage.from_row(row).run_keys().values()), []).append(row)
     index = RegistryIndex(store)
-    outcome = MetricsOutcome(dataset, condition)
+    computed = []
     for rows in runs.values():
         gold = [render_steps(r["gold_class"], r["gold_fact_ids"], style) for r in rows]
         row, tables = run_result(rows, gold, baselines)
@@ -174,8 +151,17 @@ def compute_metrics(store: Store, registry: Registry, dataset: str, condition: s
         store.replace_partitions([("metrics", keys, [row]), ("contingency", keys, tables)])
         index.attach_metrics(row["model_revision"], {k: v for k, v in row.items() if isinstance(v, float) and k not in baselines})
         _publish_eval_results(index, registry, row, log, warn)
-        outcome.rows.append(row)
-    return outcome
+        computed.append(row)
+    metadata = {
+        "dataset": dataset,
+        "condition": name,
+        "students": len(computed),
+        "answer_accuracy_mean": sum(r["answer_accuracy"] for r in computed) / len(computed),
+        "rows": [{k: v for k, v in r.items() if not isinstance(v, datetime)} for r in computed],
+        "model_revisions": ",".join(r["model_revision"] for r in computed),
+        "scorer_version": spec.scorer_version,
+    }
+    return StepOutcome(metadata=metadata, tables=("metrics", "contingency"), rows=len(computed))
 
 
 def _publish_eval_results(index: RegistryIndex, registry: Registry, row: dict[str, Any], log: Log, warn: Log) -> None:
@@ -197,16 +183,18 @@ def _publish_eval_results(index: RegistryIndex, registry: Registry, row: dict[st
 
 
 def evaluate_base_models(
-    store: Store, dataset: str, experiment: ExperimentFile, batch_size: int, max_new_tokens: int, log: Log
-) -> dict[str, Any]:
-    """Each pretrained base model of the experiment file, untuned, as its own baseline run."""
+    store: Store, spec: DatasetSpec, experiment: ExperimentFile, batch_size: int, max_new_tokens: int, log: Log
+) -> StepOutcome:
+    """Each pretrained base model of the experiment file, untuned, as its own baseline run. Its rows
+    come from no registered student, so the predictions' declared column lineage is not shown."""
+    dataset = spec.name
     bases = sorted({s.base_model for s in experiment.students if not s.from_config}) if experiment.evaluate_base_models else []
     if not bases:
-        log("no pretrained base model in the experiment file: no untuned baseline to evaluate")
-        return {"dataset": dataset, "base_models": 0}
+        return StepOutcome(metadata={"dataset": dataset, "base_models": 0},
+                           messages=(("info", "no pretrained base model in the experiment file: no untuned baseline to evaluate"),))  # fmt: skip
     test = test_records(store, dataset)
     prompts = [BASELINE_INSTRUCTION + render_prompt(r) for r in test]
-    scorer = dataset_spec(dataset).scorer_version
+    scorer = spec.scorer_version
     source, content = dataset_version(store, dataset)
     baselines = reference_accuracies(store, dataset)
     results = []
@@ -221,5 +209,5 @@ def evaluate_base_models(
         keys = lineage.run_keys()
         store.replace_partitions([("predictions", keys, rows), ("metrics", keys, [row]), ("contingency", keys, tables)])
         results.append({"base_model": base, "answer_accuracy": row["answer_accuracy"]})
-    return {"dataset": dataset, "base_models": len(bases), "results": results}
+    return StepOutcome(metadata={"dataset": dataset, "base_models": len(bases), "results": results})
 

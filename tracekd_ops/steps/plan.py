@@ -91,11 +91,12 @@ def plan_experiment(experiment: ExperimentFile, sources: Mapping[str, str], prot
     tokenizers: dict[str, tuple[Any, str]] = {}
     plan = []
     for dataset in datasets:
-        raw = load_raw(dataset, sources.get(dataset), {}, protocol, 0, None, SyntheticConfig())
+        spec = dataset_spec(dataset)
+        raw = load_raw(spec, sources.get(dataset), {}, protocol, 0, None, SyntheticConfig())
         train = [r for r in raw.records if r.split == "train"]
         log(f"{dataset}: {len(train)} training questions ({raw.source}, protocol {raw.protocol})")
         for condition in conditions:
-            rows, _ = build_trace_set(condition, train, dataset_spec(dataset).labels)
+            rows, _ = build_trace_set(condition, train, spec.labels)
             for student in experiment.students:
                 tokenizer, whose = _tokenizer(student.base_model, tokenizers) if not student.from_config else (None, "whitespace words")
                 if tokenizer is None:

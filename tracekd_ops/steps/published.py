@@ -27,19 +27,20 @@ from tracekd_ops.core.lineage import EXTERNAL_TRACE_SET, Lineage
 from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.core.records import QARecord, fold_whitespace
 from tracekd_ops.core.secrets import redact, url_secrets
-from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.datasets import DatasetSpec
 from tracekd_ops.datasets.cotempqa_official import official_score, summary as official_summary
+from tracekd_ops.datasets.tables import read_records
 from tracekd_ops.evaluate.metrics import EVAL_SPLIT
 from tracekd_ops.evaluate.scoring import ScoringChoice
 from tracekd_ops.published import trace_check_qa
 from tracekd_ops.published.fields import LineFields, LineRefused, text_field, text_list
 from tracekd_ops.published.lines import SUFFIXES, read_lines
 from tracekd_ops.published.rescore import TRACEKD_FORMAT, prediction_row, read_generation, record_of, verdicts
-from tracekd_ops.published.settings import AUTO, SIMPLE, PublishedSource
+from tracekd_ops.published.settings import AUTO, SIMPLE, PublishedConfig, PublishedSource
 from tracekd_ops.registry.index import RegistryIndex
 from tracekd_ops.store.store import Store
-from tracekd_ops.datasets.tables import read_records
 from tracekd_ops.steps.evaluate import reference_accuracies, run_result
+from tracekd_ops.steps.outcome import Level, StepOutcome
 from tracekd_ops.traces.render import SENTENCES, render_steps
 
 Log = Callable[[str], None]
@@ -122,17 +123,33 @@ class PublishedOutcome:
         }
 
 
-def import_published(store: Store, source: PublishedSource, choice: ScoringChoice, log: Log) -> PublishedOutcome:
-    """Import one published folder (see the module docstring); a `ValueError` names what is wrong
-    (a missing folder, an unknown condition name, a file with no scorable line) and stores nothing."""
+def import_published(store: Store, spec: DatasetSpec, published: PublishedConfig, log: Log) -> StepOutcome:
+    """Import every configured folder of the dataset's published outputs (`import_source`); skipped
+    when none is configured."""
+    sources = [s for s in published.sources if s.dataset == spec.name]
+    if not sources:
+        return StepOutcome(skipped=f"no published outputs of {spec.name} configured (experiment.published.sources in the launchpad, or TRACEKD_PUBLISHED_PATHS)")  # fmt: skip
+    outcomes = [import_source(store, spec, source, published.choice(), log) for source in sources]
+    metadata = outcomes[0].metadata() if len(outcomes) == 1 else {"sources": [o.metadata() for o in outcomes]}
+    left_out: tuple[tuple[Level, str], ...] = tuple(("warning", f"left out: {line}") for outcome in outcomes for line in outcome.left_out)
+    return StepOutcome(metadata=metadata, tables=("external_files", "external_lines", "registry", "predictions", "metrics", "contingency"),
+                       messages=left_out)  # fmt: skip
+
+
+def import_source(store: Store, spec: DatasetSpec, source: PublishedSource, choice: ScoringChoice, log: Log) -> PublishedOutcome:
+    """Import one published folder of `spec`'s outputs (see the module docstring), with what it
+    did in detail; a `ValueError` names what is wrong (a missing folder, an unknown condition name,
+    a file with no scorable line) and stores nothing."""
+    if source.dataset != spec.name:
+        raise ValueError(f"published outputs of {source.dataset} imported as {spec.name}'s")
     folder = Path(source.path).expanduser().resolve()
     if not folder.exists():
         raise FileNotFoundError(f"published outputs: no file or folder at {folder}")
     layout = _layout(folder, source)
-    files = _files(folder, layout, source)
+    files = _files(folder, layout, source, spec)
     name = source_name(folder, source.source)
     fmt = trace_check_qa.LAYOUT if layout == trace_check_qa.LAYOUT else source.generation_format
-    scorer = f"{dataset_spec(source.dataset).scorer_version}+{_format_version(fmt)}+{choice.version}"
+    scorer = f"{spec.scorer_version}+{_format_version(fmt)}+{choice.version}"
     outcome = PublishedOutcome(source.dataset, name, layout, scorer)
     known = _dataset_index(store, source.dataset)
     log(f"{len(files)} file(s) of published outputs in {folder} ({layout} layout); "
@@ -167,11 +184,11 @@ def _format_version(fmt: str) -> str:
     return trace_check_qa.FORMAT_VERSION if fmt == trace_check_qa.LAYOUT else f"{TRACEKD_FORMAT}-parse"
 
 
-def _files(folder: Path, layout: str, source: PublishedSource) -> list[OutputFile]:
+def _files(folder: Path, layout: str, source: PublishedSource, spec: DatasetSpec) -> list[OutputFile]:
     if layout == trace_check_qa.LAYOUT:
         if source.dataset != "cotempqa":
             raise ValueError(f"the {trace_check_qa.LAYOUT} layout holds CoTempQA outputs; dataset is set to {source.dataset!r}")
-        found = trace_check_qa.discover(folder, dataset_spec("cotempqa").labels, dict(source.condition_names))
+        found = trace_check_qa.discover(folder, spec.labels, dict(source.condition_names))
         return [OutputFile(f.path, f.relative, f.base_model, f.condition, f.category, f.condition_name, f.reported) for f in found]
     if not (source.condition and source.base_model):
         raise ValueError(f"{folder}: outputs in the simple layout need the condition and the base_model of their student")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.ratings.analysis import analyse
 from tracekd_ops.ratings.formats import ImportRejected, export, read
@@ -13,6 +14,8 @@ from tracekd_ops.ratings.items import sample_item_set
 from tracekd_ops.ratings.simulate import SIMULATED_SOURCE, simulate_panel
 from tracekd_ops.ratings.storage import (PANELS, REAL, SIMULATED, latest_item_set, load_items, newest_item_sets, ratings_of, replace_panel,
                                          store_item_set)  # fmt: skip
+from tracekd_ops.report.render import markdown_table
+from tracekd_ops.steps.outcome import Level, StepOutcome
 from tracekd_ops.store.store import Store
 from tracekd_ops.traces.tables import current_train_traces, trace_set_datasets
 
@@ -33,7 +36,7 @@ def build_item_set(store: Store, dataset: str, per_condition: int, seed: int, at
             "left_out": sorted(set(by_condition) - set(item_set.conditions))}  # fmt: skip
 
 
-def build_item_sets(store: Store, per_condition: int, seed: int, attention_checks: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def build_item_sets(store: Store, per_condition: int, seed: int, attention_checks: int) -> StepOutcome:
     """One item set for every dataset with traces to rate, and why the other datasets have none
     (the rating study never stops the models' report)."""
     built, none = [], {}
@@ -42,7 +45,10 @@ def build_item_sets(store: Store, per_condition: int, seed: int, attention_check
             built.append(build_item_set(store, dataset, per_condition, seed, attention_checks))
         except ValueError as reason:
             none[dataset] = str(reason)
-    return built, none
+    messages: list[tuple[Level, str]] = [("info", f"{b['dataset']}: item set {b['item_set_version']}, {b['items']} items of {b['conditions']}") for b in built]  # fmt: skip
+    messages += [("warning", f"{dataset}: no rating items: {reason}") for dataset, reason in none.items()]
+    metadata = {"item_sets": built, "item_set_versions": [b["item_set_version"] for b in built], "datasets_without_items": none}
+    return StepOutcome(metadata=metadata, tables=("rating_items", "rating_item_sets"), messages=tuple(messages))
 
 
 def current_item_set(store: Store, item_set_version: str | None = None, dataset: str | None = None) -> str:
@@ -58,15 +64,29 @@ def label_meanings(store: Store, item_set_version: str) -> dict[str, str]:
     return dict(dataset_spec(items[0].dataset).label_meanings)
 
 
-def latest_item_sets(store: Store) -> list[str]:
-    """The newest item set of each dataset (what the page serves and the report shows by default)."""
-    return newest_item_sets(store)
-
-
 def run_simulated_panel(store: Store, raters: int, seed: int, version: str) -> dict[str, Any]:
     rows = simulate_panel(load_items(store, version), version, raters, seed)
     replace_panel(store, version, SIMULATED, SIMULATED_SOURCE, rows)
     return {"item_set_version": version, "panel": SIMULATED, "raters": raters, "ratings": len(rows), "source": SIMULATED_SOURCE}
+
+
+def simulate_panels(store: Store, raters: int, seed: int) -> StepOutcome:
+    """The simulated panel's ratings of the newest item set of each dataset (what the page serves
+    and the report shows by default)."""
+    runs = [run_simulated_panel(store, raters, seed, version) for version in newest_item_sets(store)]
+    return StepOutcome(metadata={"panels": runs, "ratings": sum(r["ratings"] for r in runs)}, tables=("ratings",))
+
+
+def analyse_item_sets(store: Store) -> StepOutcome:
+    """Each panel's statistics of the newest item set of each dataset (`analyse_ratings`)."""
+    outcomes = [analyse_ratings(store, version) for version in newest_item_sets(store)]
+    preview = [row for outcome in outcomes for row in outcome.pop("preview")]
+    messages: tuple[tuple[Level, str], ...] = tuple(
+        ("info", f"item set {o['item_set_version']}: panels {o['panels']}, {o['excluded']} of {o['participants']} participants failed an attention check")
+        for o in outcomes
+    )  # fmt: skip
+    return StepOutcome(metadata={"item_sets": outcomes, "summary": Markdown(markdown_table(preview))},
+                       tables=("rating_summary", "rating_tests", "rating_participants"), messages=messages)  # fmt: skip
 
 
 def analyse_ratings(store: Store, version: str) -> dict[str, Any]:

@@ -3,13 +3,13 @@ with its tests run, and the report written from the SQL models."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.datasets import scorer_versions
 from tracekd_ops.datasets.synthetic import GENERATOR_VERSION
+from tracekd_ops.datasets.tables import read_records
 from tracekd_ops.evaluate.metrics import EVAL_SPLIT, METRICS_VERSION, category_baselines
 from tracekd_ops.report.reference import (
     REFERENCE_CONTINGENCY_CSV,
@@ -21,8 +21,8 @@ from tracekd_ops.report.reference import (
 )
 from tracekd_ops.report.render import REPORT_VERSION, ReportData, figures_markdown, key_figures, markdown_summary, markdown_table, render_html
 from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, model_columns, read_model, run_tests
+from tracekd_ops.steps.outcome import Check, StepOutcome
 from tracekd_ops.store.store import Store
-from tracekd_ops.datasets.tables import read_records
 from tracekd_ops.teacher.requests import PROMPT_VERSION
 from tracekd_ops.train.trainer import TRAINER_VERSION
 from tracekd_ops.traces.conditions import CONDITIONS, condition
@@ -58,34 +58,25 @@ def code_versions() -> dict[str, str]:
             "report": REPORT_VERSION}  # fmt: skip
 
 
-def store_reference_results(store: Store) -> dict[str, Any]:
+def store_reference_results(store: Store) -> StepOutcome:
     """The published accuracies, mean ratings and 2x2 counts, replaced together (one transaction)."""
     results, ratings, tables = reference_results(), reference_ratings(), reference_contingency()
     store.replace_partitions([("reference_results", {}, results), ("reference_ratings", {}, ratings), ("reference_contingency", {}, tables)])
-    return {"rows": len(results), "file": REFERENCE_CSV, "rating_rows": len(ratings), "ratings_file": REFERENCE_RATINGS_CSV,
-            "contingency_rows": len(tables), "contingency_file": REFERENCE_CONTINGENCY_CSV}  # fmt: skip
+    metadata = {"rows": len(results), "file": REFERENCE_CSV, "rating_rows": len(ratings), "ratings_file": REFERENCE_RATINGS_CSV,
+                "contingency_rows": len(tables), "contingency_file": REFERENCE_CONTINGENCY_CSV}  # fmt: skip
+    return StepOutcome(metadata=metadata, tables=("reference_results", "reference_ratings", "reference_contingency"))
 
 
-@dataclass(frozen=True)
-class SqlModelOutcome:
-    rows: int
-    preview: list[dict[str, Any]]
-    lineage: dict[str, list[tuple[str, str]]]
-    """Output column -> the (upstream table, column) pairs it is computed from."""
-    failing: dict[str, int]
-    """Test name -> failing row count (0: passed)."""
-    columns: list[tuple[str, str, str]]
-    """(name, type, comment) of each column of the built table."""
-
-
-def build_sql_model(store: Store, model: SqlModel) -> SqlModelOutcome:
+def build_sql_model(store: Store, model: SqlModel) -> StepOutcome:
+    """Rebuild the model's table and run its tests (each a check: its failing rows, 0 when it
+    passes); its column lineage and columns come from the built table."""
     rows = materialize_model(store, model)
     preview = read_model(store, model.name, limit=20)
-    return SqlModelOutcome(rows, preview, column_lineage(store, model), run_tests(store, model), model_columns(store, model))
-
-
-def preview_markdown(rows: list[dict[str, Any]]) -> Markdown:
-    return Markdown(markdown_table(rows))
+    checks = tuple(Check(name, count == 0, "error", {"failing_rows": count}) for name, count in run_tests(store, model).items())
+    lineage = {column: tuple(sources) for column, sources in column_lineage(store, model).items()}
+    return StepOutcome(metadata={"rows": rows, "preview": Markdown(markdown_table(preview))}, tables=(model.name,), rows=rows,
+                       messages=(("info", f"built {model.name}: {rows} rows"),), checks=checks, lineage=lineage,
+                       columns=tuple(model_columns(store, model)))  # fmt: skip
 
 
 def category_baselines_of(store: Store, categories: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,8 +88,8 @@ def category_baselines_of(store: Store, categories: list[dict[str, Any]]) -> lis
     return rows
 
 
-def build_report(store: Store, reports_dir: Path) -> dict[str, Any]:
-    """Write the HTML report (atomically: a reader never sees half of it); its metadata."""
+def build_report(store: Store, reports_dir: Path) -> StepOutcome:
+    """Write the HTML report (atomically: a reader never sees half of it)."""
     tables = {name: read_model(store, model) for name, model in REPORT_MODELS.items()}
     if not tables["leaderboard"]:
         raise ValueError(f"{REPORT_MODELS['leaderboard']} is empty: evaluate at least one student first")
@@ -112,7 +103,7 @@ def build_report(store: Store, reports_dir: Path) -> dict[str, Any]:
     staged.write_text(render_html(data, drawn=drawn))
     staged.replace(path)
     revisions = sorted({r for row in tables["leaderboard"] for r in str(row["model_revisions"]).split(",")})
-    return {
+    metadata = {
         "path": path,
         "summary": Markdown(markdown_summary(data)),
         "figures": Markdown(figures_markdown(data, drawn)),
@@ -120,3 +111,4 @@ def build_report(store: Store, reports_dir: Path) -> dict[str, Any]:
         "built_from_revisions": revisions,
         "code_versions": versions,
     }
+    return StepOutcome(metadata=metadata, messages=(("info", f"report written to {path}"),))

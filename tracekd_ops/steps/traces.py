@@ -3,75 +3,69 @@ condition's Great Expectations suite before they replace the stored partition.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from tracekd_ops.core.metadata import Markdown
-from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.datasets import DatasetSpec
+from tracekd_ops.steps.outcome import Check, Level, StepOutcome
 from tracekd_ops.steps.teacher import train_records
 from tracekd_ops.store.store import Store
 from tracekd_ops.teacher.cache import TeacherCache
 from tracekd_ops.teacher.collect import teacher_texts
 from tracekd_ops.teacher.config import TeacherConfig
-from tracekd_ops.traces.conditions import TraceOptions, condition
-from tracekd_ops.traces.trace_set import TraceSet, build
-from tracekd_ops.traces.validation import SuiteOutcome, validate_traces
+from tracekd_ops.traces.conditions import Condition, TraceOptions
+from tracekd_ops.traces.trace_set import build
+from tracekd_ops.traces.validation import validate_traces
+
+SUITE_CHECK = "great_expectations_suite"
 
 
-@dataclass(frozen=True)
-class TracesOutcome:
-    trace_set: TraceSet
-    suite: SuiteOutcome
-    summary: dict[str, Any]
-
-    @property
-    def stored(self) -> bool:
-        return self.suite.success
-
-    def metadata(self) -> dict[str, Any]:
-        trace_set, example = self.trace_set, self.trace_set.rows[0]
-        metadata: dict[str, Any] = {
-            "dataset": trace_set.dataset,
-            "condition": trace_set.condition,
-            "trace_set_version": trace_set.version,
-            "rows": len(trace_set.rows),
-            "stored": self.stored,
-            "style": trace_set.options.style,
-            "corrupted_rows": self.summary["corrupted_rows"],
-            "mean_trace_words": self.summary["mean_trace_words"] or 0.0,
-            "left_out": trace_set.left_out,
-            "settings": trace_set.settings(),
-            "example": Markdown(f"```\n{example.prompt}{example.completion}\n```"),
-        }
-        if trace_set.teacher:
-            metadata["teacher"] = trace_set.teacher
-        return metadata
-
-    def check_metadata(self) -> dict[str, Any]:
-        return {
-            "family": condition(self.trace_set.condition).family,
-            "expectations_evaluated": self.suite.evaluated,
-            "failures": self.suite.failures,
-            "summary": self.suite.describe(),
-        }
-
-
-def build_traces(store: Store, dataset: str, condition_name: str, options: TraceOptions, teacher: TeacherConfig) -> TracesOutcome:
+def build_traces(store: Store, spec: DatasetSpec, condition: Condition, options: TraceOptions, teacher: TeacherConfig) -> StepOutcome:
     """Build the trace set from the stored training questions (a teacher condition from the cached
-    teacher replies alone: no request is sent), validate it, and store it only if it passes."""
-    spec, record = dataset_spec(dataset), condition(condition_name)
+    teacher replies alone: no request is sent), validate it, and store it only if it passes;
+    skipped when the condition needs a teacher and none is configured."""
+    skipped = condition.skip_reason(teacher.configured)
+    if skipped:
+        return StepOutcome(skipped=skipped)
+    dataset, name = spec.name, condition.name
     train = train_records(store, dataset)
     texts = None
-    if record.needs_teacher:
-        texts = teacher_texts(condition_name, train, teacher, TeacherCache(store))
+    if condition.needs_teacher:
+        texts = teacher_texts(name, train, teacher, TeacherCache(store))
         if not texts:
             raise ValueError(f"the teacher ({teacher.model}) has not been asked about {dataset}: materialize teacher_responses[{dataset}] first")
-    trace_set = build(dataset, condition_name, train, spec.labels, options, texts, teacher.model if texts is not None else None)
+    trace_set = build(dataset, name, train, spec.labels, options, texts, teacher.model if texts is not None else None)
     if not trace_set.rows:
-        raise ValueError(f"no {condition_name} trace could be built for {dataset}: {trace_set.left_out}")
+        raise ValueError(f"no {name} trace could be built for {dataset}: {trace_set.left_out}")
     frame, summary = trace_set.frame(), trace_set.summary_row()
-    suite = validate_traces(frame, condition_name, spec.labels)
+    suite = validate_traces(frame, name, spec.labels)
     if suite.success:
-        keys = {"dataset": dataset, "condition": condition_name}
+        keys = {"dataset": dataset, "condition": name}
         store.replace_partitions([("traces", keys, frame), ("trace_sets", keys, [summary])])
-    return TracesOutcome(trace_set, suite, summary)
+    messages: list[tuple[Level, str]] = []
+    if trace_set.left_out:
+        messages.append(("warning", f"{sum(trace_set.left_out.values())} questions left out of the {name} traces: {trace_set.left_out}"))
+    if suite.success:
+        messages.append(("info", f"stored {len(trace_set.rows)} {name} traces, trace_set_version {trace_set.version}"))
+    else:
+        messages.append(("error", f"Great Expectations suite failed, stored traces left as they were: {suite.describe()}"))
+    example = trace_set.rows[0]
+    metadata: dict[str, Any] = {
+        "dataset": dataset,
+        "condition": name,
+        "trace_set_version": trace_set.version,
+        "rows": len(trace_set.rows),
+        "stored": suite.success,
+        "style": trace_set.options.style,
+        "corrupted_rows": summary["corrupted_rows"],
+        "mean_trace_words": summary["mean_trace_words"] or 0.0,
+        "left_out": trace_set.left_out,
+        "settings": trace_set.settings(),
+        "example": Markdown(f"```\n{example.prompt}{example.completion}\n```"),
+    }
+    if trace_set.teacher:
+        metadata["teacher"] = trace_set.teacher
+    check = Check(SUITE_CHECK, suite.success, "error", {"family": condition.family, "expectations_evaluated": suite.evaluated,
+                                                        "failures": suite.failures, "summary": suite.describe()})  # fmt: skip
+    return StepOutcome(metadata=metadata, tables=("traces", "trace_sets"), rows=len(trace_set.rows) if suite.success else None,
+                       messages=tuple(messages), checks=(check,))  # fmt: skip

@@ -4,17 +4,18 @@ condition's stored traces and registered as a new revision (listed in the regist
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tracekd_ops.core.lineage import Lineage
 from tracekd_ops.core.metadata import Markdown
-from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.datasets import DatasetSpec
 from tracekd_ops.registry.base import PENDING, Registry
 from tracekd_ops.registry.index import RegistryIndex
+from tracekd_ops.steps.outcome import StepOutcome
 from tracekd_ops.store.store import Store
-from tracekd_ops.traces.tables import read_traces
+from tracekd_ops.traces.conditions import Condition
 from tracekd_ops.traces.render import TEMPLATE_PHRASES
+from tracekd_ops.traces.tables import read_traces
 from tracekd_ops.train.experiment import ExperimentFile
 from tracekd_ops.train.settings import TrainingConfig
 from tracekd_ops.train.trainer import TrainResult, last_checkpoint, train_student
@@ -46,41 +47,6 @@ def train_summary(result: TrainResult, examples: int) -> dict[str, Any]:
     }
 
 
-@dataclass
-class StudentsOutcome:
-    dataset: str
-    condition: str
-    trace_set_version: str
-    experiment: ExperimentFile
-    backend: str
-    students: list[dict[str, Any]] = field(default_factory=list)
-    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-
-    @property
-    def pending(self) -> list[dict[str, Any]]:
-        return [s for s in self.students if s["status"] == PENDING]
-
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "condition": self.condition,
-            "trace_set_version": self.trace_set_version,
-            "students": self.students,
-            "experiment": self.experiment.model_dump(),
-            "loss_curves": Markdown(loss_table(self.curves)),
-            "registry_backend": self.backend,
-        }
-
-    def failure(self) -> str | None:
-        """Why the step must fail (pushes still pending), or None."""
-        if not self.pending:
-            return None
-        return (
-            f"{len(self.pending)} of {len(self.students)} students could not be pushed to the registry; their checkpoints are "
-            "kept and marked pending in the `registry` table; materialize this partition again to complete the push"
-        )
-
-
 def _complete_pending(index: RegistryIndex, registry: Registry, lineage: Lineage, fingerprint: str, log: Log) -> list[dict[str, Any]]:
     """Finish the pushes of earlier runs of this very training whose upload failed, newest first;
     their outcomes (still `pending` where the push failed again). Never retrains."""
@@ -95,25 +61,29 @@ def _complete_pending(index: RegistryIndex, registry: Registry, lineage: Lineage
 
 
 def train_students(
-    store: Store, registry: Registry, dataset: str, condition: str, experiment: ExperimentFile, defaults: TrainingConfig,
+    store: Store, registry: Registry, spec: DatasetSpec, condition: Condition, experiment: ExperimentFile, defaults: TrainingConfig,
     log: Callable[[str], None], error: Callable[[str], None], train: Train = train_student,
-) -> StudentsOutcome:  # fmt: skip
-    frame = read_traces(store, dataset, condition)
+) -> StepOutcome:  # fmt: skip
+    """Train and register every student of the experiment on every seed; the outcome fails (with
+    the checkpoints kept as pending) when a push to the registry failed."""
+    dataset, name = spec.name, condition.name
+    frame = read_traces(store, dataset, name)
     if frame.empty:
-        raise ValueError(f"no stored traces for {dataset}/{condition}: materialize traces first")
+        raise ValueError(f"no stored traces for {dataset}/{name}: materialize traces first")
     version = str(frame["trace_set_version"].iloc[0])
     index = RegistryIndex(store)
-    phrases = dataset_spec(dataset).vocabulary_phrases + TEMPLATE_PHRASES  # for from-config students' tokenizers
-    outcome = StudentsOutcome(dataset, condition, version, experiment, registry.backend)
-    for spec in experiment.students:
-        for seed in spec.seeds:
-            config = spec.training_config(seed, defaults)
+    phrases = spec.vocabulary_phrases + TEMPLATE_PHRASES  # for from-config students' tokenizers
+    students: list[dict[str, Any]] = []
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for student in experiment.students:
+        for seed in student.seeds:
+            config = student.training_config(seed, defaults)
             fingerprint = config.fingerprint()
-            lineage = Lineage(dataset, condition, spec.name, config.base_model, seed, version)
-            say = lambda line, name=lineage.model_name: log(f"[{name}] {line}")  # noqa: E731
+            lineage = Lineage(dataset, name, student.name, config.base_model, seed, version)
+            say = lambda line, model=lineage.model_name: log(f"[{model}] {line}")  # noqa: E731
             completed = _complete_pending(index, registry, lineage, fingerprint, say)
             if completed:  # trained already: only its push was missing
-                outcome.students += completed
+                students += completed
                 continue
             work = registry.work_dir(lineage, fingerprint)
             say(f"training ({config.mode}) on {len(frame)} traces, trace_set_version {version}, settings {fingerprint}")
@@ -131,10 +101,24 @@ def train_students(
                 error(f"[{lineage.model_name}] push failed, checkpoint kept on disk as pending: {registered.error}")
             else:
                 say(f"registered {registered.model_name}@{registered.revision} ({registered.backend})")
-            outcome.students.append({"model_name": registered.model_name, "revision": registered.revision,
-                                     "status": registered.status, "seed": seed, "student": spec.name, **summary})  # fmt: skip
-            outcome.curves[f"{spec.name}/seed{seed}"] = result.loss_curve
-    return outcome
+            students.append({"model_name": registered.model_name, "revision": registered.revision,
+                             "status": registered.status, "seed": seed, "student": student.name, **summary})  # fmt: skip
+            curves[f"{student.name}/seed{seed}"] = result.loss_curve
+    pending = [s for s in students if s["status"] == PENDING]
+    failure = (
+        f"{len(pending)} of {len(students)} students could not be pushed to the registry; their checkpoints are "
+        "kept and marked pending in the `registry` table; materialize this partition again to complete the push"
+    ) if pending else None  # fmt: skip
+    metadata = {
+        "dataset": dataset,
+        "condition": name,
+        "trace_set_version": version,
+        "students": students,
+        "experiment": experiment.model_dump(),
+        "loss_curves": Markdown(loss_table(curves)),
+        "registry_backend": registry.backend,
+    }
+    return StepOutcome(metadata=metadata, tables=("registry",), failure=failure)
 
 
 def loss_table(curves: dict[str, list[tuple[int, float]]]) -> str:

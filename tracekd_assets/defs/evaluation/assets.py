@@ -6,15 +6,13 @@ from dagster import (
     AssetExecutionContext,
     DataVersion,
     DataVersionsByPartition,
-    MaterializeResult,
     MultiToSingleDimensionPartitionMapping,
     asset,
     observable_source_asset,
 )
 
-from tracekd_assets.defs.column_lineage import column_lineage
-from tracekd_assets.defs.metadata import as_metadata, table_metadata
-from tracekd_assets.defs.partitions import dataset_partitions, run_partitions, split_run_key
+from tracekd_assets.defs.metadata import Materialized, materialized, table_metadata
+from tracekd_assets.defs.partitions import dataset_partitions, resolve_run_key, run_partitions
 from tracekd_assets.defs.pools import DUCKDB_POOL, GPU_ASSET_TAGS, GPU_STEP_TAGS, TRAINING_POOL
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome
 from tracekd_ops.evaluate.metrics import BASELINE_CONDITION, METRICS_VERSION
@@ -52,11 +50,10 @@ def answer_rules() -> DataVersionsByPartition:
     "the Hub when that is the backend) on the test split, each parsed and scored step by step (DuckDB table "
     "`predictions`).",
 )
-def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> MaterializeResult:
-    dataset, condition = split_run_key(context.partition_key)
-    outcome = evaluate_students(home.store(), registry.build(home), dataset, condition, context.run.tags.get(REVISION_TAG),
-                                experiment.eval_batch_size, experiment.eval_max_new_tokens, context.log.info)  # fmt: skip
-    return MaterializeResult(metadata={**as_metadata(outcome.metadata()), **column_lineage("predictions")})
+def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> Materialized:
+    spec, condition = resolve_run_key(context.partition_key)
+    yield from materialized(context, evaluate_students(home.store(), registry.build(home), spec, condition, context.run.tags.get(REVISION_TAG),
+                                                       experiment.eval_batch_size, experiment.eval_max_new_tokens, context.log.info))  # fmt: skip
 
 
 @asset(
@@ -70,10 +67,9 @@ def predictions(context: AssetExecutionContext, home: TraceKDHome, experiment: E
     description="Answer and step accuracies, the trace-correct x answer-correct 2x2 table, chi-square, phi and "
     "conditional answer accuracies of each evaluated student (DuckDB table `metrics`; also on its `registry` row).",
 )
-def metrics(context: AssetExecutionContext, home: TraceKDHome, registry: RegistrySettings) -> MaterializeResult:
-    dataset, condition = split_run_key(context.partition_key)
-    outcome = compute_metrics(home.store(), registry.build(home), dataset, condition, context.log.info, context.log.warning)
-    return MaterializeResult(metadata={**as_metadata(outcome.metadata()), **column_lineage("metrics"), "dagster/row_count": len(outcome.rows)})
+def metrics(context: AssetExecutionContext, home: TraceKDHome, registry: RegistrySettings) -> Materialized:
+    spec, condition = resolve_run_key(context.partition_key)
+    yield from materialized(context, compute_metrics(home.store(), registry.build(home), spec, condition, context.log.info, context.log.warning))
 
 
 @asset(
@@ -88,8 +84,6 @@ def metrics(context: AssetExecutionContext, home: TraceKDHome, registry: Registr
     f"(condition `{BASELINE_CONDITION}`) in `predictions` and `metrics`. The from-config tiny student has no "
     "pretrained weights, so it has no such row.",
 )
-def base_model_baseline(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> MaterializeResult:
-    dataset = context.partition_key
-    summary = evaluate_base_models(home.store(), dataset, experiment.experiment(), experiment.eval_batch_size,
-                                   experiment.eval_max_new_tokens, context.log.info)  # fmt: skip
-    return MaterializeResult(metadata=as_metadata(summary))
+def base_model_baseline(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> Materialized:
+    yield from materialized(context, evaluate_base_models(home.store(), dataset_spec(context.partition_key), experiment.experiment(),
+                                                          experiment.eval_batch_size, experiment.eval_max_new_tokens, context.log.info))  # fmt: skip

@@ -2,17 +2,14 @@
 Likert statistics of every panel. Real ratings arrive through the rating page
 (`tracekd ratings serve`) or an import (`tracekd ratings import`), straight into DuckDB."""
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, asset
 from pydantic import Field
 
-from tracekd_assets.defs.column_lineage import column_lineage
-from tracekd_assets.defs.metadata import as_metadata, table_metadata
+from tracekd_assets.defs.metadata import Materialized, materialized, table_metadata
 from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.resources import TraceKDHome
-from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.ratings.study import ITEMS_VERSION
-from tracekd_ops.report.render import markdown_table
-from tracekd_ops.steps.ratings import analyse_ratings, build_item_sets, latest_item_sets, run_simulated_panel
+from tracekd_ops.steps.ratings import analyse_item_sets, build_item_sets, simulate_panels
 
 
 class RatingItemsConfig(Config):
@@ -37,14 +34,8 @@ class SimulatedPanelConfig(Config):
     "answer, balanced across the trace-writing conditions, seeded, with attention checks; versioned by content "
     "(DuckDB tables `rating_item_sets`, `rating_items`). `tracekd ratings serve` shows the newest to participants.",
 )
-def rating_items(context: AssetExecutionContext, config: RatingItemsConfig, home: TraceKDHome) -> MaterializeResult:
-    built, none = build_item_sets(home.store(), config.per_condition, config.seed, config.attention_checks)
-    for item_set in built:
-        context.log.info(f"{item_set['dataset']}: item set {item_set['item_set_version']}, {item_set['items']} items of {item_set['conditions']}")
-    for dataset, reason in none.items():
-        context.log.warning(f"{dataset}: no rating items: {reason}")
-    return MaterializeResult(metadata=as_metadata({"item_sets": built, "item_set_versions": [b["item_set_version"] for b in built],
-                                                   "datasets_without_items": none}) | column_lineage("rating_items"))  # fmt: skip
+def rating_items(context: AssetExecutionContext, config: RatingItemsConfig, home: TraceKDHome) -> Materialized:
+    yield from materialized(context, build_item_sets(home.store(), config.per_condition, config.seed, config.attention_checks))
 
 
 @asset(
@@ -57,10 +48,8 @@ def rating_items(context: AssetExecutionContext, config: RatingItemsConfig, home
     description="SIMULATED ratings of the newest item sets by seeded synthetic raters (stored as panel `simulated`, "
     "never mixed with real ratings), so the analysis and the report can be shown without people.",
 )
-def simulated_ratings(context: AssetExecutionContext, config: SimulatedPanelConfig, home: TraceKDHome) -> MaterializeResult:
-    store = home.store()
-    runs = [run_simulated_panel(store, config.raters, config.seed, version) for version in latest_item_sets(store)]
-    return MaterializeResult(metadata=as_metadata({"panels": runs, "ratings": sum(r["ratings"] for r in runs)}))
+def simulated_ratings(context: AssetExecutionContext, config: SimulatedPanelConfig, home: TraceKDHome) -> Materialized:
+    yield from materialized(context, simulate_panels(home.store(), config.raters, config.seed))
 
 
 @asset(
@@ -74,11 +63,5 @@ def simulated_ratings(context: AssetExecutionContext, config: SimulatedPanelConf
     "per condition and scale, Krippendorff's alpha, Friedman and Holm-corrected pairwise Wilcoxon tests, attention-check "
     "failures (DuckDB tables `rating_summary`, `rating_tests`, `rating_participants`).",
 )
-def rating_analysis(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeResult:
-    store = home.store()
-    outcomes = [analyse_ratings(store, version) for version in latest_item_sets(store)]
-    preview = [row for outcome in outcomes for row in outcome.pop("preview")]
-    for outcome in outcomes:
-        context.log.info(f"item set {outcome['item_set_version']}: panels {outcome['panels']}, {outcome['excluded']} of "
-                         f"{outcome['participants']} participants failed an attention check")  # fmt: skip
-    return MaterializeResult(metadata=as_metadata({"item_sets": outcomes, "summary": Markdown(markdown_table(preview))}))
+def rating_analysis(context: AssetExecutionContext, home: TraceKDHome) -> Materialized:
+    yield from materialized(context, analyse_item_sets(home.store()))

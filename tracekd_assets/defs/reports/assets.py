@@ -3,9 +3,9 @@ a Markdown summary in the Dagster metadata, both built from the SQL models. The 
 report follow their upstream on their own (`FOLLOW_UPSTREAM`, evaluated by the sensor
 `results_follow_upstream` under `tracekd dev`): new metrics, from any job, refresh them."""
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, asset
 
-from tracekd_assets.defs.metadata import as_metadata, table_metadata
+from tracekd_assets.defs.metadata import Materialized, materialized, table_metadata
 from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.reports.automation import FOLLOW_UPSTREAM
 from tracekd_assets.defs.resources import TraceKDHome
@@ -23,8 +23,8 @@ from tracekd_ops.steps.report import REPORT_MODELS, build_report, store_referenc
     description=f"The reference study's published numbers with their source ({REFERENCE_CSV.name}), as DuckDB table "
     "`reference_results`, for the report's side-by-side.",
 )
-def reference_results(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeResult:
-    return MaterializeResult(metadata=as_metadata(store_reference_results(home.store())))
+def reference_results(context: AssetExecutionContext, home: TraceKDHome) -> Materialized:
+    yield from materialized(context, store_reference_results(home.store()))
 
 
 @asset(
@@ -38,7 +38,5 @@ def reference_results(context: AssetExecutionContext, home: TraceKDHome) -> Mate
     "step x answer tables as heatmaps, trace vs answer accuracy of every run, per-category bars, McNemar against "
     "solution-only, the reference study side by side, lineage) and its Markdown summary, from the SQL models.",
 )
-def report(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeResult:
-    summary = build_report(home.store(), home.reports_dir())
-    context.log.info(f"report written to {summary['path']}")
-    return MaterializeResult(metadata=as_metadata(summary))
+def report(context: AssetExecutionContext, home: TraceKDHome) -> Materialized:
+    yield from materialized(context, build_report(home.store(), home.reports_dir()))

@@ -4,27 +4,15 @@ the file's tests as asset checks, and column-level lineage in the materializatio
 import hashlib
 from pathlib import Path
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetKey,
-    AssetsDefinition,
-    MaterializeResult,
-    TableColumn,
-    TableColumnDep,
-    TableColumnLineage,
-    TableSchema,
-    asset,
-)
+from dagster import AssetCheckSpec, AssetExecutionContext, AssetsDefinition, asset
 
 from tracekd_assets.defs.column_lineage import producer
+from tracekd_assets.defs.metadata import Materialized, materialized
 from tracekd_assets.defs.pools import DUCKDB_POOL
 from tracekd_assets.defs.reports.automation import FOLLOW_UPSTREAM
 from tracekd_assets.defs.resources import TraceKDHome
 from tracekd_ops.report.sql_models import SqlModel, discover_models
-from tracekd_ops.steps.report import build_sql_model, preview_markdown
-from tracekd_assets.defs.metadata import as_metadata
+from tracekd_ops.steps.report import build_sql_model
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 """The SQL models, inside the package (a link to the top-level `dbt_like_sql/` in a checkout, copies in a wheel)."""
@@ -49,24 +37,8 @@ def sql_model_asset(model: SqlModel) -> AssetsDefinition:
             for test in model.tests
         ],
     )
-    def _model(context: AssetExecutionContext, home: TraceKDHome) -> MaterializeResult:
-        built = build_sql_model(home.store(), model)
-        context.log.info(f"built {model.name}: {built.rows} rows")
-        lineage = TableColumnLineage(
-            deps_by_column={
-                column: [TableColumnDep(asset_key=producer(table), column_name=source) for table, source in sources]
-                for column, sources in built.lineage.items()
-            }
-        )
-        return MaterializeResult(
-            metadata={**as_metadata({"rows": built.rows, "preview": preview_markdown(built.preview)}), "dagster/column_lineage": lineage,
-                      "dagster/row_count": built.rows,
-                      "dagster/column_schema": TableSchema([TableColumn(name, type_, description=comment) for name, type_, comment in built.columns])},  # fmt: skip
-            check_results=[
-                AssetCheckResult(check_name=name, passed=count == 0, metadata={"failing_rows": count})
-                for name, count in built.failing.items()
-            ],
-        )
+    def _model(context: AssetExecutionContext, home: TraceKDHome) -> Materialized:
+        yield from materialized(context, build_sql_model(home.store(), model))
 
     return _model
 

@@ -1,12 +1,11 @@
 """Students: every student of the experiment file on every seed, fine-tuned on one condition's
 traces, each training run a new registry revision."""
 
-from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
+from dagster import AssetExecutionContext, asset
 
-from tracekd_assets.defs.column_lineage import column_lineage
-from tracekd_assets.defs.metadata import as_metadata, table_metadata
+from tracekd_assets.defs.metadata import Materialized, materialized, table_metadata
+from tracekd_assets.defs.partitions import resolve_run_key, run_partitions
 from tracekd_assets.defs.pools import GPU_ASSET_TAGS, TRAINING_POOL
-from tracekd_assets.defs.partitions import run_partitions, split_run_key
 from tracekd_assets.defs.resources import ExperimentSettings, RegistrySettings, TraceKDHome, deployment
 from tracekd_assets.defs.students.launch import training_launcher
 from tracekd_ops.steps.train import train_students
@@ -29,14 +28,9 @@ from tracekd_ops.train.trainer import TRAINER_VERSION
     "With `training_processes` N, training runs as `torchrun` over N processes (DDP, or FSDP with `training.sharding`) through Dagster Pipes: here, "
     "or on the cluster profile, always, in a pod of its own with N GPUs (one when N is 0): the step's own pod holds none.",
 )
-def student(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> MaterializeResult:
-    dataset, condition = split_run_key(context.partition_key)
+def student(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings, registry: RegistrySettings) -> Materialized:
+    spec, condition = resolve_run_key(context.partition_key)
     trainer = training_launcher(context, experiment.training_processes, deployment())
     launch = {"train": trainer} if trainer else {}
-    outcome = train_students(home.store(), registry.build(home), dataset, condition, experiment.experiment(),
-                             experiment.training_defaults(), context.log.info, context.log.error, **launch)  # fmt: skip
-    metadata = as_metadata(outcome.metadata())
-    failure = outcome.failure()
-    if failure:
-        raise Failure(failure, metadata=metadata)
-    return MaterializeResult(metadata={**metadata, **column_lineage("registry")})
+    yield from materialized(context, train_students(home.store(), registry.build(home), spec, condition, experiment.experiment(),
+                                                    experiment.training_defaults(), context.log.info, context.log.error, **launch))  # fmt: skip

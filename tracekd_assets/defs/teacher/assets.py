@@ -1,14 +1,14 @@
 """The teacher model's replies about a dataset's training questions."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, asset
 
-from tracekd_assets.defs.metadata import as_metadata, table_metadata
+from tracekd_assets.defs.metadata import Materialized, materialized, table_metadata
 from tracekd_assets.defs.partitions import dataset_partitions
 from tracekd_assets.defs.pools import TEACHER_POOL
 from tracekd_assets.defs.resources import TeacherSettings, TraceKDHome
+from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.steps.teacher import ask_teacher
 from tracekd_ops.teacher.requests import PROMPT_VERSION
-from tracekd_ops.traces.conditions import NO_TEACHER
 
 
 @asset(
@@ -26,9 +26,5 @@ from tracekd_ops.traces.conditions import NO_TEACHER
     "In the `teacher_endpoint` pool, not the `duckdb` one: its work is HTTP, and its writes are short transactions under the store's lock. "
     "Skipped when no teacher is configured.",
 )
-def teacher_responses(context: AssetExecutionContext, home: TraceKDHome, teacher: TeacherSettings):
-    dataset = context.partition_key
-    if not teacher.configured:
-        context.log.warning(f"teacher_responses[{dataset}] skipped: {NO_TEACHER}")
-        return
-    yield MaterializeResult(metadata=as_metadata(ask_teacher(home.store(), dataset, teacher.config(), context.log.info)))
+def teacher_responses(context: AssetExecutionContext, home: TraceKDHome, teacher: TeacherSettings) -> Materialized:
+    yield from materialized(context, ask_teacher(home.store(), dataset_spec(context.partition_key), teacher.config(), context.log.info))
