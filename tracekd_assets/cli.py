@@ -217,8 +217,7 @@ def _preflight(dataset: str, changes: dict[str, object]) -> None:
     from tracekd_ops.steps.data import load_raw
 
     experiment = ExperimentSettings().with_changes(**changes)
-    partition = load_raw(dataset_spec(dataset), experiment.source(dataset), experiment.loader_options(dataset), experiment.protocol, experiment.seed,
-                         experiment.per_category_limit, experiment.synthetic(), experiment.file_limits())  # fmt: skip
+    partition = load_raw(dataset_spec(dataset), experiment.raw_request(dataset))
     partition.check()
     use = protocol_use(partition.records, experiment.protocol)
     splits = ", ".join(f"{count:,} {split}" for split, count in use["by_split"].items())  # type: ignore[union-attr]

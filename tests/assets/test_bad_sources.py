@@ -99,8 +99,7 @@ def test_a_file_concatenated_with_itself_is_reported_as_repeating_every_question
     """Repeats are reported, not refused (natural bAbI repeats some): the real qa1 files as they
     are, and with the training file appended to itself and to the test file."""
     from tracekd_ops.datasets import dataset_spec
-    from tracekd_ops.datasets.synthetic import SyntheticConfig
-    from tracekd_ops.steps.data import load_raw
+    from tracekd_ops.steps.data import RawRequest, load_raw
 
     train, test = BABI / "qa1_single-supporting-fact_train.txt", BABI / "qa1_single-supporting-fact_test.txt"
     natural_dir, doubled_dir = tmp_path / "natural", tmp_path / "doubled"
@@ -112,7 +111,7 @@ def test_a_file_concatenated_with_itself_is_reported_as_repeating_every_question
     (doubled_dir / test.name).write_text(test.read_text() + train.read_text())
 
     def repeats(folder):
-        return load_raw(dataset_spec("babi"), str(folder), {}, "full", 0, None, SyntheticConfig()).metadata()
+        return load_raw(dataset_spec("babi"), RawRequest(str(folder), "full")).metadata()
 
     natural, doubled = repeats(natural_dir), repeats(doubled_dir)
     assert natural["rows"] == 2000 and doubled["rows"] == 4000

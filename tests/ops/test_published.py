@@ -27,7 +27,7 @@ from tracekd_ops.published.rescore import read_generation, record_of, verdicts
 from tracekd_ops.published.settings import PublishedSource
 from tracekd_ops.report.reference import reference_contingency
 from tracekd_ops.steps.catalog import CATALOG
-from tracekd_ops.steps.data import store_raw
+from tracekd_ops.steps.data import RawRequest, store_raw
 from tracekd_ops.steps.published import PublishedOutcome, import_source, source_name
 from tracekd_ops.steps.report import build_report, build_sql_model, store_reference_results
 from tests.html_tables import misaligned_tables
@@ -121,7 +121,7 @@ def test_the_official_metric_misses_a_wrong_extra_answer_that_exact_match_catche
 
 def test_import_joins_the_loaded_dataset_stores_every_line_and_is_idempotent(tmp_path):
     store = Store(tmp_path / "t.duckdb", tables=CATALOG)
-    store_raw(store, dataset_spec("cotempqa"), str(SHARED / "cotempqa"), {}, "full", 0, None, SyntheticConfig())
+    store_raw(store, dataset_spec("cotempqa"), RawRequest(str(SHARED / "cotempqa"), "full"))
     assert store.rows("SELECT count(*) AS n FROM raw_examples")[0]["n"] == 436 + 563 + 653
     outcome = imported(store, PublishedSource(path=str(PUBLISHED), source="github:sbhambr1/Trace_Check_QA@fa84bdc"))
     assert len(outcome.students) == 8 and outcome.source == "github:sbhambr1/Trace_Check_QA@fa84bdc"

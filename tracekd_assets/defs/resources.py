@@ -31,6 +31,7 @@ from tracekd_ops.published.settings import PublishedConfig, PublishedSource
 from tracekd_ops.registry.base import HUB_BACKEND, LOCAL_BACKEND, Registry
 from tracekd_ops.registry.hub import HubRegistry
 from tracekd_ops.registry.local import LocalRegistry
+from tracekd_ops.steps.data import RawRequest
 from tracekd_ops.steps.catalog import open_store
 from tracekd_ops.store.store import Store
 from tracekd_ops.teacher.config import TeacherConfig, check_endpoint
@@ -220,17 +221,16 @@ class ExperimentSettings(Settings):
         self.experiment()  # reads and validates the experiment file, naming file and field
         return self
 
-    def source(self, dataset: str) -> str | None:
-        return self.sources.get(dataset)
-
     def file_limits(self) -> ReadLimits:
         unknown = set(self.read_limits) - set(asdict(READ_LIMITS))
         if unknown:
             raise ValueError(f"read_limits: unknown {', '.join(sorted(unknown))}; known: {', '.join(asdict(READ_LIMITS))}")
         return replace(READ_LIMITS, **self.read_limits)
 
-    def loader_options(self, dataset: str) -> dict[str, str]:
-        return dict(self.dataset_options.get(dataset, {}))
+    def raw_request(self, dataset: str) -> RawRequest:
+        """How `raw_examples` reads the dataset under these settings (and `tracekd run`'s preflight, the same way)."""
+        return RawRequest(self.sources.get(dataset), self.protocol, dict(self.dataset_options.get(dataset, {})), self.seed,
+                          self.per_category_limit, self.synthetic(), self.file_limits())  # fmt: skip
 
     def synthetic(self) -> SyntheticConfig:
         return SyntheticConfig(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -20,6 +20,22 @@ from tracekd_ops.steps.outcome import Level, StepOutcome
 from tracekd_ops.store.store import Store
 
 RAW_TABLE = "raw_examples"
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """How a dataset's records are obtained, as one value: the `experiment` resource gives one per
+    dataset (`raw_request`), and the preflight of `tracekd run`, the asset and `tracekd plan` read the
+    same records from it."""
+
+    source: str | None
+    """A path or `hf:` id; None: the dataset's environment variable (a generated dataset needs none)."""
+    protocol: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    seed: int = 0
+    per_category_limit: int | None = None
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    limits: ReadLimits = READ_LIMITS
 
 
 REQUIRED_SPLITS = ("train", "test")
@@ -103,43 +119,25 @@ class RawPartition:
         }
 
 
-def load_raw(
-    spec: DatasetSpec,
-    configured_source: str | None,
-    options: Mapping[str, str],
-    protocol: str,
-    seed: int,
-    per_category_limit: int | None,
-    synthetic: SyntheticConfig,
-    limits: ReadLimits = READ_LIMITS,
-) -> RawPartition:
+def load_raw(spec: DatasetSpec, request: RawRequest) -> RawPartition:
     """A dataset's records: generated (the embedded default), or read from its source (a path or
     `hf:` id, else its environment variable) and subset and split by the protocol; at most
     `per_category_limit` per split and category either way."""
+    limit = request.per_category_limit
     if spec.generate is not None:  # the limit still applies: a smoke run of the demo (`--per-category-limit`)
-        generated = spec.generate(synthetic)
-        limited = generated if per_category_limit is None else apply_protocol(generated, "full", seed, per_category_limit)
+        generated = spec.generate(request.synthetic)
+        limited = generated if limit is None else apply_protocol(generated, "full", request.seed, limit)
         return RawPartition(spec, "generated", "generated", limited, {}, {})
-    source = resolve_source(spec, configured_source)
-    loaded = load_source(spec.name, source, limits, **options)
-    records = apply_protocol(loaded, protocol, seed, per_category_limit)
-    return RawPartition(spec, source, protocol, records, dict(loaded.left_out), dict(loaded.notes))
+    source = resolve_source(spec, request.source)
+    loaded = load_source(spec.name, source, request.limits, **request.options)
+    records = apply_protocol(loaded, request.protocol, request.seed, limit)
+    return RawPartition(spec, source, request.protocol, records, dict(loaded.left_out), dict(loaded.notes))
 
 
-def store_raw(
-    store: Store,
-    spec: DatasetSpec,
-    configured_source: str | None,
-    options: Mapping[str, str],
-    protocol: str,
-    seed: int,
-    per_category_limit: int | None,
-    synthetic: SyntheticConfig,
-    limits: ReadLimits = READ_LIMITS,
-) -> StepOutcome:
+def store_raw(store: Store, spec: DatasetSpec, request: RawRequest) -> StepOutcome:
     """Load the dataset's records (`load_raw`), check them, then replace its stored partition with
     them, in one transaction."""
-    partition = load_raw(spec, configured_source, options, protocol, seed, per_category_limit, synthetic, limits)
+    partition = load_raw(spec, request)
     partition.check()
     keys = {"dataset": spec.name}
     store.replace_partitions([(RAW_TABLE, keys, [r.to_row() for r in partition.records]), ("dataset_versions", keys, [partition.version_row()])])

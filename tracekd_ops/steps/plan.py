@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from tracekd_ops.datasets import dataset_names, dataset_spec
-from tracekd_ops.datasets.synthetic import SyntheticConfig
-from tracekd_ops.steps.data import load_raw
+from tracekd_ops.steps.data import RawRequest, load_raw
 from tracekd_ops.traces.conditions import CONDITIONS, build_trace_set, runnable
 from tracekd_ops.train.experiment import ExperimentFile
 from tracekd_ops.train.models import format_prompts
@@ -92,7 +91,7 @@ def plan_experiment(experiment: ExperimentFile, sources: Mapping[str, str], prot
     plan = []
     for dataset in datasets:
         spec = dataset_spec(dataset)
-        raw = load_raw(spec, sources.get(dataset), {}, protocol, 0, None, SyntheticConfig())
+        raw = load_raw(spec, RawRequest(sources.get(dataset), protocol))
         train = [r for r in raw.records if r.split == "train"]
         log(f"{dataset}: {len(train)} training questions ({raw.source}, protocol {raw.protocol})")
         for condition in conditions:

@@ -25,9 +25,7 @@ from tracekd_ops.traces.render import TRACE_FORMAT_VERSION
 )
 def raw_examples(context: AssetExecutionContext, home: TraceKDHome, experiment: ExperimentSettings) -> Materialized:
     dataset = context.partition_key
-    yield from materialized(context, store_raw(home.store(), dataset_spec(dataset), experiment.source(dataset), experiment.loader_options(dataset),
-                                               experiment.protocol, experiment.seed, experiment.per_category_limit, experiment.synthetic(),
-                                               experiment.file_limits()))  # fmt: skip
+    yield from materialized(context, store_raw(home.store(), dataset_spec(dataset), experiment.raw_request(dataset)))
 
 
 @asset(
