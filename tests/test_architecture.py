@@ -65,11 +65,16 @@ def test_the_library_never_imports_dagster_or_the_dagster_layer():
 
 PRIVATE_DAGSTER_ALLOWED = {
     "tracekd_assets/instance_storage.py": {"dagster._core.storage.event_log.schema", "dagster._utils.concurrency"},
+    "tracekd_assets/defs/recovery.py": {"dagster._core.launcher", "dagster._core.workspace.load_target", "dagster._daemon.controller"},
 }
-"""The one exception, and why: the cluster instance's event log storage subclasses dagster-postgres's
-to claim pool slots atomically, which needs the slot table and the claim's status type. Dagster is
-held to 1.13.x (pyproject), and the claim is tested on a real Postgres server
-(tests/assets/test_cluster_profile.py), so a change inside Dagster fails a test, not a deployment."""
+"""The exceptions, and why. The cluster instance's event log storage subclasses dagster-postgres's
+to claim pool slots atomically, which needs the slot table and the claim's status type (tested on a
+real Postgres server, tests/assets/test_cluster_profile.py). On the local profile, recovery.py adds
+the worker health check Dagster's local run launcher lacks (its result types live in
+`dagster._core.launcher`), and runs Dagster's daemon controller with only the run queue and run
+monitoring, which `dagster-daemon run` cannot be asked for (tests/assets/test_kill_recovery.py has a
+test for each that fails the day upstream can do it). Dagster is held to 1.13.x (pyproject), so a
+change inside Dagster fails a test, not a deployment."""
 
 
 def test_the_dagster_layer_uses_only_public_dagster_modules():

@@ -24,9 +24,9 @@ from tracekd_ops.ratings.formats import FORMATS
 
 
 def _stop_on_term() -> None:
-    """TERM stops `demo` and `run` as Ctrl-C does: as an exception in the main thread, so worker
-    processes are terminated and the local teacher's server is stopped on the way out (by default
-    TERM would end this process alone and leave both running)."""
+    """TERM stops `demo` and `run` as Ctrl-C does: as an exception in the main thread, so their
+    unfinished runs are canceled, the Dagster services running them stopped, and the local
+    teacher's server too, on the way out (by default TERM would end this process alone)."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"stopped by signal {signum}")
@@ -353,7 +353,7 @@ def _published_import(args: argparse.Namespace) -> int:
 
     from tracekd_assets.defs.jobs import published_job, report_job
     from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
-    from tracekd_assets.demo import _run_partition, default_instance
+    from tracekd_assets.demo import InstanceServices, default_instance
     from tracekd_ops.published.settings import PublishedConfig, PublishedSource
     from tracekd_ops.report.published import reading_lines
 
@@ -375,12 +375,13 @@ def _published_import(args: argparse.Namespace) -> int:
     home = TraceKDHome()
     instance = default_instance(home)
     resources = {"home": {"home": home.home}, "experiment": experiment.as_config()}
-    ok, run_id = _run_partition(instance.get_ref(), published_job.name, source.dataset, resources)
-    if not ok:
-        print(f"FAILED: published_students[{source.dataset}] (run {run_id}); its error is in the run's log: "
-              f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} tracekd dev", file=sys.stderr)  # fmt: skip
-        return 1
-    reported, report_run = _run_partition(instance.get_ref(), report_job.name, None, resources)
+    with InstanceServices(instance) as services:
+        ok, run_id = services.run(published_job.name, source.dataset, resources)
+        if not ok:
+            print(f"FAILED: published_students[{source.dataset}] (run {run_id}); its error is in the run's log: "
+                  f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} tracekd dev", file=sys.stderr)  # fmt: skip
+            return 1
+        reported, report_run = services.run(report_job.name, None, resources)
     store = home.store()
     revisions = store.rows("SELECT DISTINCT model_revision FROM external_files WHERE source_name = (SELECT source_name FROM external_files "
                            "ORDER BY imported_at DESC LIMIT 1)")  # fmt: skip

@@ -1,6 +1,7 @@
-"""`tracekd dev` serves the code location (checked over the webserver's GraphQL API) and stops on
-TERM even when started as a shell starts a background job (SIGINT ignored), leaving no process of
-its session behind."""
+"""`tracekd dev` serves the code location on the instance the checked-in instance file configures
+(run queue, run monitoring, the local launcher with its worker health check: checked over the
+webserver's GraphQL API) and stops on TERM even when started as a shell starts a background job
+(SIGINT ignored), leaving no process of its session behind."""
 
 from __future__ import annotations
 
@@ -63,9 +64,11 @@ def test_dev_serves_the_graph_and_stops_on_term_when_started_in_the_background(t
             except OSError:
                 time.sleep(1)
         assert {"raw_examples", "traces", "student", "predictions", "metrics", "report"} <= {n["assetKey"]["path"][0] for n in nodes}
-        sensors = graphql(port, '{ sensorsOrError(repositorySelector: {repositoryLocationName: "tracekd", repositoryName: "__repository__"})'
-                                " { ... on Sensors { results { name } } } }")  # fmt: skip
-        assert "free_slots_of_dead_runs" in {s["name"] for s in sensors["sensorsOrError"]["results"]}
+        instance = graphql(port, "{ instance { runLauncher { name } runQueueConfig { maxConcurrentRuns } "
+                                 "daemonHealth { allDaemonStatuses { daemonType required } } } }")["instance"]  # fmt: skip
+        assert instance["runLauncher"]["name"] == "LocalRunLauncher" and instance["runQueueConfig"]["maxConcurrentRuns"] == 4
+        required = {d["daemonType"] for d in instance["daemonHealth"]["allDaemonStatuses"] if d["required"]}
+        assert {"QUEUED_RUN_COORDINATOR", "MONITORING"} <= required  # Dagster's run queue and run monitoring, under `dagster dev`'s daemon
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)  # a hang, not a speed: dagster dev alone ignores TERM here forever
     finally:
