@@ -8,7 +8,6 @@ run's lineage; rows replace the run's stored partition only once all of them are
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
