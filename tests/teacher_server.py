@@ -61,15 +61,16 @@ def build_teacher_model(path: Path, records: Sequence[QARecord], config: Teacher
         reasoning[record.example_id] = f"Facts {list(record.gold_fact_ids)} say: {facts}"
         answers[record.example_id] = WRONG_ANSWER if record.example_id in wrong else record.answers[0]
         reply_text = f"<think>{reasoning[record.example_id]}</think><answer>{answers[record.example_id]}</answer>"
-        prompts.append(render_chat(answer_request(config, record).messages))
+        asked = answer_request(config, record)
+        prompts.append(render_chat(asked.messages))
         completions.append(reply_text)
         if record.example_id in wrong:
             continue
         # what the server will hand back for the answer request, as the teacher layer reads it
         reply = TeacherReply("", "ok", f"<answer>{answers[record.example_id]}</answer>", reasoning[record.example_id], None, 1, 0.0)
-        prompts.append(render_chat(summary_request(config, reasoning[record.example_id]).messages))
+        prompts.append(render_chat(summary_request(config, asked, reasoning[record.example_id]).messages))
         completions.append(f"Summary: facts {list(record.gold_fact_ids)} give {answers[record.example_id]}.")
-        prompts.append(render_chat(posthoc_request(config, record, reply).messages))
+        prompts.append(render_chat(posthoc_request(config, asked, reply).messages))
         completions.append(f"It is right because facts {list(record.gold_fact_ids)} say so.")
     training = TrainingConfig(
         max_steps=240, learning_rate=3e-3, batch_size=8, warmup_ratio=0.02, log_every=1000,

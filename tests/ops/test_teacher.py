@@ -20,6 +20,7 @@ from tracekd_ops.teacher.client import TeacherClient
 from tracekd_ops.teacher.collect import ask_all, collect, teacher_questions, teacher_texts
 from tracekd_ops.teacher.config import TeacherConfig, public_url
 from tracekd_ops.teacher.requests import answer_request, summary_request
+from tracekd_ops.traces.conditions import ANSWER, EXPLANATION, SUMMARY
 from tracekd_ops.traces.render import extract_answer, render_prompt, split_reasoning
 
 SECRET = "sk-test-DO-NOT-LEAK-4242"
@@ -61,7 +62,9 @@ def test_cache_key_is_model_prompt_and_sampling_parameters():
     assert answer_request(TeacherConfig(base_url="http://a/v1", model="m", temperature=0.1), RECORDS[0]).key != key
     assert answer_request(base, RECORDS[1]).key != key
     assert answer_request(base, RECORDS[0], example=RECORDS[1]).key != key
-    assert summary_request(base, "r").key != summary_request(TeacherConfig(model="m", summary_model="s"), "r").key
+    answer = answer_request(base, RECORDS[0])
+    assert summary_request(base, answer, "r").key != summary_request(TeacherConfig(model="m", summary_model="s"), answer, "r").key
+    assert summary_request(base, answer, "r").key == summary_request(base, answer_request(base, RECORDS[1]), "r").key  # the text alone is sent
 
 
 def test_transient_faults_are_retried_with_backoff_until_an_answer(tmp_path, secret_key):
@@ -164,14 +167,50 @@ def test_collect_keeps_right_answers_and_asks_follow_ups_only_for_them(tmp_path)
         again = collect(RECORDS, client, TeacherCache(store), log=lambda _: None)
         assert again.answers.sent == again.summaries.sent == again.explanations.sent == 0
         assert len(server.requests) == 16
-    texts = teacher_texts("teacher", RECORDS, client.config, TeacherCache(store))
+    texts = teacher_texts(ANSWER, RECORDS, client.config, TeacherCache(store))
     assert texts[RECORDS[0].example_id].text == f"I read the facts for: {RECORDS[0].question}"
     assert texts[RECORDS[0].example_id].answer_correct
     assert not texts[RECORDS[1].example_id].answer_correct
-    summaries = teacher_texts("teacher_summary", RECORDS, client.config, TeacherCache(store))
+    summaries = teacher_texts(SUMMARY, RECORDS, client.config, TeacherCache(store))
     assert summaries[RECORDS[0].example_id].text == "Short summary."
-    explanations = teacher_texts("posthoc", RECORDS, client.config, TeacherCache(store))
+    explanations = teacher_texts(EXPLANATION, RECORDS, client.config, TeacherCache(store))
     assert explanations[RECORDS[0].example_id].text == "Because the fact says so."
+
+
+def test_follow_ups_are_read_back_by_question_for_twin_questions_and_for_a_store_from_before_the_links(tmp_path):
+    """Two questions asked in the same words (one request, one key) both get their summary and
+    explanation back; `teacher_request_questions` joins the replies to their questions; a store
+    written before that table (its links deleted) gets them from the next ask, which sends nothing."""
+    import dataclasses
+
+    twin = dataclasses.replace(RECORDS[0], example_id=RECORDS[0].example_id + "-twin")
+    records = [*RECORDS, twin]
+
+    def script(number: int, prompt: str, headers: dict[str, str]) -> tuple[Any, Any, dict[str, str]]:
+        if prompt.startswith("Summarise"):
+            return 200, chat_reply("Short summary."), {}
+        if "is correct. Explain" in prompt:
+            return 200, chat_reply("Because the fact says so."), {}
+        return 200, chat_reply(f"<think>Facts for {right_answer(prompt)}.</think><answer>{right_answer(prompt)}</answer>"), {}
+
+    store = Store(tmp_path / "t.duckdb", tables=CATALOG)
+    with ScriptedChatServer(script) as server:
+        client = TeacherClient(config_for(server))
+        collect(records, client, TeacherCache(store), log=lambda _: None)
+        sent = len(server.requests)  # the twin shares every request with its original; questions with one answer share a summary
+        assert sent == 2 * len(RECORDS) + len({r.answers[0] for r in RECORDS}) < 3 * len(RECORDS)
+        by_question = store.rows("SELECT q.example_id, r.purpose FROM teacher_request_questions q JOIN teacher_requests r USING (request_hash)")
+        assert {(row["example_id"], row["purpose"]) for row in by_question} == {(r.example_id, p) for r in records for p in (ANSWER, SUMMARY, EXPLANATION)}
+
+        def read_back() -> dict[str, dict[str, str | None]]:
+            return {purpose: {i: t.text for i, t in teacher_texts(purpose, records, client.config, TeacherCache(store)).items()} for purpose in (SUMMARY, EXPLANATION)}
+
+        assert read_back() == {SUMMARY: {r.example_id: "Short summary." for r in records}, EXPLANATION: {r.example_id: "Because the fact says so." for r in records}}
+        store.execute("DELETE FROM teacher_request_questions")  # as a store from before the table holds it
+        assert {text for texts in read_back().values() for text in texts.values()} == {None}
+        again = collect(records, client, TeacherCache(store), log=lambda _: None)
+        assert again.answers.sent == again.summaries.sent == again.explanations.sent == 0 and len(server.requests) == sent
+        assert read_back() == {SUMMARY: {r.example_id: "Short summary." for r in records}, EXPLANATION: {r.example_id: "Because the fact says so." for r in records}}
 
 
 def test_a_worked_example_is_shown_first_never_asked_and_read_back_with_the_same_keys(tmp_path):
@@ -207,11 +246,11 @@ def test_a_worked_example_is_shown_first_never_asked_and_read_back_with_the_same
         assert reply.endswith(f"<answer>{example.answers[0]}</answer>")
     explanations = [m for m in server.conversations if "is correct. Explain" in m[-1]["content"]]
     assert len(explanations) == 6 and all(len(m) == 5 for m in explanations)  # example (2), question, answer, request
-    for name, text in [("teacher", "says so."), ("teacher_summary", "Short summary."), ("posthoc", "Because the fact says so.")]:
+    for name, text in [(ANSWER, "says so."), (SUMMARY, "Short summary."), (EXPLANATION, "Because the fact says so.")]:
         texts = teacher_texts(name, train, config, TeacherCache(store))  # from the cache alone: same keys
         assert sorted(texts) == sorted(r.example_id for r in questions.asked), name
         assert all(t.text.endswith(text) and t.answer_correct for t in texts.values()), name
-    without = teacher_texts("teacher", train, config_for(server, max_questions=6), TeacherCache(store))
+    without = teacher_texts(ANSWER, train, config_for(server, max_questions=6), TeacherCache(store))
     assert without == {}  # asked with the example: other requests, never sent
 
 
@@ -249,7 +288,7 @@ def test_requests_spread_over_replicas_within_each_ones_limit_and_a_failing_one_
         assert endpoints == {public_url(a.base_url), public_url(b.base_url)}
 
         failing.add("b")  # one replica goes down: its requests are retried on the other
-        summaries = [summary_request(client.config, f"reasoning {r.example_id}") for r in RECORDS]
+        summaries = [summary_request(client.config, answer_request(client.config, r), f"reasoning {r.example_id}") for r in RECORDS]
         routed = ask_all(client, TeacherCache(store), summaries, log=lambda _: None)
         assert (routed.ok, routed.failed) == (len(RECORDS), 0)
         rows = store.rows("SELECT endpoint FROM teacher_requests WHERE purpose = 'summary'")

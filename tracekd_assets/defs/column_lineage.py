@@ -17,6 +17,7 @@ TABLE_PRODUCERS = {
     "trace_sets": "traces",
     "registry": "student",
     "teacher_requests": "teacher_responses",
+    "teacher_request_questions": "teacher_responses",
     "contingency": "metrics",
     "reference_ratings": "reference_results",
     "rating_item_sets": "rating_items",

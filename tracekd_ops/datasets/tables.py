@@ -65,6 +65,15 @@ def read_records(store: Reader, dataset: str, split: str | None = None) -> list[
     return [QARecord.from_row(row) for row in rows]
 
 
+def train_records(store: Reader, dataset: str) -> list[QARecord]:
+    """A dataset's stored training questions, what the teacher is asked and traces are built from;
+    an error saying what to materialize when there are none."""
+    train = read_records(store, dataset, "train")
+    if not train:
+        raise ValueError(f"raw_examples has no train rows for dataset {dataset!r}: materialize raw_examples first")
+    return train
+
+
 def dataset_version(store: Reader, dataset: str) -> tuple[str, str]:
     """(source, content hash) of the stored raw partition; `unknown` for one stored before
     TraceKD recorded them."""

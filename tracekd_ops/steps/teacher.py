@@ -3,10 +3,10 @@ then summaries and post-hoc explanations of the right ones), every reply cached 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from tracekd_ops.datasets import DatasetSpec
-from tracekd_ops.datasets.tables import read_records
+from tracekd_ops.datasets.tables import train_records
 from tracekd_ops.steps.outcome import StepOutcome
 from tracekd_ops.store.store import Store
 from tracekd_ops.teacher.cache import TeacherCache
@@ -14,14 +14,6 @@ from tracekd_ops.teacher.client import TeacherClient
 from tracekd_ops.teacher.collect import TeacherRound, collect, teacher_questions
 from tracekd_ops.teacher.config import TeacherConfig, public_url
 from tracekd_ops.traces.conditions import NO_TEACHER
-
-
-def train_records(store: Store, dataset: str) -> list[Any]:
-    """A dataset's stored training questions; an error saying what to materialize when none."""
-    train = read_records(store, dataset, "train")
-    if not train:
-        raise ValueError(f"raw_examples has no train rows for dataset {dataset!r}: materialize raw_examples first")
-    return train
 
 
 def ask_teacher(store: Store, spec: DatasetSpec, config: TeacherConfig, log: Callable[[str], None]) -> StepOutcome:
@@ -53,4 +45,4 @@ def ask_teacher(store: Store, spec: DatasetSpec, config: TeacherConfig, log: Cal
         "worked_example": questions.example.example_id if questions.example else None,
         "requests": outcome.as_dict(),
         "duckdb_table": "teacher_requests",
-    }, tables=("teacher_requests",))  # fmt: skip
+    }, tables=("teacher_requests", "teacher_request_questions"))  # fmt: skip

@@ -7,8 +7,8 @@ from typing import Any
 
 from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.datasets import DatasetSpec
+from tracekd_ops.datasets.tables import train_records
 from tracekd_ops.steps.outcome import Check, Level, StepOutcome
-from tracekd_ops.steps.teacher import train_records
 from tracekd_ops.store.store import Store
 from tracekd_ops.teacher.cache import TeacherCache
 from tracekd_ops.teacher.collect import teacher_texts
@@ -30,8 +30,8 @@ def build_traces(store: Store, spec: DatasetSpec, condition: Condition, options:
     dataset, name = spec.name, condition.name
     train = train_records(store, dataset)
     texts = None
-    if condition.needs_teacher:
-        texts = teacher_texts(name, train, teacher, TeacherCache(store))
+    if condition.teacher_purpose is not None:
+        texts = teacher_texts(condition.teacher_purpose, train, teacher, TeacherCache(store))
         if not texts:
             raise ValueError(f"the teacher ({teacher.model}) has not been asked about {dataset}: materialize teacher_responses[{dataset}] first")
     trace_set = build(dataset, name, train, spec.labels, options, texts, teacher.model if texts is not None else None)

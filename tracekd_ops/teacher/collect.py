@@ -21,11 +21,11 @@ from tracekd_ops.teacher.requests import (
     TeacherReply,
     TeacherRequest,
     answer_request,
+    follow_up_model,
     posthoc_request,
-    reasoning_trace,
     summary_request,
 )
-from tracekd_ops.traces.conditions import ANSWER, EXPLANATION, SUMMARY, TeacherText, condition
+from tracekd_ops.traces.conditions import ANSWER, EXPLANATION, SUMMARY, TeacherText
 from tracekd_ops.traces.render import extract_answer, split_reasoning
 
 Log = Callable[[str], None]
@@ -54,6 +54,7 @@ def ask_all(
     teacher (up to `max_concurrency` at once per endpoint). Replies are written to the cache at least every
     `flush_every_s`, and whatever finished is written even when the run is interrupted."""
     flush_every_s = client.config.flush_every_s
+    cache.link(requests)
     unique = list({r.key: r for r in requests}.values())
     cached = cache.get(r.key for r in unique)
     todo = [r for r in unique if not (r.key in cached and cached[r.key].ok)]
@@ -150,10 +151,25 @@ class TeacherRound:
         }
 
 
-def _scored_answers(
-    records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache, example: QARecord | None
-) -> dict[str, tuple[TeacherRequest, TeacherReply | None, bool]]:
-    """Per example id: its answer request, the cached reply (if any) and whether its answer is right."""
+def reasoning_trace(reply: TeacherReply) -> str:
+    """The teacher's trace: its reasoning, or (for a model that does not separate reasoning) the
+    final text before the answer tag."""
+    reasoning, final = split_reasoning(reply.content, reply.reasoning)
+    return reasoning or final.split("<answer>")[0].strip()
+
+
+@dataclass(frozen=True)
+class ScoredAnswer:
+    """A question's answer request, its cached reply (None: never asked) and whether the reply's
+    answer is right by the dataset's rule."""
+
+    request: TeacherRequest
+    reply: TeacherReply | None
+    correct: bool
+
+
+def _scored_answers(records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache, example: QARecord | None) -> dict[str, ScoredAnswer]:  # fmt: skip
+    """Per example id, its answer request, cached reply and score: one read of the cache."""
     requests = {r.example_id: answer_request(config, r, example) for r in records}
     replies = cache.get(q.key for q in requests.values())
     scored = {}
@@ -163,9 +179,8 @@ def _scored_answers(
         correct = False
         if reply is not None and reply.ok:
             _, final = split_reasoning(reply.content, reply.reasoning)
-            spec = dataset_spec(record.dataset)
-            correct = spec.answer_correct(extract_answer(final), record.answers, record.category)
-        scored[record.example_id] = (request, reply, correct)
+            correct = dataset_spec(record.dataset).answer_correct(extract_answer(final), record.answers, record.category)
+        scored[record.example_id] = ScoredAnswer(request, reply, correct)
     return scored
 
 
@@ -183,42 +198,30 @@ def collect(
     config, purposes = client.config, set(purposes)
     answers = ask_all(client, cache, [answer_request(config, r, example) for r in records], log)
     scored = _scored_answers(records, config, cache, example)
-    right = [r for r in records if scored[r.example_id][2]]
+    right = [scored[r.example_id] for r in records if scored[r.example_id].correct]
     log(f"teacher: {len(right)} of {len(records)} answers scored correct ({len(right) / max(1, len(records)):.1%} kept)")
     outcome = TeacherRound(questions=len(records), answers=answers, answers_correct=len(right))
     if SUMMARY in purposes:
-        traces = [reasoning_trace(scored[r.example_id][1]) for r in right]  # type: ignore[arg-type]
-        outcome.summaries = ask_all(client, cache, [summary_request(config, t) for t in traces if t], log)
+        traces = [(a.request, reasoning_trace(a.reply)) for a in right if a.reply is not None]
+        outcome.summaries = ask_all(client, cache, [summary_request(config, request, t) for request, t in traces if t], log)
     if EXPLANATION in purposes:
-        requests = [posthoc_request(config, r, scored[r.example_id][1], example) for r in right]  # type: ignore[arg-type]
+        requests = [posthoc_request(config, a.request, a.reply) for a in right if a.reply is not None]
         outcome.explanations = ask_all(client, cache, requests, log)
     return outcome
 
 
-def teacher_texts(
-    condition_name: str, records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache
-) -> dict[str, TeacherText]:
-    """The teacher's text per example id for a teacher condition, from the cache alone (no request
-    is sent): what `conditions.build_trace_set` turns into traces. Questions the teacher was not
-    asked (the sample's remainder, the worked example) have no text."""
-    purpose = condition(condition_name).teacher_purpose
-    if purpose is None:
-        raise ValueError(f"{condition_name} is not a teacher condition")
-    example = teacher_questions(records, config).example
-    scored = _scored_answers(records, config, cache, example)
-    follow_ups: dict[str, TeacherRequest] = {}
-    for record in records:
-        _, reply, correct = scored[record.example_id]
-        if correct and reply is not None and purpose == SUMMARY:
-            trace = reasoning_trace(reply)
-            if trace:
-                follow_ups[record.example_id] = summary_request(config, trace)
-        elif correct and reply is not None and purpose == EXPLANATION:
-            follow_ups[record.example_id] = posthoc_request(config, record, reply, example)
-    follow_replies = cache.get(q.key for q in follow_ups.values())
+def teacher_texts(purpose: str, records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache) -> dict[str, TeacherText]:  # fmt: skip
+    """The teacher's text per example id for a teacher condition's `purpose` (answer, summary,
+    post-hoc explanation), from the cache alone (no request is sent): what
+    `conditions.build_trace_set` turns into traces. The answers are read by their keys, their
+    follow-ups by the answers' keys, then both are scored. Questions the teacher was not asked (the
+    sample's remainder, the worked example) have no text."""
+    scored = _scored_answers(records, config, cache, teacher_questions(records, config).example)
+    follow_model = follow_up_model(config, purpose)
+    follow_ups = {} if purpose == ANSWER else cache.follow_ups((a.request.key for a in scored.values() if a.correct), purpose, follow_model)
     texts: dict[str, TeacherText] = {}
     for record in records:
-        request, reply, correct = scored[record.example_id]
+        request, reply, correct = (answer := scored[record.example_id]).request, answer.reply, answer.correct
         if reply is None:
             continue  # never asked: build_trace_set counts it as such
         origin: dict[str, Any] = {"teacher_model": request.model, "answer_request": request.key[:16]}
@@ -226,20 +229,19 @@ def teacher_texts(
             texts[record.example_id] = TeacherText(None, None, False, origin, f"teacher request failed ({failure_kind(reply.error)})")
             continue
         _, final = split_reasoning(reply.content, reply.reasoning)
-        answer = extract_answer(final)
+        answer_text = extract_answer(final)
         if purpose == ANSWER or not correct:
-            texts[record.example_id] = TeacherText(reasoning_trace(reply), answer, correct, origin)
+            texts[record.example_id] = TeacherText(reasoning_trace(reply), answer_text, correct, origin)
             continue
-        follow = follow_ups.get(record.example_id)
-        found = follow_replies.get(follow.key) if follow else None
-        if follow is None:
-            texts[record.example_id] = TeacherText(None, answer, correct, origin, "the teacher wrote no reasoning to summarise")
+        found = follow_ups.get(request.key)
+        if purpose == SUMMARY and not reasoning_trace(reply):
+            texts[record.example_id] = TeacherText(None, answer_text, correct, origin, "the teacher wrote no reasoning to summarise")
         elif found is None:
-            texts[record.example_id] = TeacherText(None, answer, correct, origin, f"the teacher has not been asked for the {purpose} yet")
+            texts[record.example_id] = TeacherText(None, answer_text, correct, origin, f"the teacher has not been asked for the {purpose} yet")
         elif not found.ok:
-            texts[record.example_id] = TeacherText(None, answer, correct, origin, f"teacher {purpose} request failed ({failure_kind(found.error)})")
+            texts[record.example_id] = TeacherText(None, answer_text, correct, origin, f"teacher {purpose} request failed ({failure_kind(found.error)})")
         else:
             text = split_reasoning(found.content, found.reasoning)[1]
-            origin = {**origin, f"{purpose}_model": follow.model, f"{purpose}_request": follow.key[:16]}
-            texts[record.example_id] = TeacherText(text, answer, correct, origin)
+            origin = {**origin, f"{purpose}_model": follow_model, f"{purpose}_request": found.request_hash[:16]}
+            texts[record.example_id] = TeacherText(text, answer_text, correct, origin)
     return texts

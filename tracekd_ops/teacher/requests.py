@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from tracekd_ops.core.markup import ANSWER_CLOSE, ANSWER_OPEN
@@ -41,6 +41,13 @@ class TeacherRequest:
     model: str
     messages: tuple[tuple[str, str], ...]
     params: tuple[tuple[str, Any], ...]
+    dataset: str | None = field(default=None, compare=False)
+    """The question it is about (`teacher_request_questions`, which joins `raw_examples`); not part
+    of the key: identical questions share one request."""
+    example_id: str | None = field(default=None, compare=False)
+    follows: str | None = field(default=None, compare=False)
+    """The key of the answer request a summary or post-hoc request follows up; None: an answer. Read
+    back by it, a follow-up is found from its answer's key without rendering it again."""
 
     @property
     def key(self) -> str:
@@ -71,8 +78,9 @@ class TeacherReply:
         return self.status == "ok"
 
 
-def _request(purpose: str, model: str, messages: Sequence[tuple[str, str]], config: TeacherConfig) -> TeacherRequest:
-    return TeacherRequest(purpose, model, tuple(messages), tuple(sorted(config.sampling().items())))
+def _request(purpose: str, model: str, messages: Sequence[tuple[str, str]], config: TeacherConfig,
+             dataset: str | None, example_id: str | None, follows: str | None = None) -> TeacherRequest:  # fmt: skip
+    return TeacherRequest(purpose, model, tuple(messages), tuple(sorted(config.sampling().items())), dataset, example_id, follows)
 
 
 def worked_example_turns(example: QARecord) -> list[tuple[str, str]]:
@@ -92,30 +100,23 @@ def answer_turns(record: QARecord, example: QARecord | None) -> list[tuple[str, 
 
 
 def answer_request(config: TeacherConfig, record: QARecord, example: QARecord | None = None) -> TeacherRequest:
-    return _request(ANSWER, str(config.model), answer_turns(record, example), config)
+    return _request(ANSWER, str(config.model), answer_turns(record, example), config, record.dataset, record.example_id)
 
 
-def summary_request(config: TeacherConfig, reasoning: str) -> TeacherRequest:
-    model = config.summary_model or str(config.model)
-    return _request(SUMMARY, model, [("user", SUMMARY_INSTRUCTION + reasoning)], config)
+def follow_up_model(config: TeacherConfig, purpose: str) -> str:
+    """Who writes a follow-up: the summary model (when one is set) summarises, the teacher explains."""
+    return (config.summary_model or str(config.model)) if purpose == SUMMARY else str(config.model)
 
 
-def posthoc_request(
-    config: TeacherConfig, record: QARecord, answer_reply: TeacherReply, example: QARecord | None = None
-) -> TeacherRequest:
+def summary_request(config: TeacherConfig, answer: TeacherRequest, reasoning: str) -> TeacherRequest:
+    """A summary of the reasoning the teacher wrote for `answer` (the reasoning alone is sent)."""
+    messages = [("user", SUMMARY_INSTRUCTION + reasoning)]
+    return _request(SUMMARY, follow_up_model(config, SUMMARY), messages, config, answer.dataset, answer.example_id, answer.key)
+
+
+def posthoc_request(config: TeacherConfig, answer: TeacherRequest, answer_reply: TeacherReply) -> TeacherRequest:
     """The answer conversation, with the teacher's final answer (not its reasoning) as its turn,
     then the news that the answer is right and a request to explain it."""
     _, final = split_reasoning(answer_reply.content, answer_reply.reasoning)
-    messages = [
-        *answer_turns(record, example),
-        ("assistant", final),
-        ("user", POSTHOC_INSTRUCTION.format(answer=extract_answer(final))),
-    ]
-    return _request(EXPLANATION, str(config.model), messages, config)
-
-
-def reasoning_trace(reply: TeacherReply) -> str:
-    """The teacher's trace: its reasoning, or (for a model that does not separate reasoning) the
-    final text before the answer tag."""
-    reasoning, final = split_reasoning(reply.content, reply.reasoning)
-    return reasoning or final.split("<answer>")[0].strip()
+    messages = [*answer.messages, ("assistant", final), ("user", POSTHOC_INSTRUCTION.format(answer=extract_answer(final)))]
+    return _request(EXPLANATION, follow_up_model(config, EXPLANATION), messages, config, answer.dataset, answer.example_id, answer.key)  # fmt: skip

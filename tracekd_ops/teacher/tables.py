@@ -1,5 +1,6 @@
-"""The table the teacher's cache keeps, `teacher_requests`: every request and its reply or error.
-Its queries are the cache's (`cache.py`)."""
+"""The tables the teacher's cache keeps: `teacher_requests`, every request and its reply or error,
+and `teacher_request_questions`, the questions each request was about. Their queries are the
+cache's (`cache.py`)."""
 
 from __future__ import annotations
 
@@ -32,4 +33,14 @@ TEACHER_REQUESTS = Table(
     },
 )
 
-TABLES = (TEACHER_REQUESTS,)
+TEACHER_REQUEST_QUESTIONS = Table(
+    name="teacher_request_questions",
+    columns="request_hash VARCHAR NOT NULL, dataset VARCHAR NOT NULL, example_id VARCHAR NOT NULL, follows VARCHAR",
+    comment="the question each teacher request was about, and the answer request a follow-up follows up (asset teacher_responses)",
+    column_comments={
+        "request_hash": "the request (teacher_requests.request_hash); identical questions share one request, so one request may have several rows",
+        "follows": "request_hash of the answer request a summary or posthoc request follows up; NULL: an answer request",
+    },
+)
+
+TABLES = (TEACHER_REQUESTS, TEACHER_REQUEST_QUESTIONS)

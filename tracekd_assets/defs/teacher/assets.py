@@ -16,13 +16,14 @@ from tracekd_ops.teacher.requests import PROMPT_VERSION
     deps=["raw_examples"],
     group_name="teacher",
     kinds={"openai", "duckdb"},
-    metadata=table_metadata("teacher_requests"),
+    metadata=table_metadata("teacher_requests", "teacher_request_questions"),
     pool=TEACHER_POOL,
     output_required=False,
     code_version=PROMPT_VERSION,
     description="The teacher model's answers to a dataset's training questions, and for the ones it got right "
     "a summary and a post-hoc explanation, from an OpenAI-compatible endpoint (the `teacher` resource). Every "
-    "request is cached in DuckDB table `teacher_requests`: re-materializing asks only what is missing or failed. "
+    "request is cached in DuckDB table `teacher_requests`: re-materializing asks only what is missing or failed; "
+    "`teacher_request_questions` says which question each was about. "
     "In the `teacher_endpoint` pool, not the `duckdb` one: its work is HTTP, and its writes are short transactions under the store's lock. "
     "Skipped when no teacher is configured.",
 )
