@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import device_name, logical_parameters, peak_memory_gib, save_result  # noqa: E402
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate  # noqa: E402
 from tracekd_ops.evaluate.generate import generate_with, load_for_generation  # noqa: E402
-from tracekd_ops.traces.conditions import CORRECT, build_trace  # noqa: E402
+from tracekd_ops.traces.conditions import CORRECT, build_trace, condition  # noqa: E402
 from tracekd_ops.traces.render import render_prompt  # noqa: E402
 from tracekd_ops.train.models import build_tiny_model, train_tokenizer  # noqa: E402
 from tracekd_ops.train.settings import TinyModelConfig  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
 
     records = generate(SyntheticConfig(train_per_task=300, test_per_task=max(1, args.prompts // len(TASKS) + 1)))
-    train = [build_trace(CORRECT, r, list(TASKS)) for r in records if r.split == "train"]
+    train = [build_trace(condition(CORRECT), r, list(TASKS)) for r in records if r.split == "train"]
     prompts = [render_prompt(r) for r in records if r.split == "test"][: args.prompts]
     config = TinyModelConfig()
     tokenizer = train_tokenizer([t.prompt + t.completion for t in train], config.vocab_size)

@@ -27,10 +27,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import save_result  # noqa: E402
-from tracekd_ops.datasets.synthetic import PHRASES, TASKS, SyntheticConfig, generate  # noqa: E402
+from tracekd_ops.datasets.synthetic import PHRASES, SPEC, TASKS, SyntheticConfig, generate  # noqa: E402
 from tracekd_ops.evaluate.generate import generate_with  # noqa: E402
 from tracekd_ops.evaluate.metrics import category_baselines, score_prediction  # noqa: E402
-from tracekd_ops.traces.conditions import build_trace_set  # noqa: E402
+from tracekd_ops.traces.conditions import build_trace_set, condition as condition_record  # noqa: E402
 from tracekd_ops.traces.render import TEMPLATE_PHRASES, render_prompt  # noqa: E402
 from tracekd_ops.train.settings import TrainingConfig  # noqa: E402
 from tracekd_ops.train.trainer import build_trainer  # noqa: E402
@@ -50,8 +50,8 @@ schedule variants change only the learning-rate schedule; `padded`/`packed` only
 are batched (several examples a row, no padding, for `packed`)."""
 
 
-def scores(test: list[Any], condition: str, outputs: list[str]) -> dict[str, float | None]:
-    rows = [(record.category, score_prediction(record, condition, output)) for record, output in zip(test, outputs)]
+def scores(test: list[Any], steps_stated: bool, outputs: list[str]) -> dict[str, float | None]:
+    rows = [(record.category, score_prediction(SPEC, steps_stated, record, output)) for record, output in zip(test, outputs)]
     per_task: dict[str, list[bool]] = defaultdict(list)
     for category, row in rows:
         per_task[category].append(bool(row["answer_correct"]))
@@ -81,12 +81,13 @@ def main() -> None:
     train = [r for r in records if r.split == "train"]
     test = [r for r in records if r.split == "test"]
     prompts = [render_prompt(r) for r in test]
-    baselines = category_baselines(train, test)
+    baselines = category_baselines(SPEC, train, test)
     print("chance / majority per task: " + ", ".join(f"{b['category']} {b['chance_accuracy']:.3f}/{b['majority_accuracy']:.3f}" for b in baselines))
     rows: list[dict[str, Any]] = []
     for variant in args.variants.split(","):
         for condition in args.conditions.split(","):
-            traces, _ = build_trace_set(condition, train, list(TASKS))
+            resolved = condition_record(condition)  # once per condition: its traces, and whether its steps are scored
+            traces, _ = build_trace_set(resolved, train, list(TASKS))
             for seed in (int(s) for s in args.seeds.split(",")):
                 config = TrainingConfig(seed=seed).with_changes(**VARIANTS[variant])
                 if args.steps:
@@ -113,7 +114,7 @@ def main() -> None:
                         processing_class.padding_side = "right"
                         model.train()
                         self.cpu_in_eval += time.process_time() - started
-                        point = {**run, "step": step, "train_cpu_s": round(train_cpu_s, 1), **scores(test, condition, outputs)}
+                        point = {**run, "step": step, "train_cpu_s": round(train_cpu_s, 1), **scores(test, resolved.writes_steps, outputs)}
                         curve.append(point)
                         print("  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in point.items()), flush=True)
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import StepClock, device_name, logical_parameters, measured_peak_flops, peak_memory_gib, save_result  # noqa: E402
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate  # noqa: E402
-from tracekd_ops.traces.conditions import CORRECT, build_trace  # noqa: E402
+from tracekd_ops.traces.conditions import CORRECT, build_trace, condition  # noqa: E402
 from tracekd_ops.train.models import build_tiny_model, train_tokenizer  # noqa: E402
 from tracekd_ops.train.settings import FULL, LORA, QLORA, TinyModelConfig, TrainingConfig  # noqa: E402
 from tracekd_ops.train.trainer import build_trainer  # noqa: E402
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
     records = [r for r in generate(SyntheticConfig(train_per_task=400, test_per_task=1)) if r.split == "train"]
-    traces = [build_trace(CORRECT, r, list(TASKS)) for r in records]
+    traces = [build_trace(condition(CORRECT), r, list(TASKS)) for r in records]
     prompts, completions = [t.prompt for t in traces], [t.completion for t in traces]
     cuda = torch.cuda.is_available()
     peak = measured_peak_flops("bfloat16", "cuda", size=8192, repeats=20) if cuda else measured_peak_flops("float32", "cpu")
@@ -166,7 +166,7 @@ def main() -> None:
             rows.append(trl)
     if cuda:  # the study's sequence lengths: stories of 40-120 facts, prompts of hundreds to ~1,000 tokens
         long = [r for r in generate(SyntheticConfig(train_per_task=300, test_per_task=1, min_facts=40, max_facts=120)) if r.split == "train"]
-        long_traces = [build_trace(CORRECT, r, list(TASKS)) for r in long]
+        long_traces = [build_trace(condition(CORRECT), r, list(TASKS)) for r in long]
         rows += gpu_rows([t.prompt for t in long_traces], [t.completion for t in long_traces], peak, args)
     else:
         print("no CUDA GPU here: the Llama-3.2-1B-shaped bf16 rows (full, LoRA, QLoRA, bare loop) are skipped")

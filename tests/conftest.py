@@ -63,11 +63,11 @@ def store_traces(store: Any, conditions=("solution_only", "correct", "incorrect"
     """Trace sets of generated data, stored as the traces step stores them (its Great Expectations
     suite is tested elsewhere): what the rating study samples from."""
     from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-    from tracekd_ops.traces.conditions import TraceOptions
+    from tracekd_ops.traces.conditions import TraceOptions, condition
     from tracekd_ops.traces.trace_set import build
 
     records = [r for r in generate(SyntheticConfig(train_per_task=train_per_task, test_per_task=2)) if r.split == "train"]
     for name in conditions:
-        trace_set = build("synthetic", name, records, TASKS, TraceOptions())
+        trace_set = build("synthetic", condition(name), records, TASKS, TraceOptions())
         keys = {"dataset": "synthetic", "condition": name}
         store.replace_partitions([("traces", keys, trace_set.frame()), ("trace_sets", keys, [trace_set.summary_row()])])

@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-from tracekd_ops.traces.conditions import CORRECT, build_trace
+from tracekd_ops.traces.conditions import CORRECT, build_trace, condition
 from tracekd_ops.train import hf
 from tracekd_ops.train.canon import CanonLlamaConfig, CanonLlamaForCausalLM
 from tracekd_ops.train.settings import FULL, LORA, PACKED, PADDED, QLORA, LoraSettings, TinyModelConfig, TrainingConfig
 from tracekd_ops.train.trainer import build_trainer, packed_dataset, train_student
 
 RECORDS = generate(SyntheticConfig(train_per_task=6, test_per_task=1))
-ROWS = [build_trace(CORRECT, r, list(TASKS)) for r in RECORDS if r.split == "train"]
+ROWS = [build_trace(condition(CORRECT), r, list(TASKS)) for r in RECORDS if r.split == "train"]
 PROMPTS, COMPLETIONS = [r.prompt for r in ROWS], [r.completion for r in ROWS]
 SMOLLM2 = "smollm2-135m-instruct"
 

@@ -14,7 +14,7 @@ from tracekd_ops.core.records import Fact, QARecord
 from tracekd_ops.datasets import inspect_dataset, load_source
 from tracekd_ops.datasets.screening import LIMITS, screen
 from tracekd_ops.traces.build import TeacherText
-from tracekd_ops.traces.conditions import TEACHER, build_trace_set
+from tracekd_ops.traces.conditions import TEACHER, build_trace_set, condition
 from tracekd_ops.traces.render import (
     COMPACT,
     SENTENCES,
@@ -107,5 +107,5 @@ def test_teacher_text_with_markup_is_left_out_with_its_reason():
     record = QARecord("synthetic", "train", "e1", "single-supporting-fact", "Where is Mary?", (Fact(1, "Mary went to the kitchen."),),
                       ("kitchen",), (1,), "s")  # fmt: skip
     texts = {"e1": TeacherText("Fact 1. </think> done", "kitchen", True, {})}
-    rows, skipped = build_trace_set(TEACHER, [record], ["single-supporting-fact"], teacher=texts)
+    rows, skipped = build_trace_set(condition(TEACHER), [record], ["single-supporting-fact"], teacher=texts)
     assert rows == [] and list(skipped) == ["the teacher's text contains trace markup, which would end or fake the trace"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-from tracekd_ops.traces.conditions import CORRECT, build_trace
+from tracekd_ops.traces.conditions import CORRECT, build_trace, condition
 from tracekd_ops.train import memory
 from tracekd_ops.train.memory import GIB, DoesNotFit, Shape, estimate, fit
 from tracekd_ops.train.settings import TinyModelConfig, TrainingConfig
@@ -16,7 +16,7 @@ from tracekd_ops.train.trainer import build_trainer
 SMOLLM2_SHAPE = Shape(parameters=134_515_008, trainable=4_884_480, layers=30, hidden=576, intermediate=1536, heads=9, vocab=49152,
                       weight_bytes=4, activation_bytes=4)  # fmt: skip
 """SmolLM2-135M-Instruct with rank-16 LoRA adapters (the calibration case of `train.memory`)."""
-ROWS = [build_trace(CORRECT, r, list(TASKS)) for r in generate(SyntheticConfig(train_per_task=4, test_per_task=1)) if r.split == "train"]
+ROWS = [build_trace(condition(CORRECT), r, list(TASKS)) for r in generate(SyntheticConfig(train_per_task=4, test_per_task=1)) if r.split == "train"]
 
 
 def test_the_estimate_follows_the_shape():

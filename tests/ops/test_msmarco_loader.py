@@ -7,6 +7,7 @@ import pytest
 
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.msmarco import NO_ANSWER, from_rows, load_msmarco
+from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.datasets.protocol import apply_protocol
 from tracekd_ops.datasets.answers import msmarco_answer_correct
 from tracekd_ops.evaluate.scoring import bleu_1, rouge_l
@@ -94,7 +95,7 @@ def test_scores_match_hand_computed_values():
 
 def test_reference_protocol_caps_queries_per_type():
     many = [{**ROWS[0], "query_id": i} for i in range(1500)]
-    records = apply_protocol(from_rows(many, "train", "t"), "reference")
+    records = apply_protocol(dataset_spec("msmarco").protocol, from_rows(many, "train", "t"), "reference")
     assert len(records) == 1000
 
 

@@ -19,6 +19,7 @@ import pytest
 from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.datasets.cotempqa_official import official_score, summary
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
+from tracekd_ops.evaluate.metrics import condition_writes_steps
 from tracekd_ops.evaluate.scoring import ScoringChoice
 from tracekd_ops.evaluate.stats import TwoByTwo
 from tracekd_ops.published import trace_check_qa
@@ -60,9 +61,10 @@ def line_of(relative: str, number: int) -> dict:
 def scored(relative: str, number: int, condition: str):
     relation = relative.split("/")[0].removesuffix("_default")
     fields = trace_check_qa.line_fields(line_of(relative, number), relation)
-    record = record_of(fields, "cotempqa", f"{relative} line {number}")
+    spec = dataset_spec("cotempqa")
+    record = record_of(fields, spec, f"{relative} line {number}")
     reading = read_generation(trace_check_qa.LAYOUT, fields.generation, record, condition)
-    return record, reading, verdicts(reading, record, fields, condition, None)
+    return record, reading, verdicts(reading, record, fields, spec, condition_writes_steps(condition), None)
 
 
 def test_every_published_file_is_found_and_mapped_to_a_student():

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from tests.conftest import SHARED_DATA
-from tracekd_ops.datasets import inspect_dataset, load_source
+from tracekd_ops.datasets import dataset_spec, inspect_dataset, load_source
 from tracekd_ops.datasets.errors import DatasetFormatError
 from tracekd_ops.datasets.msmarco import NO_ANSWER, NO_ANSWER_NOTE
 from tracekd_ops.datasets.protocol import apply_protocol
@@ -91,7 +91,7 @@ def test_babi_hub_rows_keep_the_first_question_of_each_story_under_the_reference
     )
     records = list(load_source("babi", f"hf:{repo}:en-qa1"))
     assert [r.extra["question_in_story"] for r in records[:3]] == [0, 1, 2]
-    kept = apply_protocol(records, "reference", seed=0)
+    kept = apply_protocol(dataset_spec("babi").protocol, records, "reference", seed=0)
     assert sum(r.split == "train" for r in kept) == 10  # the first question of each of the 10 stories
     assert all(r.extra["question_in_story"] == 0 for r in kept)
 
@@ -124,5 +124,5 @@ def test_a_record_seen_twice_is_kept_once_and_counted_and_a_conflicting_one_is_a
 
 def test_inspect_and_the_protocol_agree_on_every_count():
     summary = inspect_dataset("cotempqa", COTEMPQA)
-    kept = apply_protocol(load_source("cotempqa", COTEMPQA), "full", seed=0)
+    kept = apply_protocol(dataset_spec("cotempqa").protocol, load_source("cotempqa", COTEMPQA), "full", seed=0)
     assert summary["questions"] == len(kept) == 1652

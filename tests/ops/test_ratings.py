@@ -348,12 +348,12 @@ def test_a_story_never_comes_back_within_a_round_nor_back_to_back(study):
 def store_styled_traces(store: Store, style: str) -> None:
     """Like `store_traces`, in the given trace style (the conditions as the traces step stores them)."""
     from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
-    from tracekd_ops.traces.conditions import TraceOptions
+    from tracekd_ops.traces.conditions import TraceOptions, condition
     from tracekd_ops.traces.trace_set import build
 
     records = [r for r in generate(SyntheticConfig(train_per_task=10, test_per_task=2)) if r.split == "train"]
     for name in ("solution_only", "correct", "incorrect", "swapped"):
-        trace_set = build("synthetic", name, records, TASKS, TraceOptions(style=style))
+        trace_set = build("synthetic", condition(name), records, TASKS, TraceOptions(style=style))
         keys = {"dataset": "synthetic", "condition": name}
         store.replace_partitions([("traces", keys, trace_set.frame()), ("trace_sets", keys, [trace_set.summary_row()])])
 

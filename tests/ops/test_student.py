@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from tracekd_ops.traces.conditions import CORRECT, build_trace
+from tracekd_ops.traces.conditions import CORRECT, build_trace, condition
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
 from tracekd_ops.evaluate.generate import generate_completions
 from tracekd_ops.train.models import train_tokenizer
@@ -15,7 +15,7 @@ from tracekd_ops.core.markup import MARKUP_TOKENS
 from tracekd_ops.traces.render import render_prompt
 
 RECORDS = generate(SyntheticConfig(train_per_task=30, test_per_task=4))
-ROWS = [build_trace(CORRECT, r, list(TASKS)) for r in RECORDS if r.split == "train"]
+ROWS = [build_trace(condition(CORRECT), r, list(TASKS)) for r in RECORDS if r.split == "train"]
 PROMPTS, COMPLETIONS = [r.prompt for r in ROWS], [r.completion for r in ROWS]
 TINY = TrainingConfig(max_steps=12, batch_size=8, log_every=4, learning_rate=5e-3,
                       model=TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64))  # fmt: skip

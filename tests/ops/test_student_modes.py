@@ -10,7 +10,7 @@ import math
 import pytest
 
 from tests.teacher_server import CHAT_TEMPLATE
-from tracekd_ops.traces.conditions import CORRECT, build_trace
+from tracekd_ops.traces.conditions import CORRECT, build_trace, condition
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
 from tracekd_ops.evaluate.generate import generate_completions
 from tracekd_ops.train.models import build_tiny_model, train_tokenizer
@@ -18,7 +18,7 @@ from tracekd_ops.train.settings import LORA, QLORA, LoraSettings, TinyModelConfi
 from tracekd_ops.train.trainer import build_trainer, last_checkpoint, train_student
 
 RECORDS = generate(SyntheticConfig(train_per_task=10, test_per_task=2))
-ROWS = [build_trace(CORRECT, r, list(TASKS)) for r in RECORDS if r.split == "train"]
+ROWS = [build_trace(condition(CORRECT), r, list(TASKS)) for r in RECORDS if r.split == "train"]
 PROMPTS, COMPLETIONS = [r.prompt for r in ROWS], [r.completion for r in ROWS]
 
 

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 from tracekd_ops.teacher.loopback import ScriptedChatServer, chat_reply
+from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.datasets.synthetic import SyntheticConfig, generate
 from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
@@ -24,6 +25,7 @@ from tracekd_ops.traces.conditions import ANSWER, EXPLANATION, SUMMARY
 from tracekd_ops.traces.render import extract_answer, render_prompt, split_reasoning
 
 SECRET = "sk-test-DO-NOT-LEAK-4242"
+SYNTHETIC = dataset_spec("synthetic")
 RECORDS = [r for r in generate(SyntheticConfig(train_per_task=2, test_per_task=1)) if r.split == "train"]
 
 
@@ -160,20 +162,20 @@ def test_collect_keeps_right_answers_and_asks_follow_ups_only_for_them(tmp_path)
     store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     with ScriptedChatServer(script) as server:
         client = TeacherClient(config_for(server))
-        outcome = collect(RECORDS, client, TeacherCache(store), log=lambda _: None)
+        outcome = collect(SYNTHETIC, RECORDS, client, TeacherCache(store), log=lambda _: None)
         assert (outcome.questions, outcome.answers_correct) == (6, 5)
         assert outcome.summaries.sent == outcome.explanations.sent == 5
         assert len(server.requests) == 6 + 5 + 5
-        again = collect(RECORDS, client, TeacherCache(store), log=lambda _: None)
+        again = collect(SYNTHETIC, RECORDS, client, TeacherCache(store), log=lambda _: None)
         assert again.answers.sent == again.summaries.sent == again.explanations.sent == 0
         assert len(server.requests) == 16
-    texts = teacher_texts(ANSWER, RECORDS, client.config, TeacherCache(store))
+    texts = teacher_texts(SYNTHETIC, ANSWER, RECORDS, client.config, TeacherCache(store))
     assert texts[RECORDS[0].example_id].text == f"I read the facts for: {RECORDS[0].question}"
     assert texts[RECORDS[0].example_id].answer_correct
     assert not texts[RECORDS[1].example_id].answer_correct
-    summaries = teacher_texts(SUMMARY, RECORDS, client.config, TeacherCache(store))
+    summaries = teacher_texts(SYNTHETIC, SUMMARY, RECORDS, client.config, TeacherCache(store))
     assert summaries[RECORDS[0].example_id].text == "Short summary."
-    explanations = teacher_texts(EXPLANATION, RECORDS, client.config, TeacherCache(store))
+    explanations = teacher_texts(SYNTHETIC, EXPLANATION, RECORDS, client.config, TeacherCache(store))
     assert explanations[RECORDS[0].example_id].text == "Because the fact says so."
 
 
@@ -196,19 +198,19 @@ def test_follow_ups_are_read_back_by_question_for_twin_questions_and_for_a_store
     store = Store(tmp_path / "t.duckdb", tables=CATALOG)
     with ScriptedChatServer(script) as server:
         client = TeacherClient(config_for(server))
-        collect(records, client, TeacherCache(store), log=lambda _: None)
+        collect(SYNTHETIC, records, client, TeacherCache(store), log=lambda _: None)
         sent = len(server.requests)  # the twin shares every request with its original; questions with one answer share a summary
         assert sent == 2 * len(RECORDS) + len({r.answers[0] for r in RECORDS}) < 3 * len(RECORDS)
         by_question = store.rows("SELECT q.example_id, r.purpose FROM teacher_request_questions q JOIN teacher_requests r USING (request_hash)")
         assert {(row["example_id"], row["purpose"]) for row in by_question} == {(r.example_id, p) for r in records for p in (ANSWER, SUMMARY, EXPLANATION)}
 
         def read_back() -> dict[str, dict[str, str | None]]:
-            return {purpose: {i: t.text for i, t in teacher_texts(purpose, records, client.config, TeacherCache(store)).items()} for purpose in (SUMMARY, EXPLANATION)}
+            return {purpose: {i: t.text for i, t in teacher_texts(SYNTHETIC, purpose, records, client.config, TeacherCache(store)).items()} for purpose in (SUMMARY, EXPLANATION)}
 
         assert read_back() == {SUMMARY: {r.example_id: "Short summary." for r in records}, EXPLANATION: {r.example_id: "Because the fact says so." for r in records}}
         store.execute("DELETE FROM teacher_request_questions")  # as a store from before the table holds it
         assert {text for texts in read_back().values() for text in texts.values()} == {None}
-        again = collect(records, client, TeacherCache(store), log=lambda _: None)
+        again = collect(SYNTHETIC, records, client, TeacherCache(store), log=lambda _: None)
         assert again.answers.sent == again.summaries.sent == again.explanations.sent == 0 and len(server.requests) == sent
         assert read_back() == {SUMMARY: {r.example_id: "Short summary." for r in records}, EXPLANATION: {r.example_id: "Because the fact says so." for r in records}}
 
@@ -236,7 +238,7 @@ def test_a_worked_example_is_shown_first_never_asked_and_read_back_with_the_same
         assert len(questions.asked) == 6 and example not in questions.asked
         assert teacher_questions(train, config_for(server, max_questions=6)).example is None
         client = TeacherClient(config)
-        outcome = collect(questions.asked, client, TeacherCache(store), log=lambda _: None, example=example)
+        outcome = collect(SYNTHETIC, questions.asked, client, TeacherCache(store), log=lambda _: None, example=example)
         client.close()
     assert outcome.answers_correct == 6 and outcome.explanations.sent == 6
     for messages in (m for m in server.conversations if not m[-1]["content"].startswith("Summarise")):  # a summary is of a text alone
@@ -247,10 +249,10 @@ def test_a_worked_example_is_shown_first_never_asked_and_read_back_with_the_same
     explanations = [m for m in server.conversations if "is correct. Explain" in m[-1]["content"]]
     assert len(explanations) == 6 and all(len(m) == 5 for m in explanations)  # example (2), question, answer, request
     for name, text in [(ANSWER, "says so."), (SUMMARY, "Short summary."), (EXPLANATION, "Because the fact says so.")]:
-        texts = teacher_texts(name, train, config, TeacherCache(store))  # from the cache alone: same keys
+        texts = teacher_texts(SYNTHETIC, name, train, config, TeacherCache(store))  # from the cache alone: same keys
         assert sorted(texts) == sorted(r.example_id for r in questions.asked), name
         assert all(t.text.endswith(text) and t.answer_correct for t in texts.values()), name
-    without = teacher_texts(ANSWER, train, config_for(server, max_questions=6), TeacherCache(store))
+    without = teacher_texts(SYNTHETIC, ANSWER, train, config_for(server, max_questions=6), TeacherCache(store))
     assert without == {}  # asked with the example: other requests, never sent
 
 

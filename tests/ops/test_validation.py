@@ -7,23 +7,26 @@ from tracekd_ops.traces.conditions import (
     CONDITIONS, CORRECT, INCORRECT, SOLUTION_ONLY, SWAPPED, TEACHER, TEACHER_CONDITIONS, TEACHER_SUMMARY,
     TeacherText, TraceOptions, build_trace_set, trace_set_version,
 )  # fmt: skip
+from tracekd_ops.traces.conditions import condition as condition_record
+from tracekd_ops.datasets import dataset_spec
 from tracekd_ops.datasets.synthetic import TASKS, SyntheticConfig, generate
 from tracekd_ops.traces.render import COMPACT, render_completion, render_free_trace
 from tracekd_ops.traces.validation import validate_traces
 
+SYNTHETIC = dataset_spec("synthetic")
 RECORDS = [r for r in generate(SyntheticConfig(train_per_task=10, test_per_task=1)) if r.split == "train"]
 TEACHER_TEXTS = {r.example_id: TeacherText(f"Fact {r.gold_fact_ids[0]} answers it.", r.answers[0], True, {}) for r in RECORDS}
 
 
 def frame_for(condition: str, style: str = "sentences") -> pd.DataFrame:
     teacher = TEACHER_TEXTS if condition in TEACHER_CONDITIONS else None
-    rows, _ = build_trace_set(condition, RECORDS, list(TASKS), TraceOptions(style=style), teacher)
+    rows, _ = build_trace_set(condition_record(condition), RECORDS, list(TASKS), TraceOptions(style=style), teacher)
     version = trace_set_version(rows)
     return pd.DataFrame([{**r.to_row(), "trace_set_version": version} for r in rows])
 
 
 def failed_expectations(frame: pd.DataFrame, condition: str) -> set[tuple[str, str]]:
-    outcome = validate_traces(frame, condition, TASKS)
+    outcome = validate_traces(frame, SYNTHETIC, condition_record(condition))
     assert not outcome.success
     return {(f["expectation"], str(f["column"])) for f in outcome.failures}
 
@@ -31,7 +34,7 @@ def failed_expectations(frame: pd.DataFrame, condition: str) -> set[tuple[str, s
 @pytest.mark.parametrize("style", ["sentences", COMPACT])
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_suite_passes_on_traces_as_built(condition, style):
-    outcome = validate_traces(frame_for(condition, style), condition, TASKS)
+    outcome = validate_traces(frame_for(condition, style), SYNTHETIC, condition_record(condition))
     assert outcome.success, outcome.describe()
     assert outcome.evaluated >= 12
 
@@ -95,17 +98,19 @@ def test_fact_outside_the_story_unknown_label_wrong_answer_and_nulls_fail():
     assert ("expect_column_values_to_not_be_null", "prompt") in failures
 
 
-def test_solution_only_must_carry_no_trace_and_partition_must_be_one_condition():
+def test_solution_only_must_carry_no_trace_and_partition_must_be_one_dataset_and_condition():
     frame = frame_for(SOLUTION_ONLY)
     frame.at[0, "rendered_class"] = "single-supporting-fact"
     frame.at[1, "condition"] = CORRECT
+    frame.at[2, "dataset"] = "babi"
     failures = failed_expectations(frame, SOLUTION_ONLY)
     assert ("expect_column_values_to_be_null", "rendered_class") in failures
     assert ("expect_column_values_to_be_in_set", "condition") in failures
+    assert ("expect_column_values_to_be_in_set", "dataset") in failures
 
 
 def test_describe_names_expectation_column_and_examples():
     frame = frame_for(CORRECT)
     frame.at[0, "gold_class"] = "made-up-task"
-    text = validate_traces(frame, CORRECT, TASKS).describe()
+    text = validate_traces(frame, SYNTHETIC, condition_record(CORRECT)).describe()
     assert "expect_column_values_to_be_in_set(gold_class)" in text and "made-up-task" in text

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tracekd_ops.core.records import QARecord
-from tracekd_ops.datasets.catalog import load_source
+from tracekd_ops.datasets.catalog import dataset_spec, load_source
 from tracekd_ops.datasets.files import READ_LIMITS, ReadLimits
 from tracekd_ops.datasets.protocol import apply_protocol
 
@@ -37,7 +37,7 @@ def inspect_dataset(
         "gold_facts": dict(gold),
         "left_out": dict(sorted(loaded.left_out.items())),
         "notes": dict(sorted(loaded.notes.items())),
-        **({"protocol": protocol_use(apply_protocol(records, protocol), protocol)} if protocol else {}),
+        **({"protocol": protocol_use(apply_protocol(dataset_spec(name).protocol, records, protocol), protocol)} if protocol else {}),
     }
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from tracekd_ops.core.records import QARecord
-from tracekd_ops.datasets.catalog import dataset_spec
+from tracekd_ops.datasets.specs import ProtocolRules
 
 PROTOCOLS = ("reference", "full")
 
@@ -28,21 +28,19 @@ def _seeded_sample(records: list[QARecord], share: float, seed: int, salt: str) 
 
 
 def apply_protocol(
-    records: Iterable[QARecord], protocol: str, seed: int = 0, per_category_limit: int | None = None
+    rules: ProtocolRules, records: Iterable[QARecord], protocol: str, seed: int = 0, per_category_limit: int | None = None
 ) -> list[QARecord]:
+    """One dataset's records under its protocol `rules` (`DatasetSpec.protocol`)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     reference = protocol == "reference"
     by_group: dict[tuple[str, str], list[QARecord]] = defaultdict(list)
-    rules = None
     for record in records:
-        rules = rules or dataset_spec(record.dataset).protocol
         if reference and rules.reference_keep is not None and not rules.reference_keep(record):
             continue
         by_group[(record.split, record.category)].append(record)
     kept: list[QARecord] = []
     for (split, category), group in sorted(by_group.items()):
-        assert rules is not None
         if split == "all":  # no split of its own: seeded, stratified by category
             test_ids = _seeded_sample(group, rules.holdout_share, seed, category)
             group = [replace(r, split="test" if r.example_id in test_ids else "train") for r in group]

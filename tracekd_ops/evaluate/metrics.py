@@ -11,18 +11,17 @@ from collections import Counter, defaultdict
 from typing import Any, Sequence
 
 from tracekd_ops.core.records import QARecord
-from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.datasets import DatasetSpec
 from tracekd_ops.evaluate.scoring import corpus_bleu, score_steps
 from tracekd_ops.evaluate.stats import TwoByTwo, bootstrap_ci, f1, mean_accuracy, phi_of_pairs
 from tracekd_ops.traces.conditions import condition as condition_record
 from tracekd_ops.traces.render import extract_answer, parse_completion, split_reasoning
 
 
-def score_prediction(record: QARecord, condition: str, output: str) -> dict[str, Any]:
+def score_prediction(spec: DatasetSpec, writes_steps: bool, record: QARecord, output: str) -> dict[str, Any]:
     """One scored prediction row (without lineage keys, which the caller owns). The steps are
-    scored where the condition's completions state them; the untuned baseline states none."""
+    scored where the condition's completions state them (`writes_steps`, resolved once by the caller)."""
     parsed = parse_completion(output)
-    writes_steps = condition != BASELINE_CONDITION and condition_record(condition).writes_steps
     steps = score_steps(parsed, record.category, record.gold_fact_ids, expects_trace=writes_steps)
     return {
         "example_id": record.example_id,
@@ -39,7 +38,7 @@ def score_prediction(record: QARecord, condition: str, output: str) -> dict[str,
         "ir_precision": steps.ir_precision,
         "ir_recall": steps.ir_recall,
         "trace_correct": steps.trace_correct,
-        "answer_correct": dataset_spec(record.dataset).answer_correct(parsed.answer, record.answers, record.category),
+        "answer_correct": spec.answer_correct(parsed.answer, record.answers, record.category),
     }
 
 
@@ -53,13 +52,19 @@ BASELINE_INSTRUCTION = "Answer the question using the facts. Give only the answe
 """Told to the untuned base model, which has not learned the students' output format."""
 
 
-def score_baseline(record: QARecord, output: str) -> dict[str, Any]:
+def condition_writes_steps(condition: str) -> bool:
+    """Whether completions of the condition named state the steps, for a caller holding only a
+    name that may be the untuned baseline's, which is no trace condition and states none."""
+    return condition != BASELINE_CONDITION and condition_record(condition).writes_steps
+
+
+def score_baseline(spec: DatasetSpec, record: QARecord, output: str) -> dict[str, Any]:
     """A scored row for an untuned base model's output: its answer is read from <answer></answer>
     or, failing that, its last line (a base model follows the format loosely); no steps scored."""
-    row = score_prediction(record, BASELINE_CONDITION, output)
+    row = score_prediction(spec, False, record, output)
     answer = extract_answer(split_reasoning(output, None)[1])
     row["parsed_answer"] = answer
-    row["answer_correct"] = dataset_spec(record.dataset).answer_correct(answer, record.answers, record.category)
+    row["answer_correct"] = spec.answer_correct(answer, record.answers, record.category)
     return row
 
 
@@ -76,7 +81,7 @@ def chance_accuracy(train: Sequence[QARecord], test: Sequence[QARecord]) -> floa
     return sum(1 / max(1, len(candidates[r.category])) for r in test) / len(test)
 
 
-def majority_accuracy(train: Sequence[QARecord], test: Sequence[QARecord]) -> float:
+def majority_accuracy(spec: DatasetSpec, train: Sequence[QARecord], test: Sequence[QARecord]) -> float:
     """Accuracy of always giving the most frequent training answer of the question's category."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for record in train:
@@ -85,11 +90,11 @@ def majority_accuracy(train: Sequence[QARecord], test: Sequence[QARecord]) -> fl
     for record in test:
         if counts[record.category]:
             guess = counts[record.category].most_common(1)[0][0]
-            hits += dataset_spec(record.dataset).answer_correct(guess, record.answers, record.category)
+            hits += spec.answer_correct(guess, record.answers, record.category)
     return hits / len(test)
 
 
-def category_baselines(train: Sequence[QARecord], test: Sequence[QARecord]) -> list[dict[str, Any]]:
+def category_baselines(spec: DatasetSpec, train: Sequence[QARecord], test: Sequence[QARecord]) -> list[dict[str, Any]]:
     """Chance and majority accuracy of each category's test questions (the same two baselines,
     per category: a task with two possible answers has a chance of 0.5, not the pooled one)."""
     by_category: dict[str, list[QARecord]] = defaultdict(list)
@@ -97,7 +102,7 @@ def category_baselines(train: Sequence[QARecord], test: Sequence[QARecord]) -> l
         by_category[record.category].append(record)
     return [
         {"category": category, "n": len(records), "chance_accuracy": chance_accuracy(train, records),
-         "majority_accuracy": majority_accuracy(train, records)}  # fmt: skip
+         "majority_accuracy": majority_accuracy(spec, train, records)}  # fmt: skip
         for category, records in sorted(by_category.items())
     ]
 

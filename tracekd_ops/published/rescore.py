@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from tracekd_ops.core.records import Fact, QARecord, fold_whitespace
-from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.datasets import DatasetSpec
 from tracekd_ops.datasets.answers import token_f1
 from tracekd_ops.datasets.cotempqa_official import OfficialScore, official_score
 from tracekd_ops.evaluate.metrics import BASELINE_CONDITION
 from tracekd_ops.evaluate.scoring import F1_THRESHOLD, FACT_RULES, ScoringChoice, facts_verdict
 from tracekd_ops.published import trace_check_qa
 from tracekd_ops.published.fields import LineFields, LineRefused, python_str_list
-from tracekd_ops.traces.conditions import condition as condition_record
 from tracekd_ops.traces.render import extract_answer, parse_completion, render_prompt, split_reasoning
 
 TRACEKD_FORMAT = "tracekd"
@@ -30,12 +29,11 @@ GENERATION_FORMATS = (trace_check_qa.LAYOUT, TRACEKD_FORMAT)
 """How a published generation is written: the reference study's format, or TraceKD's own."""
 
 
-def record_of(fields: LineFields, dataset: str, source: str) -> QARecord:
+def record_of(fields: LineFields, spec: DatasetSpec, source: str) -> QARecord:
     """The canonical record of a line, built from the line alone: its facts numbered from 1, its
     answers as the dataset keeps them, its gold facts given or derived by the dataset's rule."""
-    spec = dataset_spec(dataset)
     if fields.category not in spec.labels:
-        raise LineRefused(f"field category: {fields.category!r} is not one of {dataset}'s {', '.join(spec.labels)}")
+        raise LineRefused(f"field category: {fields.category!r} is not one of {spec.name}'s {', '.join(spec.labels)}")
     facts = tuple(Fact(i, text) for i, text in enumerate(fields.facts, start=1))
     if not facts:
         raise LineRefused("field facts: empty")
@@ -50,10 +48,10 @@ def record_of(fields: LineFields, dataset: str, source: str) -> QARecord:
     elif spec.gold_facts is not None:
         gold = spec.gold_facts(fields.question, [f.text for f in facts], items)
     else:
-        raise LineRefused(f"field gold_fact_ids: missing, and {dataset} has no rule to derive its gold facts")
+        raise LineRefused(f"field gold_fact_ids: missing, and {spec.name} has no rule to derive its gold facts")
     example_id = fields.example_id or content_id(fields.category, fields.question, [f.text for f in facts])
     return QARecord(
-        dataset=dataset, split="test", example_id=example_id, category=fields.category, question=fields.question,
+        dataset=spec.name, split="test", example_id=example_id, category=fields.category, question=fields.question,
         facts=facts, answers=spec.canonical_answers(fields.category, items), gold_fact_ids=tuple(gold), source=source,
         extra={"triple_element": fields.triple_element, "answer_items": list(items)},
     )  # fmt: skip
@@ -184,9 +182,10 @@ class Verdicts:
                 "trace_correct": trace, "answer_correct": bool(answer)}  # fmt: skip
 
 
-def verdicts(reading: Reading, record: QARecord, fields: LineFields, condition: str,
+def verdicts(reading: Reading, record: QARecord, fields: LineFields, spec: DatasetSpec, writes_steps: bool,
              authors: trace_check_qa.AuthorsVerdict | None) -> Verdicts:  # fmt: skip
-    spec = dataset_spec(record.dataset)
+    """The line's verdicts; its steps are scored where its condition's completions state them
+    (`writes_steps`, resolved once per student by the caller)."""
     gold_items = record.extra.get("answer_items") or list(record.answers)
     strict, lenient = reading.answer_items, reading.lenient_answer if reading.answer_state != "closed" else reading.answer_items
     answer_em = strict is not None and spec.answer.items_correct(strict, gold_items, record.category)
@@ -195,7 +194,7 @@ def verdicts(reading: Reading, record: QARecord, fields: LineFields, condition: 
     if record.dataset == "cotempqa" and fields.triple_element is not None:
         official = official_score(fields.generation, list(fields.answers), list(fields.facts), fields.question, fields.triple_element)
     class_ok = ir_exact = ir_contains = ir_subset = ir_any = precision = recall = None
-    if condition != BASELINE_CONDITION and condition_record(condition).writes_steps:
+    if writes_steps:
         class_ok = reading.category is not None and reading.category == record.category
         listed = reading.fact_ids or ()
         gold = set(record.gold_fact_ids)

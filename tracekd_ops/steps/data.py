@@ -126,11 +126,11 @@ def load_raw(spec: DatasetSpec, request: RawRequest) -> RawPartition:
     limit = request.per_category_limit
     if spec.generate is not None:  # the limit still applies: a smoke run of the demo (`--per-category-limit`)
         generated = spec.generate(request.synthetic)
-        limited = generated if limit is None else apply_protocol(generated, "full", request.seed, limit)
+        limited = generated if limit is None else apply_protocol(spec.protocol, generated, "full", request.seed, limit)
         return RawPartition(spec, "generated", "generated", limited, {}, {})
     source = resolve_source(spec, request.source)
     loaded = load_source(spec.name, source, request.limits, **request.options)
-    records = apply_protocol(loaded, request.protocol, request.seed, limit)
+    records = apply_protocol(spec.protocol, loaded, request.protocol, request.seed, limit)
     return RawPartition(spec, source, request.protocol, records, dict(loaded.left_out), dict(loaded.notes))
 
 

@@ -9,6 +9,7 @@ run's lineage; rows replace the run's stored partition only once all of them are
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Callable, Sequence
 
 from tracekd_ops.core.lineage import EXTERNAL_TRACE_SET, Lineage
@@ -90,7 +91,7 @@ def evaluate_students(
         model_dir = registry.resolve(lineage, entry.content_digest)
         log(f"evaluating {entry.model_name}@{entry.revision} on {len(test)} {EVAL_SPLIT} questions")
         outputs = generate_completions(model_dir, prompts, batch_size, max_new_tokens, log=log)
-        rows = scored_rows(lineage, test, prompts, outputs, lambda record, output: score_prediction(record, name, output))
+        rows = scored_rows(lineage, test, prompts, outputs, partial(score_prediction, spec, condition.writes_steps))
         keys = lineage.run_keys()  # the run's metrics described the predictions replaced here: they go with them
         store.replace_partitions([("predictions", keys, rows), ("metrics", keys, []), ("contingency", keys, [])])
         accuracy = sum(r["answer_correct"] for r in rows) / len(rows)
@@ -107,14 +108,14 @@ def evaluate_students(
     return StepOutcome(metadata=metadata, tables=("predictions",))
 
 
-def reference_accuracies(store: Store, dataset: str, test: Sequence[QARecord] | None = None) -> dict[str, float | None]:
+def reference_accuracies(store: Store, spec: DatasetSpec, test: Sequence[QARecord] | None = None) -> dict[str, float | None]:
     """Chance and majority accuracy on the test questions (the stored evaluation split unless
     given), from the stored training answers; None for both when no training split is stored."""
-    train = read_records(store, dataset, "train")
-    test = list(test) if test is not None else test_records(store, dataset)
+    train = read_records(store, spec.name, "train")
+    test = list(test) if test is not None else test_records(store, spec.name)
     if not train:
         return {"chance_accuracy": None, "majority_accuracy": None}
-    return {"chance_accuracy": chance_accuracy(train, test), "majority_accuracy": majority_accuracy(train, test)}
+    return {"chance_accuracy": chance_accuracy(train, test), "majority_accuracy": majority_accuracy(spec, train, test)}
 
 
 def run_result(
@@ -136,7 +137,7 @@ def compute_metrics(store: Store, registry: Registry, spec: DatasetSpec, conditi
     predicted = read_predictions(store, dataset, name, EXTERNAL_TRACE_SET)
     if not predicted:
         raise ValueError(f"no predictions of a TraceKD student stored for {dataset}/{name}: materialize predictions first")
-    baselines = reference_accuracies(store, dataset)
+    baselines = reference_accuracies(store, spec)
     style = trace_set_style(store, dataset, name) or SENTENCES  # generated traces are compared with gold in it
     runs: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in predicted:
@@ -195,7 +196,7 @@ def evaluate_base_models(
     prompts = [BASELINE_INSTRUCTION + render_prompt(r) for r in test]
     scorer = spec.scorer_version
     source, content = dataset_version(store, dataset)
-    baselines = reference_accuracies(store, dataset)
+    baselines = reference_accuracies(store, spec)
     results = []
     for base in bases:
         log(f"evaluating the untuned base model {base} on {len(test)} {EVAL_SPLIT} questions")
@@ -203,7 +204,7 @@ def evaluate_base_models(
         lineage = Lineage(dataset, BASELINE_CONDITION, UNTUNED_STUDENT, base, 0, "none").evaluated(
             UNTUNED_REVISION, EVAL_SPLIT, scorer, source, content
         )
-        rows = scored_rows(lineage, test, prompts, outputs, score_baseline)
+        rows = scored_rows(lineage, test, prompts, outputs, partial(score_baseline, spec))
         row, tables = run_result(rows, [render_steps(r.category, r.gold_fact_ids, SENTENCES) for r in test], baselines)
         keys = lineage.run_keys()
         store.replace_partitions([("predictions", keys, rows), ("metrics", keys, [row]), ("contingency", keys, tables)])

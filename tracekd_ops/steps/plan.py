@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from tracekd_ops.datasets import dataset_names, dataset_spec
 from tracekd_ops.steps.data import RawRequest, load_raw
-from tracekd_ops.traces.conditions import CONDITIONS, build_trace_set, runnable
+from tracekd_ops.traces.conditions import CONDITIONS, build_trace_set, condition, runnable
 from tracekd_ops.train.experiment import ExperimentFile
 from tracekd_ops.train.models import format_prompts
 from tracekd_ops.train.settings import TrainingConfig
@@ -94,8 +94,8 @@ def plan_experiment(experiment: ExperimentFile, sources: Mapping[str, str], prot
         raw = load_raw(spec, RawRequest(sources.get(dataset), protocol))
         train = [r for r in raw.records if r.split == "train"]
         log(f"{dataset}: {len(train)} training questions ({raw.source}, protocol {raw.protocol})")
-        for condition in conditions:
-            rows, _ = build_trace_set(condition, train, spec.labels)
+        for name in conditions:
+            rows, _ = build_trace_set(condition(name), train, spec.labels)
             for student in experiment.students:
                 tokenizer, whose = _tokenizer(student.base_model, tokenizers) if not student.from_config else (None, "whitespace words")
                 if tokenizer is None:
@@ -107,7 +107,7 @@ def plan_experiment(experiment: ExperimentFile, sources: Mapping[str, str], prot
                     config = student.training_config(seed, TrainingConfig())
                     tokens = train_tokens(config, lengths)
                     rate = rates.get(config.mode)
-                    plan.append(FineTune(dataset, condition, student.name, student.base_model, seed, config.mode, len(rows), tokens,
+                    plan.append(FineTune(dataset, name, student.name, student.base_model, seed, config.mode, len(rows), tokens,
                                          whose, tokens / rate / 3600 if rate else None))  # fmt: skip
     return plan
 

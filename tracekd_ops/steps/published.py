@@ -30,7 +30,7 @@ from tracekd_ops.core.secrets import redact, url_secrets
 from tracekd_ops.datasets import DatasetSpec
 from tracekd_ops.datasets.cotempqa_official import official_score, summary as official_summary
 from tracekd_ops.datasets.tables import read_records
-from tracekd_ops.evaluate.metrics import EVAL_SPLIT
+from tracekd_ops.evaluate.metrics import EVAL_SPLIT, condition_writes_steps
 from tracekd_ops.evaluate.scoring import ScoringChoice
 from tracekd_ops.published import trace_check_qa
 from tracekd_ops.published.fields import LineFields, LineRefused, text_field, text_list
@@ -159,7 +159,7 @@ def import_source(store: Store, spec: DatasetSpec, source: PublishedSource, choi
         students.setdefault((output.base_model, output.condition), []).append(output)
     imports = []
     for (base_model, condition), outputs in sorted(students.items()):
-        imports.append(_student(folder, source, fmt, scorer, name, base_model, condition, outputs, known, choice, outcome, log))
+        imports.append(_student(folder, spec, source, fmt, scorer, name, base_model, condition, outputs, known, choice, outcome, log))
     names = [s.lineage.model_name for s in imports]
     trained = RegistryIndex(store).names_taken(names, except_backend=EXTERNAL_BACKEND)
     if trained:
@@ -167,7 +167,7 @@ def import_source(store: Store, spec: DatasetSpec, source: PublishedSource, choi
                          "import the published outputs under another name (student setting, --student)")  # fmt: skip
     changes = []
     for student in imports:
-        changes += student.tables(reference_accuracies(store, source.dataset, student.records), _registry_row(student, name, folder, layout))
+        changes += student.tables(reference_accuracies(store, spec, student.records), _registry_row(student, name, folder, layout))
     store.replace_partitions(changes)
     log(f"stored {len(imports)} published student(s) from {name}: {sum(len(s.predictions) for s in imports)} scored lines, "
         f"{sum(s['left_out'] for s in outcome.students)} left out, {sum(s['cut_short'] for s in outcome.students)} cut short")  # fmt: skip
@@ -266,15 +266,16 @@ def _gold_trace(fmt: str, record: QARecord) -> str:
     return render_steps(record.category, record.gold_fact_ids, SENTENCES)
 
 
-def _student(folder: Path, source: PublishedSource, fmt: str, scorer: str, name: str, base_model: str, condition: str,
-             outputs: list[OutputFile], known: dict[Any, QARecord], choice: ScoringChoice, outcome: PublishedOutcome,
-             log: Log) -> StudentImport:  # fmt: skip
+def _student(folder: Path, spec: DatasetSpec, source: PublishedSource, fmt: str, scorer: str, name: str, base_model: str,
+             condition: str, outputs: list[OutputFile], known: dict[Any, QARecord], choice: ScoringChoice,
+             outcome: PublishedOutcome, log: Log) -> StudentImport:  # fmt: skip
     hashes = {o.relative: file_hash(o.path) for o in outputs}
     revision = "ext-" + hashlib.sha256(json.dumps([sorted(hashes.items()), scorer], sort_keys=True).encode()).hexdigest()[:16]
     lineage = Lineage(source.dataset, condition, source.student, base_model, source.seed, EXTERNAL_TRACE_SET).evaluated(
         revision, EVAL_SPLIT, scorer, name, hashlib.sha256("".join(sorted(hashes.values())).encode()).hexdigest()
     )
     student = StudentImport(lineage)
+    steps_stated = condition_writes_steps(condition)  # one condition per student, resolved once for all its lines
     keys, now = lineage.row(), datetime.now(timezone.utc).replace(tzinfo=None)
     seen: dict[str, str] = {}
     for output in outputs:
@@ -289,7 +290,7 @@ def _student(folder: Path, source: PublishedSource, fmt: str, scorer: str, name:
                 if line.values is None:
                     raise LineRefused(line.problem or "unreadable")
                 fields = _line_fields(line.values, output, outcome.layout)
-                record = record_of(fields, source.dataset, where)
+                record = record_of(fields, spec, where)
             except LineRefused as refused:
                 reason = str(refused).removeprefix(f"line {line.number} ")
                 student.lines.append({**base, "status": LEFT_OUT, "reason": reason})
@@ -313,7 +314,7 @@ def _student(folder: Path, source: PublishedSource, fmt: str, scorer: str, name:
             reading = read_generation(fmt, fields.generation, record, condition)
             authors = (trace_check_qa.authors_verdict(fields.generation, record.category, fields.answers, fields.question, fields.facts, rows)
                        if outcome.layout == trace_check_qa.LAYOUT and condition in trace_check_qa.TRACE_CONDITIONS else None)  # fmt: skip
-            found = verdicts(reading, record, fields, condition, authors)
+            found = verdicts(reading, record, fields, spec, steps_stated, authors)
             student.records.append(record)
             student.predictions.append({**keys, **prediction_row(record, fields, reading, found, choice)})
             student.gold_traces.append(_gold_trace(fmt, record))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tracekd_ops.core.metadata import Markdown
-from tracekd_ops.datasets import scorer_versions
+from tracekd_ops.datasets import dataset_spec, scorer_versions
 from tracekd_ops.datasets.synthetic import GENERATOR_VERSION
 from tracekd_ops.datasets.tables import read_records
 from tracekd_ops.evaluate.metrics import EVAL_SPLIT, METRICS_VERSION, category_baselines
@@ -84,7 +84,7 @@ def category_baselines_of(store: Store, categories: list[dict[str, Any]]) -> lis
     rows = []
     for dataset in sorted({r["dataset"] for r in categories}):
         train, test = read_records(store, dataset, "train"), read_records(store, dataset, EVAL_SPLIT)
-        rows += [{"dataset": dataset, **row} for row in category_baselines(train, test)]
+        rows += [{"dataset": dataset, **row} for row in category_baselines(dataset_spec(dataset), train, test)]
     return rows
 
 

@@ -27,7 +27,7 @@ def ask_teacher(store: Store, spec: DatasetSpec, config: TeacherConfig, log: Cal
     log(f"asking {config.model} at {public_url(config.base_url)} about {len(questions.asked)} {dataset} questions{shown}")
     client = TeacherClient(config)
     try:
-        outcome: TeacherRound = collect(questions.asked, client, TeacherCache(store), log=log, example=questions.example)
+        outcome: TeacherRound = collect(spec, questions.asked, client, TeacherCache(store), log=log, example=questions.example)
     finally:
         client.close()
     if outcome.answers.wanted and outcome.answers.failed == outcome.answers.sent == outcome.answers.wanted:

@@ -31,14 +31,14 @@ def build_traces(store: Store, spec: DatasetSpec, condition: Condition, options:
     train = train_records(store, dataset)
     texts = None
     if condition.teacher_purpose is not None:
-        texts = teacher_texts(condition.teacher_purpose, train, teacher, TeacherCache(store))
+        texts = teacher_texts(spec, condition.teacher_purpose, train, teacher, TeacherCache(store))
         if not texts:
             raise ValueError(f"the teacher ({teacher.model}) has not been asked about {dataset}: materialize teacher_responses[{dataset}] first")
-    trace_set = build(dataset, name, train, spec.labels, options, texts, teacher.model if texts is not None else None)
+    trace_set = build(dataset, condition, train, spec.labels, options, texts, teacher.model if texts is not None else None)
     if not trace_set.rows:
         raise ValueError(f"no {name} trace could be built for {dataset}: {trace_set.left_out}")
     frame, summary = trace_set.frame(), trace_set.summary_row()
-    suite = validate_traces(frame, name, spec.labels)
+    suite = validate_traces(frame, spec, condition)
     if suite.success:
         keys = {"dataset": dataset, "condition": name}
         store.replace_partitions([("traces", keys, frame), ("trace_sets", keys, [summary])])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from tracekd_ops.core.records import QARecord
-from tracekd_ops.datasets import dataset_spec
+from tracekd_ops.datasets import DatasetSpec
 from tracekd_ops.teacher.cache import TeacherCache
 from tracekd_ops.teacher.client import TeacherClient, failure_kind
 from tracekd_ops.teacher.config import TeacherConfig
@@ -168,8 +168,9 @@ class ScoredAnswer:
     correct: bool
 
 
-def _scored_answers(records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache, example: QARecord | None) -> dict[str, ScoredAnswer]:  # fmt: skip
-    """Per example id, its answer request, cached reply and score: one read of the cache."""
+def _scored_answers(spec: DatasetSpec, records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache,
+                    example: QARecord | None) -> dict[str, ScoredAnswer]:  # fmt: skip
+    """Per example id, its answer request, cached reply and score by the dataset's rule: one read of the cache."""
     requests = {r.example_id: answer_request(config, r, example) for r in records}
     replies = cache.get(q.key for q in requests.values())
     scored = {}
@@ -179,12 +180,13 @@ def _scored_answers(records: Sequence[QARecord], config: TeacherConfig, cache: T
         correct = False
         if reply is not None and reply.ok:
             _, final = split_reasoning(reply.content, reply.reasoning)
-            correct = dataset_spec(record.dataset).answer_correct(extract_answer(final), record.answers, record.category)
+            correct = spec.answer_correct(extract_answer(final), record.answers, record.category)
         scored[record.example_id] = ScoredAnswer(request, reply, correct)
     return scored
 
 
 def collect(
+    spec: DatasetSpec,
     records: Sequence[QARecord],
     client: TeacherClient,
     cache: TeacherCache,
@@ -197,7 +199,7 @@ def collect(
     Cached replies are not asked again."""
     config, purposes = client.config, set(purposes)
     answers = ask_all(client, cache, [answer_request(config, r, example) for r in records], log)
-    scored = _scored_answers(records, config, cache, example)
+    scored = _scored_answers(spec, records, config, cache, example)
     right = [scored[r.example_id] for r in records if scored[r.example_id].correct]
     log(f"teacher: {len(right)} of {len(records)} answers scored correct ({len(right) / max(1, len(records)):.1%} kept)")
     outcome = TeacherRound(questions=len(records), answers=answers, answers_correct=len(right))
@@ -210,13 +212,14 @@ def collect(
     return outcome
 
 
-def teacher_texts(purpose: str, records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache) -> dict[str, TeacherText]:  # fmt: skip
+def teacher_texts(spec: DatasetSpec, purpose: str, records: Sequence[QARecord], config: TeacherConfig, cache: TeacherCache) -> dict[str, TeacherText]:  # fmt: skip
     """The teacher's text per example id for a teacher condition's `purpose` (answer, summary,
     post-hoc explanation), from the cache alone (no request is sent): what
     `conditions.build_trace_set` turns into traces. The answers are read by their keys, their
     follow-ups by the answers' keys, then both are scored. Questions the teacher was not asked (the
     sample's remainder, the worked example) have no text."""
-    scored = _scored_answers(records, config, cache, teacher_questions(records, config).example)
+    example = teacher_questions(records, config).example
+    scored = _scored_answers(spec, records, config, cache, example)
     follow_model = follow_up_model(config, purpose)
     follow_ups = {} if purpose == ANSWER else cache.follow_ups((a.request.key for a in scored.values() if a.correct), purpose, follow_model)
     texts: dict[str, TeacherText] = {}

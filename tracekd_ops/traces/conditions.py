@@ -137,17 +137,16 @@ def runnable(names: Iterable[str], teacher_configured: bool) -> tuple[list[str],
     return run, skipped
 
 
-def build_trace(name: str, record: QARecord, labels: Sequence[str], options: TraceOptions = TraceOptions()) -> TraceRow:
+def build_trace(condition: Condition, record: QARecord, labels: Sequence[str], options: TraceOptions = TraceOptions()) -> TraceRow:
     """The training row for `record` under a per-question condition (`solution_only`, `correct`,
     `incorrect`); deterministic in (seed, condition, example id)."""
-    rule = condition(name).per_question
-    if rule is None:
-        raise ValueError(f"{name} traces are built over a whole trace set: use build_trace_set")
-    return rule(name, record, labels, options)
+    if condition.per_question is None:
+        raise ValueError(f"{condition.name} traces are built over a whole trace set: use build_trace_set")
+    return condition.per_question(condition.name, record, labels, options)
 
 
 def build_trace_set(
-    name: str,
+    condition: Condition,
     records: Iterable[QARecord],
     labels: Sequence[str],
     options: TraceOptions = TraceOptions(),
@@ -155,19 +154,19 @@ def build_trace_set(
 ) -> tuple[list[TraceRow], dict[str, int]]:
     """Trace rows for every question the condition applies to, and how many were left out, by
     reason. Teacher conditions need `teacher`: the teacher's text per example id."""
-    spec, records = condition(name), list(records)
+    name, records = condition.name, list(records)
     skipped: dict[str, int] = {}
-    if spec.per_set is not None:
-        return spec.per_set(name, records, options, skipped), skipped
-    if spec.needs_teacher and teacher is None:
+    if condition.per_set is not None:
+        return condition.per_set(name, records, options, skipped), skipped
+    if condition.needs_teacher and teacher is None:
         raise ValueError(f"{name} traces need the teacher's texts; none were given")
     rows: list[TraceRow] = []
     for record in records:
         try:
-            if spec.per_question is not None:
-                rows.append(spec.per_question(name, record, labels, options))
+            if condition.per_question is not None:
+                rows.append(condition.per_question(name, record, labels, options))
             else:
-                rows.append(teacher_row(name, record, options, (teacher or {}).get(record.example_id), spec.max_trace_words))
+                rows.append(teacher_row(name, record, options, (teacher or {}).get(record.example_id), condition.max_trace_words))
         except TraceNotApplicable as reason:
             count(skipped, str(reason))
     return rows, skipped

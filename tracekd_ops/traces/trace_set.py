@@ -12,15 +12,14 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from tracekd_ops.core.records import QARecord
-from tracekd_ops.traces.conditions import TeacherText, TraceOptions, TraceRow, build_trace_set, trace_set_version
-from tracekd_ops.traces.conditions import condition as condition_record
+from tracekd_ops.traces.conditions import Condition, TeacherText, TraceOptions, TraceRow, build_trace_set, trace_set_version
 from tracekd_ops.traces.render import parse_completion
 
 
 @dataclass(frozen=True)
 class TraceSet:
     dataset: str
-    condition: str
+    condition: Condition
     options: TraceOptions
     rows: list[TraceRow]
     left_out: dict[str, int]
@@ -39,7 +38,7 @@ class TraceSet:
     def settings(self) -> dict[str, Any]:
         """The knobs that shaped this set (only those that matter for its condition)."""
         settings: dict[str, Any] = {"seed": self.options.seed, "style": self.options.style}
-        if condition_record(self.condition).uses_corruption:
+        if self.condition.uses_corruption:
             settings["corruption"] = asdict(self.options.corruption)
         return settings
 
@@ -47,7 +46,7 @@ class TraceSet:
         words = [len((parse_completion(r.completion).think or "").split()) for r in self.rows]
         return {
             "dataset": self.dataset,
-            "condition": self.condition,
+            "condition": self.condition.name,
             "trace_set_version": self.version,
             "style": self.options.style,
             "rows": len(self.rows),
@@ -79,7 +78,7 @@ def teacher_tally(texts: Mapping[str, TeacherText], questions: int, kept: int, m
 
 def build(
     dataset: str,
-    condition: str,
+    condition: Condition,
     records: Sequence[QARecord],
     labels: Sequence[str],
     options: TraceOptions,
@@ -88,6 +87,6 @@ def build(
 ) -> TraceSet:
     rows, left_out = build_trace_set(condition, records, labels, options, teacher_texts)
     teacher = None
-    if condition_record(condition).needs_teacher:
+    if condition.needs_teacher:
         teacher = teacher_tally(teacher_texts or {}, len(records), len(rows), teacher_model)
     return TraceSet(dataset, condition, options, rows, left_out, len(records), teacher)

@@ -6,7 +6,8 @@ rendered steps equal gold?). GX then states the rules declaratively, and its res
 failed expectation with its unexpected count and examples.
 
 Rules, by the condition's family (`Condition.family`; `FAMILY_RULES` here):
-- every condition: required columns non-null, gold labels from the known set, the completion
+- every condition: required columns non-null, every row of the partition's dataset and condition,
+  gold labels from the dataset's set, the completion
   parses back to its rendered parts, the answer equals gold, one row per question;
 - `answer_only` (solution_only): no trace at all;
 - `decomposed` (correct, incorrect): rendered labels from the known set, rendered fact ids inside
@@ -26,8 +27,8 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from tracekd_ops.datasets import dataset_spec
-from tracekd_ops.traces.conditions import condition as condition_record
+from tracekd_ops.datasets import DatasetSpec
+from tracekd_ops.traces.conditions import Condition
 from tracekd_ops.traces.render import TRACE_STYLES, parse_completion
 
 REQUIRED_COLUMNS = (
@@ -64,15 +65,15 @@ def _text(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
-def validation_frame(traces: pd.DataFrame) -> pd.DataFrame:
-    """The traces with the derived per-row columns the suites check."""
+def validation_frame(traces: pd.DataFrame, spec: DatasetSpec, condition: Condition) -> pd.DataFrame:
+    """The traces with the derived per-row columns the suites check, each row read by the dataset's
+    scorer and the condition's family (the suite checks every row is of that dataset and condition)."""
     frame = traces.copy().reset_index(drop=True)
     parsed = [parse_completion(c) for c in frame["completion"]]
     rendered_ids = [_ids(v) for v in frame["rendered_fact_ids"]]
     gold_ids = [_ids(v) for v in frame["gold_fact_ids"]]
     story_ids = [_ids(v) for v in frame["story_fact_ids"]]
     rendered_class = [_text(c) for c in frame["rendered_class"]]
-    families = [condition_record(c).family for c in frame["condition"]]
 
     def parses_back(p: Any, family: str, category: str | None, ids: list[int] | None, answer: str) -> bool:
         if p.answer != answer:
@@ -82,7 +83,7 @@ def validation_frame(traces: pd.DataFrame) -> pd.DataFrame:
         return p.category == category and (list(p.fact_ids) if p.fact_ids is not None else None) == ids
 
     frame["parses_back"] = [
-        parses_back(p, f, c, r, a) for p, f, c, r, a in zip(parsed, families, rendered_class, rendered_ids, frame["rendered_answer"])
+        parses_back(p, condition.family, c, r, a) for p, c, r, a in zip(parsed, rendered_class, rendered_ids, frame["rendered_answer"])
     ]
     frame["rendered_facts_in_story"] = [r is None or set(r) <= set(s) for r, s in zip(rendered_ids, story_ids)]
     frame["class_matches_gold"] = [c == g for c, g in zip(rendered_class, frame["gold_class"])]
@@ -90,8 +91,7 @@ def validation_frame(traces: pd.DataFrame) -> pd.DataFrame:
     frame["class_kept"] = ~frame["class_corrupted"].astype(bool)
     frame["facts_kept"] = ~frame["facts_corrupted"].astype(bool)
     frame["answer_matches_gold"] = [
-        dataset_spec(d).answer_correct(a, list(g), c)
-        for d, a, g, c in zip(frame["dataset"], frame["rendered_answer"], frame["gold_answers"], frame["gold_class"])
+        spec.answer_correct(a, list(g), c) for a, g, c in zip(frame["rendered_answer"], frame["gold_answers"], frame["gold_class"])
     ]
     # swapped: the trace is the gold trace of another question of this set
     gold_by_id = {e: (c, set(g or [])) for e, c, g in zip(frame["example_id"], frame["gold_class"], gold_ids)}
@@ -104,20 +104,21 @@ def validation_frame(traces: pd.DataFrame) -> pd.DataFrame:
     # teacher family: non-empty free-text trace, the teacher's own answer right, summaries short
     frame["trace_words"] = [len((p.think or "").split()) for p in parsed]
     frame["teacher_answer_correct"] = [
-        t is not None and dataset_spec(d).answer_correct(t, list(g), c)
-        for d, t, g, c in zip(frame["dataset"], [_text(t) for t in frame["teacher_answer"]], frame["gold_answers"], frame["gold_class"])
+        t is not None and spec.answer_correct(t, list(g), c)
+        for t, g, c in zip([_text(t) for t in frame["teacher_answer"]], frame["gold_answers"], frame["gold_class"])
     ]
     return frame
 
 
-def _common(condition: str, labels: Sequence[str]) -> list[Any]:
+def _common(spec: DatasetSpec, condition: Condition) -> list[Any]:
     import great_expectations.expectations as gxe
 
     return [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in REQUIRED_COLUMNS] + [
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
-        gxe.ExpectColumnValuesToBeInSet(column="condition", value_set=[condition]),
+        gxe.ExpectColumnValuesToBeInSet(column="dataset", value_set=[spec.name]),
+        gxe.ExpectColumnValuesToBeInSet(column="condition", value_set=[condition.name]),
         gxe.ExpectColumnValuesToBeInSet(column="style", value_set=list(TRACE_STYLES)),
-        gxe.ExpectColumnValuesToBeInSet(column="gold_class", value_set=list(labels)),
+        gxe.ExpectColumnValuesToBeInSet(column="gold_class", value_set=list(spec.labels)),
         gxe.ExpectColumnValuesToBeInSet(column="parses_back", value_set=[True]),
         gxe.ExpectColumnValuesToBeInSet(column="answer_matches_gold", value_set=[True]),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["dataset", "condition", "split", "example_id"]),
@@ -180,26 +181,25 @@ FAMILY_RULES: dict[str, Callable[[Sequence[str]], list[Any]]] = {
 """The suite of each condition family, on top of the rules every condition shares."""
 
 
-def _expectations(condition: str, labels: Sequence[str]) -> list[Any]:
+def _expectations(spec: DatasetSpec, condition: Condition) -> list[Any]:
     import great_expectations.expectations as gxe
 
-    record = condition_record(condition)
-    rules = _common(condition, labels) + FAMILY_RULES[record.family](labels)
-    if record.max_trace_words is not None:
-        rules.append(gxe.ExpectColumnValuesToBeBetween(column="trace_words", max_value=record.max_trace_words - 1))
+    rules = _common(spec, condition) + FAMILY_RULES[condition.family](spec.labels)
+    if condition.max_trace_words is not None:
+        rules.append(gxe.ExpectColumnValuesToBeBetween(column="trace_words", max_value=condition.max_trace_words - 1))
     return rules
 
 
-def validate_traces(traces: pd.DataFrame, condition: str, labels: Sequence[str]) -> SuiteOutcome:
-    """Run the condition's suite on a traces partition with an ephemeral GX context."""
+def validate_traces(traces: pd.DataFrame, spec: DatasetSpec, condition: Condition) -> SuiteOutcome:
+    """Run the condition's suite on a dataset's traces partition with an ephemeral GX context."""
     import great_expectations as gx
 
-    frame = validation_frame(traces)
+    frame = validation_frame(traces, spec, condition)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # results go to Dagster, not tqdm on stderr
-    name = f"traces_{condition}_{uuid.uuid4().hex[:8]}"
+    name = f"traces_{condition.name}_{uuid.uuid4().hex[:8]}"
     batch = (
         context.data_sources.add_pandas(name)
         .add_dataframe_asset(name)
@@ -207,7 +207,7 @@ def validate_traces(traces: pd.DataFrame, condition: str, labels: Sequence[str])
         .get_batch(batch_parameters={"dataframe": frame})
     )
     suite = context.suites.add(gx.ExpectationSuite(name=name))
-    for expectation in _expectations(condition, labels):
+    for expectation in _expectations(spec, condition):
         suite.add_expectation(expectation)
     # COMPLETE results name every unexpected row by its example id (a failure must say which rows)
     result = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["example_id"]})
