@@ -24,7 +24,7 @@ class Postgres:
     db: str
 
     def dagster_env(self) -> dict[str, str]:
-        """The variables deploy/dagster.yaml reads."""
+        """The variables the cluster profile's instance reads (tracekd_assets/instance.yaml)."""
         return {"DAGSTER_PG_HOST": self.host, "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,
                 "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": self.db, "TRACEKD_K8S_NAMESPACE": "tracekd"}  # fmt: skip
 

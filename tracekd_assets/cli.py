@@ -2,7 +2,8 @@
 `tracekd run DATASET SOURCE` runs it on a downloaded dataset (a path or an `hf:` id);
 `tracekd datasets inspect DATASET PATH` checks dataset files before they are materialized;
 `tracekd query SQL` and `tracekd snapshot PATH` read results safely while Dagster is writing;
-`tracekd dev` serves the UI; `tracekd doctor` recovers from killed runs; `tracekd ratings serve`
+`tracekd dev` serves the UI; `tracekd doctor` recovers from killed runs; `tracekd instance-config`
+prints a deployment profile's Dagster instance file; `tracekd ratings serve`
 serves the rating page to participants, and `tracekd ratings export|import` moves ratings to and
 from other annotation tools."""
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from tracekd_assets.flags import add_training_flags, training_changes, training_flag_problems
 from tracekd_assets.home import CHECKOUT, HOME_HELP, HOME_VARIABLE, STORE_DATA_VARIABLE, STORE_VARIABLE, default_home
+from tracekd_assets.instance import profiles
 from tracekd_ops.datasets import loadable_datasets
 from tracekd_ops.evaluate.scoring import ANSWER_RULES, CUT_SHORT_RULES, FACT_RULES
 from tracekd_ops.ratings.formats import FORMATS
@@ -41,17 +43,12 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
     """Every partition of the graph for `datasets` (raw data, each condition's chain, SQL models
     and report) into the instance under `$DAGSTER_HOME` (default: <home>/dagster); then the
     comparison table, how long each stage took, the result in one line, and where everything is."""
+    import shutil
     import time
 
     from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
     from tracekd_assets.demo import default_instance, materialize_everything
-    from tracekd_ops.registry.index import RegistryIndex
-    import functools
-    import shutil
-
-    from tracekd_ops.report.cells import terminal_table
-    from tracekd_ops.report.render import ReportData, markdown_summary, reading
-    from tracekd_ops.steps.report import code_versions
+    from tracekd_ops.steps.report import run_summary
 
     started = time.monotonic()
     home = TraceKDHome()
@@ -60,30 +57,16 @@ def _materialize(args: argparse.Namespace, datasets: tuple[str, ...], changes: d
     conditions = tuple(args.conditions.split(",")) if getattr(args, "conditions", None) else None
     outcome = materialize_everything(instance, home, experiment, teacher=teacher, datasets=datasets, workers=args.workers,  # type: ignore[arg-type]
                                      **({"conditions": conditions} if conditions else {}))  # fmt: skip
-    reported = "sql models + report" in outcome.succeeded
-    store = home.store()
-    chosen = [list(datasets)]
-    rows = store.rows("SELECT * FROM condition_comparison WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen) if reported else []
-    if rows:
+    summary = run_summary(home.store(), datasets, width=shutil.get_terminal_size().columns) if outcome.reported else []
+    if summary:
         print()
-        construction = store.rows("SELECT * FROM trace_construction WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
-        terminal = functools.partial(terminal_table, width=shutil.get_terminal_size().columns)
-        print(markdown_summary(ReportData(rows, construction, code_versions=code_versions()), table=terminal))
-        deltas = store.rows("SELECT * FROM condition_deltas WHERE dataset IN (SELECT unnest(?::VARCHAR[]))", chosen)
-        print()
-        print(f"reading:     {reading(rows, deltas, construction=construction)}")
-    for entry in RegistryIndex(store).cut_short(list(datasets)) if rows else []:
-        lineage, planned = entry.lineage, entry.hyperparameters.get("max_steps")
-        print(f"warning:     {lineage.dataset}/{lineage.condition} {lineage.student} seed {lineage.seed} was stopped by its wall-time "
-              f"budget ({entry.hyperparameters.get('max_seconds')} s) at step {entry.train_summary.get('steps')} of {planned}: "
-              f"its accuracy is not comparable with the others'; re-run on a less busy machine, or raise --max-seconds "
-              f"(training.max_seconds in the launchpad)")  # fmt: skip
+        print("\n".join(summary))
     print()
     for stage, seconds in outcome.seconds.items():
         print(f"took:        {seconds:6.0f} s  {stage}")
     print(f"took:        {time.monotonic() - started:6.0f} s  in all")
-    print(f"report:      {home.reports_dir() / 'report.html'}" if reported else "report:      not written (its stage did not run or failed)")
-    print(f"results:     {store.location}")
+    print(f"report:      {home.reports_dir() / 'report.html'}" if outcome.reported else "report:      not written (its stage did not run or failed)")
+    print(f"results:     {home.store().location}")
     print(f"registry:    {home.local_registry().root}")
     launcher = sys.argv[0] if Path(sys.argv[0]).name == "tracekd" else "tracekd"  # as the user typed it: .venv/bin/tracekd
     print(f"dagster UI:  {launcher} dev --home {home.root}")
@@ -285,6 +268,20 @@ def _doctor(args: argparse.Namespace) -> int:
     with DagsterInstance.get() as instance:
         done = free_dead_runs(instance)
     print("\n".join(done) if done else "nothing to recover: no killed run holds a pool slot or stays STARTED")
+    return 0
+
+
+def _instance_config(args: argparse.Namespace) -> int:
+    """Print a profile's dagster.yaml: how a deployment without the Helm chart gets its instance
+    file (`> $DAGSTER_HOME/dagster.yaml`, or into the config map its run launcher names)."""
+    from tracekd_assets.instance import instance_yaml
+
+    try:
+        text = instance_yaml(args.profile or os.environ.get("TRACEKD_DEPLOYMENT") or "local", args.max_concurrent_runs)
+    except ValueError as error:  # a TRACEKD_DEPLOYMENT no profile has
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
     return 0
 
 
@@ -582,6 +579,11 @@ def build_parser() -> argparse.ArgumentParser:
     pools.set_defaults(handler=_pools)
     doctor = commands.add_parser("doctor", help="recover from killed runs: mark them failed and free their pool slots ($DAGSTER_HOME)")
     doctor.set_defaults(handler=_doctor)
+    instance = commands.add_parser("instance-config", help="print a deployment profile's Dagster instance file (dagster.yaml) from "
+                                   "tracekd_assets/instance.yaml, e.g. tracekd instance-config --profile cluster > $DAGSTER_HOME/dagster.yaml")
+    instance.add_argument("--profile", choices=profiles(), help="the deployment profile (default: $TRACEKD_DEPLOYMENT, else local)")
+    instance.add_argument("--max-concurrent-runs", type=int, metavar="N", help="runs the run queue starts at once (default: the profile's)")
+    instance.set_defaults(handler=_instance_config)
     run = commands.add_parser("run", help="materialize the full asset graph on a downloaded dataset (a file, a folder or hf:<repo id>)")
     _add_source_arguments(run)
     run.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -39,15 +38,13 @@ from tracekd_assets.defs.partitions import run_key
 from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.defs.recovery import TORCH_THREADS_TAG, WORKER_GONE
 from tracekd_assets.home import HOME_OF_INSTANCE, INSTANCE_OF_HOME
+from tracekd_assets.instance import instance_yaml
 from tracekd_assets.defs.resources import (ExperimentSettings, RegistrySettings, TeacherSettings,
                                             TraceKDHome)  # fmt: skip
 from tracekd_ops.core.lifetime import die_with_parent_process
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 from tracekd_ops.train.memory import GIB, available_memory, fits_side_by_side
 
-INSTANCE_FILE = Path(__file__).with_name("dagster.yaml")
-"""The local profile's Dagster instance settings (pools, run queue, run launcher, run monitoring),
-the one checked-in copy."""
 LOCATION = "tracekd"
 """The code location's name, as `tracekd dev` and the recorded runs name it."""
 REPOSITORY = "__repository__"
@@ -57,12 +54,11 @@ KILLED = "was terminated by signal 9 (SIGKILL)"
 
 
 def prepare_dagster_home(path: Path, max_concurrent_runs: int | None = None) -> Path:
-    """Create (or bring up to date) a Dagster home with TraceKD's instance settings
-    (`INSTANCE_FILE`), the run queue's limit set to `max_concurrent_runs` when given."""
+    """Create (or bring up to date) a Dagster home with the local profile's instance settings
+    (tracekd_assets/instance.yaml), the run queue's limit set to `max_concurrent_runs` when given;
+    an unchanged file is not rewritten, so the services reading it never see it half-written."""
     path.mkdir(parents=True, exist_ok=True)
-    text = INSTANCE_FILE.read_text()
-    if max_concurrent_runs is not None:
-        text = re.sub(r"(?m)^(\s+max_concurrent_runs:) \d+$", rf"\1 {max_concurrent_runs}", text)
+    text = instance_yaml("local", max_concurrent_runs)
     config = path / "dagster.yaml"
     if not config.exists() or config.read_text() != text:
         config.write_text(text)
@@ -76,6 +72,8 @@ class Outcome:
     skipped: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall seconds of each stage (raw data, condition chains, SQL models + report)."""
+    reported: bool = False
+    """Whether the SQL models and the report were built (the last run)."""
 
 
 def run_config(resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -313,7 +311,8 @@ def materialize_everything(
             outcome.seconds[f"traces, students, evaluation [{dataset}]"] = time.monotonic() - started
         log("materializing rating items and statistics (simulated panel), SQL models and report ...")
         started = time.monotonic()
-        record("sql models + report", *services.run(report_job.name, None, resources))
+        outcome.reported, report_run = services.run(report_job.name, None, resources)
+        record("sql models + report", outcome.reported, report_run)
         outcome.seconds["ratings, SQL models and report"] = time.monotonic() - started
     return outcome
 

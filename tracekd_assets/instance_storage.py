@@ -7,8 +7,8 @@ Two steps claiming at once can both pick the same free slot and both be told CLA
 as two `duckdb`-pool steps of concurrent runs overlapping under a limit of 1, and reproduced in
 tests/assets/test_cluster_profile.py (8 claimers at once got 2 or more claims in about half of 20
 tries). Here the SELECT and the UPDATE share one transaction and the UPDATE only takes a slot
-that is still free, so at most `limit` steps hold a pool at once. deploy/dagster.yaml names this
-class; everything else is dagster-postgres's own.
+that is still free, so at most `limit` steps hold a pool at once. The cluster profile's instance
+(tracekd_assets/instance.yaml) names this class; everything else is dagster-postgres's own.
 """
 
 from __future__ import annotations

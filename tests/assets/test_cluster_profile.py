@@ -1,7 +1,8 @@
 """The `cluster` deployment profile, as far as one machine can run it for real: the Dagster
-instance of deploy/dagster.yaml on a real Postgres server (Debian's packages, a throwaway data
-directory, loopback only), concurrent runs queueing on the `duckdb` pool there, the code location
-on the profile (k8s executor, GPU pod requests), and the Helm values and image kept in step."""
+instance of its profile in tracekd_assets/instance.yaml on a real Postgres server (Debian's
+packages, a throwaway data directory, loopback only), concurrent runs queueing on the `duckdb` pool
+there, the code location on the profile (k8s executor, GPU pod requests), and the Helm values and
+image kept in step."""
 
 from __future__ import annotations
 
@@ -20,11 +21,19 @@ from dagster._utils.concurrency import ConcurrencySlotStatus
 
 from tests.assets.test_duckdb_pool import step_intervals
 from tests.postgres import postgres_bin, running_postgres
+from tracekd_assets.instance import INSTANCE_FILE, instance_config, instance_yaml
 from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+
+
+def cluster_instance(dagster_home: Path) -> Path:
+    """A Dagster home with the cluster profile's instance file, as `tracekd instance-config --profile cluster` writes it."""
+    dagster_home.mkdir(exist_ok=True)
+    (dagster_home / "dagster.yaml").write_text(instance_yaml("cluster"))
+    return dagster_home
 
 
 @pytest.fixture
@@ -38,8 +47,8 @@ def postgres():
 def test_steps_claiming_a_pool_slot_at_the_same_instant_never_double_book_it(tmp_path, postgres, monkeypatch):
     """dagster-postgres's own claim double-books a slot under contention (10 of 20 tries below gave
     2 or more claims to 8 claimers of a 1-slot pool, and once in CI two runs' `duckdb` steps ran
-    together); the instance of deploy/dagster.yaml claims atomically."""
-    shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
+    together); the cluster profile's instance claims atomically."""
+    cluster_instance(tmp_path)
     for name, value in postgres.dagster_env().items():
         monkeypatch.setenv(name, value)
     with DagsterInstance.from_config(str(tmp_path)) as instance:
@@ -68,9 +77,7 @@ def test_steps_claiming_a_pool_slot_at_the_same_instant_never_double_book_it(tmp
 def test_concurrent_runs_on_the_postgres_instance_take_the_duckdb_pool_in_turn(tmp_path, postgres, monkeypatch):
     """On the cluster profile's instance a pool slot is claimed atomically, so unlike the local
     profile's SQLite (see test_duckdb_pool) the `duckdb` steps of concurrent runs never overlap."""
-    dagster_home = tmp_path / "dagster"
-    dagster_home.mkdir()
-    shutil.copy(DEPLOY / "dagster.yaml", dagster_home / "dagster.yaml")
+    dagster_home = cluster_instance(tmp_path / "dagster")
     env = {**os.environ, **postgres.dagster_env(), "DAGSTER_HOME": str(dagster_home), "TRACEKD_HOME": str(tmp_path / "home")}
     env.pop("TRACEKD_DEPLOYMENT", None)  # steps in processes here: the k8s executor needs a cluster
     for name, value in postgres.dagster_env().items():
@@ -127,12 +134,14 @@ def test_the_code_location_on_the_cluster_profile_runs_steps_as_kubernetes_jobs_
 
 
 def test_helm_values_and_the_instance_file_say_the_same():
-    instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
+    instance = instance_config("cluster")
     values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
     assert values["runLauncher"]["type"] == instance["run_launcher"]["class"] == "K8sRunLauncher"
     assert values["concurrency"]["pools"]["defaultLimit"] == instance["concurrency"]["pools"]["default_limit"] == 1
     assert values["concurrency"]["pools"]["granularity"] == instance["concurrency"]["pools"]["granularity"] == "op"
     assert values["concurrency"]["runs"]["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
+    assert values["dagsterDaemon"]["runCoordinator"]["type"] == instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert values["telemetry"]["enabled"] is instance["telemetry"]["enabled"] is False
     monitoring, run_monitoring = values["dagsterDaemon"]["runMonitoring"], instance["run_monitoring"]
     assert monitoring["enabled"] is run_monitoring["enabled"] is True
     assert (monitoring["startTimeoutSeconds"], monitoring["pollIntervalSeconds"], monitoring["freeSlotsAfterRunEndSeconds"]) == (
@@ -141,8 +150,9 @@ def test_helm_values_and_the_instance_file_say_the_same():
     env = {e["name"]: e["value"] for e in deployment["env"]}
     assert env["TRACEKD_DEPLOYMENT"] == "cluster" and deployment["dagsterApiGrpcArgs"] == ["-m", "tracekd_assets.definitions"]
     assert env["TRACEKD_STORE"].startswith("ducklake:postgres:") and "password" not in env["TRACEKD_STORE"]
-    text = (DEPLOY / "values.yaml").read_text() + (DEPLOY / "dagster.yaml").read_text()
+    text = (DEPLOY / "values.yaml").read_text() + INSTANCE_FILE.read_text()
     assert "password:" not in text.replace("password: {env: DAGSTER_PG_PASSWORD}", "")  # secrets come from the environment
+    assert {instance[storage]["config"]["postgres_db"]["password"]["env"] for storage in ("run_storage", "event_log_storage", "schedule_storage")} == {"DAGSTER_PG_PASSWORD"}  # fmt: skip
 
 
 def test_the_image_builds(tmp_path):
@@ -182,9 +192,7 @@ def test_runs_on_a_ducklake_store_write_partitions_at_once_and_the_report_reads_
     admin.cursor().execute("CREATE DATABASE lake")
     admin.close()
     conninfo = f"dbname=lake host={postgres.host} port={postgres.port} user={postgres.user}"
-    dagster_home, home = tmp_path / "dagster", tmp_path / "home"
-    dagster_home.mkdir()
-    shutil.copy(DEPLOY / "dagster.yaml", dagster_home / "dagster.yaml")
+    dagster_home, home = cluster_instance(tmp_path / "dagster"), tmp_path / "home"
     env = {**os.environ, **postgres.dagster_env(), "DAGSTER_HOME": str(dagster_home), "TRACEKD_HOME": str(home),
            "TRACEKD_STORE": f"ducklake:postgres:{conninfo}"}  # fmt: skip
     env.pop("TRACEKD_DEPLOYMENT", None)

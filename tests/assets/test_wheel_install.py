@@ -1,7 +1,7 @@
 """TraceKD installs like a package: the wheel built from this tree, installed (not editable) into a
 fresh virtualenv, loads the same definitions as the checkout (asset keys, checks, SQL models
-shipped as package data) and takes a dataset to a report, from a directory with no checkout in it,
-writing nothing there.
+shipped as package data), prints the same Dagster instance file (package data too) and takes a
+dataset to a report, from a directory with no checkout in it, writing nothing there.
 
 The fresh virtualenv gets the third-party dependencies from this environment's site-packages by a
 `.pth` line (nothing to download); TraceKD itself comes from the wheel alone, which the test checks."""
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tests.conftest import PROJECT_ROOT, SHARED_DATA
 from tests.fresh_venv import fresh_venv, pip_install
+from tracekd_assets.instance import instance_yaml
 
 SOURCES = ("pyproject.toml", "README.md", "tracekd_ops", "tracekd_assets", "dbt_like_sql")
 DEFINITIONS = """
@@ -62,6 +63,10 @@ def test_the_built_wheel_installs_loads_the_same_definitions_and_runs(tmp_path):
     assert Path(wheel_defs["package"]).is_relative_to(venv_site), wheel_defs["package"]  # the wheel's copy, not the checkout
     assert {key: value for key, value in wheel_defs.items() if key != "package"} == {key: value for key, value in checkout_defs.items() if key != "package"}
     assert len(wheel_defs["sql_files"]) == len(list((PROJECT_ROOT / "dbt_like_sql").glob("*.sql"))) > 0
+    # the instance file is package data too: a deployment without the Helm chart prints its dagster.yaml from the wheel
+    instance = subprocess.run([str(venv / "bin" / "tracekd"), "instance-config", "--profile", "cluster"], capture_output=True, text=True, timeout=120,
+                              cwd=elsewhere, env=env)  # fmt: skip
+    assert instance.returncode == 0 and instance.stdout == instance_yaml("cluster"), instance.stderr[-3000:]
 
     home = tmp_path / "home"
     run = subprocess.run([str(venv / "bin" / "tracekd"), "run", "cotempqa", str(SHARED_DATA / "cotempqa" / "mix.json"), "--per-category-limit", "4",

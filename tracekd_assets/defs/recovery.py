@@ -3,7 +3,7 @@ cannot do it there, each with a test that fails the day it can (tests/assets/tes
 
 A killed run is Dagster's to fail where Dagster can see it: a run the code server started (the
 demo's, `tracekd run`'s, the UI's) is failed by that code server the moment its process dies, and
-Dagster's run monitoring (on in the instance TraceKD makes, tracekd_assets/dagster.yaml) frees its
+Dagster's run monitoring (on in the instance TraceKD makes, tracekd_assets/instance.yaml) frees its
 pool slots. What Dagster cannot see on this profile:
 
 - **A run whose launcher died with it** (the demo or `tracekd dev` killed, a machine restarted, a

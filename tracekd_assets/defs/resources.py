@@ -362,8 +362,8 @@ RESOURCES_BY_DEPLOYMENT: dict[str, Callable[[], dict[str, Any]]] = {
     "cluster": _resources,
 }
 """The resources of each deployment profile (`TRACEKD_DEPLOYMENT`). `local`: one machine, the
-embedded default. `cluster`: the Dagster instance on Postgres (deploy/dagster.yaml) and every step
-in its own Kubernetes pod (`EXECUTORS_BY_DEPLOYMENT`)."""
+embedded default. `cluster`: the Dagster instance on Postgres (the profile of the same name in
+tracekd_assets/instance.yaml) and every step in its own Kubernetes pod (`EXECUTORS_BY_DEPLOYMENT`)."""
 
 
 def _k8s_executor() -> ExecutorDefinition:

@@ -3,8 +3,9 @@ with its tests run, and the report written from the SQL models."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from tracekd_ops.core.metadata import Markdown
 from tracekd_ops.datasets import dataset_spec, scorer_versions
@@ -19,6 +20,9 @@ from tracekd_ops.report.reference import (
     reference_ratings,
     reference_results,
 )
+from tracekd_ops.registry.index import RegistryIndex
+from tracekd_ops.report.cells import terminal_table
+from tracekd_ops.report.findings import reading
 from tracekd_ops.report.render import REPORT_VERSION, ReportData, figures_markdown, key_figures, markdown_summary, markdown_table, render_html
 from tracekd_ops.report.sql_models import SqlModel, column_lineage, materialize_model, model_columns, read_model, run_tests
 from tracekd_ops.steps.outcome import Check, StepOutcome
@@ -86,6 +90,27 @@ def category_baselines_of(store: Store, categories: list[dict[str, Any]]) -> lis
         train, test = read_records(store, dataset, "train"), read_records(store, dataset, EVAL_SPLIT)
         rows += [{"dataset": dataset, **row} for row in category_baselines(dataset_spec(dataset), train, test)]
     return rows
+
+
+def run_summary(store: Store, datasets: Sequence[str], width: int | None = None) -> list[str]:
+    """What `tracekd demo` and `tracekd run` print once their runs are done, from the SQL models
+    the report was built from: the conditions compared on `datasets` (a terminal `width` wide), the
+    result in one line, and a warning for each student its wall-time budget cut short (its accuracy
+    says more about the machine than about its condition). Empty when no student was evaluated."""
+    chosen = {name: [row for row in read_model(store, REPORT_MODELS[name]) if row["dataset"] in datasets]
+              for name in ("leaderboard", "construction", "deltas")}  # fmt: skip
+    if not chosen["leaderboard"]:
+        return []
+    data = ReportData(chosen["leaderboard"], chosen["construction"], code_versions=code_versions())
+    lines = [markdown_summary(data, table=functools.partial(terminal_table, width=width)), "",
+             f"reading:     {reading(chosen['leaderboard'], chosen['deltas'], construction=chosen['construction'])}"]  # fmt: skip
+    for entry in RegistryIndex(store).cut_short(list(datasets)):
+        lineage, planned = entry.lineage, entry.hyperparameters.get("max_steps")
+        lines.append(f"warning:     {lineage.dataset}/{lineage.condition} {lineage.student} seed {lineage.seed} was stopped by its wall-time "
+                     f"budget ({entry.hyperparameters.get('max_seconds')} s) at step {entry.train_summary.get('steps')} of {planned}: "
+                     f"its accuracy is not comparable with the others'; re-run on a less busy machine, or raise --max-seconds "
+                     f"(training.max_seconds in the launchpad)")  # fmt: skip
+    return lines
 
 
 def build_report(store: Store, reports_dir: Path) -> StepOutcome:
