@@ -218,6 +218,7 @@ def _dev(args: argparse.Namespace) -> int:
 
     from tracekd_assets.defs.resources import TraceKDHome
     from tracekd_assets.demo import bind_instance
+    from tracekd_ops.core.lifetime import stop_process_group
 
     if args.home:
         os.environ[HOME_VARIABLE] = str(Path(args.home).resolve())
@@ -239,10 +240,7 @@ def _dev(args: argparse.Namespace) -> int:
     try:
         code = child.wait()
     finally:
-        try:
-            os.killpg(child.pid, signal.SIGTERM)  # code servers dagster dev leaves running
-        except ProcessLookupError:
-            pass
+        stop_process_group(child.pid, [child])  # the code servers dagster dev leaves running
     return code
 
 

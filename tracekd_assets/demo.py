@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from tracekd_assets.home import HOME_OF_INSTANCE, INSTANCE_OF_HOME
 from tracekd_assets.instance import instance_yaml
 from tracekd_assets.defs.resources import (ExperimentSettings, RegistrySettings, TeacherSettings,
                                             TraceKDHome)  # fmt: skip
-from tracekd_ops.core.lifetime import die_with_parent_process
+from tracekd_ops.core.lifetime import die_with_parent_process, stop_process_group
 from tracekd_ops.traces.conditions import CONDITIONS, runnable
 from tracekd_ops.train.memory import GIB, available_memory, fits_side_by_side
 
@@ -191,17 +190,7 @@ class InstanceServices:
                 pass  # the next daemon's run monitoring fails them instead
         if not self.processes:
             return
-        group = self.processes[0].pid
-        for number in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(group, number)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + grace_s
-            while time.monotonic() < deadline and any(p.poll() is None for p in self.processes):
-                time.sleep(0.1)
-        for process in self.processes:
-            process.wait()
+        stop_process_group(self.processes[0].pid, self.processes, grace_s)
         self.processes = []
         if self.output is not None:
             self.output.close()

@@ -5,7 +5,6 @@ process runs in its own session and is stopped (with whatever it started) on exi
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from tracekd_ops.core.lifetime import stop_process_group
 
 
 def free_port() -> int:
@@ -67,20 +68,4 @@ def serve(model_dir: Path, log: Path, timeout_s: float = 180.0) -> Iterator[Serv
             time.sleep(0.2)
         yield Server(base + "/v1", log)
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """TERM the server's process group, KILL it after 20 s; nothing to do if it has exited (a
-    server that failed to start must not hide its own error behind ProcessLookupError)."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except ProcessLookupError:
-        process.wait()
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
+        stop_process_group(process.pid, [process], grace_s=20.0)
