@@ -342,7 +342,6 @@ def _published_import(args: argparse.Namespace) -> int:
     imported, every left-out line's reason, and whether trace correctness predicts answer
     correctness for each published student."""
     import time
-    from collections import Counter
 
     from pydantic import ValidationError
 
@@ -350,7 +349,7 @@ def _published_import(args: argparse.Namespace) -> int:
     from tracekd_assets.defs.resources import ExperimentSettings, TraceKDHome
     from tracekd_assets.demo import InstanceServices, default_instance
     from tracekd_ops.published.settings import PublishedConfig, PublishedSource
-    from tracekd_ops.report.published import reading_lines
+    from tracekd_ops.steps.published import import_summary
 
     _prepare_environment(args)
     names = dict(item.split("=", 1) for item in args.condition_name)
@@ -378,27 +377,8 @@ def _published_import(args: argparse.Namespace) -> int:
             return 1
         reported, report_run = services.run(report_job.name, None, resources)
     store = home.store()
-    revisions = store.rows("SELECT DISTINCT model_revision FROM external_files WHERE source_name = (SELECT source_name FROM external_files "
-                           "ORDER BY imported_at DESC LIMIT 1)")  # fmt: skip
-    rows = store.rows("SELECT * FROM external_files WHERE model_revision IN (SELECT unnest(?::VARCHAR[])) ORDER BY base_model, condition, file",
-                      [[r["model_revision"] for r in revisions]])  # fmt: skip
-    for row in rows:
-        print(f"{row['base_model']:<34} {row['condition']:<14} {row['file']}: {row['scored']} of {row['lines']} lines scored, "
-              f"{row['left_out']} left out, {row['cut_short']} cut short")  # fmt: skip
-    left = store.rows("SELECT file, line, reason FROM external_lines WHERE status = 'left out' AND model_revision IN "
-                      "(SELECT unnest(?::VARCHAR[])) ORDER BY file, line", [[r["model_revision"] for r in revisions]])  # fmt: skip
-    kinds = Counter("repeats a question read earlier in its student's files (counted once)" if r["reason"].startswith("the same question as")
-                    else r["reason"] for r in left)  # fmt: skip
-    for reason, count in kinds.most_common():
-        print(f"left out:    {count} line(s): {reason}")
-    for row in left[:20]:
-        print(f"left out:    {row['file']} line {row['line']}: {row['reason']}")
-    if len(left) > 20:
-        print(f"left out:    ... and {len(left) - 20} more (tracekd query \"SELECT file, line, reason FROM external_lines WHERE status = 'left out'\")")
+    print("\n".join(import_summary(store, reported)))
     if reported:
-        print()
-        for line in reading_lines(store.rows("SELECT * FROM published_rescoring")):
-            print(f"reading:     {line}")
         print(f"report:      {home.reports_dir() / 'report.html'}")
     else:
         print(f"FAILED: SQL models + report (run {report_run}): the imported rows are stored; rerun the report job", file=sys.stderr)

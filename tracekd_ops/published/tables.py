@@ -3,11 +3,13 @@ outputs (`external_files`, `external_lines`; their predictions and metrics go to
 tables), and the reference study's published accuracies, ratings and 2x2 counts
 (`reference_results`, `reference_ratings`, `reference_contingency`, entered from
 `report/data/*.csv`). Written by the steps (`steps.published`, `steps.report`); read by the SQL
-models."""
+models, and by `latest_import` (what `tracekd published import` prints)."""
 
 from __future__ import annotations
 
-from tracekd_ops.core.tables import LINEAGE_COLUMNS, Table
+from typing import Any
+
+from tracekd_ops.core.tables import LINEAGE_COLUMNS, Reader, Table
 
 MEANINGS: dict[str, str] = {
     "file": "the published output file, as a path relative to the imported folder",
@@ -124,3 +126,19 @@ REFERENCE_CONTINGENCY = Table(
 )
 
 TABLES = (EXTERNAL_FILES, EXTERNAL_LINES, REFERENCE_RESULTS, REFERENCE_RATINGS, REFERENCE_CONTINGENCY)
+
+
+LEFT_OUT_LINES = "SELECT file, line, reason FROM external_lines WHERE status = 'left out'"
+"""Every line left out of an import, with its reason (for `tracekd query`)."""
+
+
+def latest_import(store: Reader) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The files of the most recently imported source (every student of it) and the lines left
+    out of them, with each one's reason."""
+    revisions = [r["model_revision"] for r in store.rows(
+        "SELECT DISTINCT model_revision FROM external_files WHERE source_name = (SELECT source_name FROM external_files "
+        "ORDER BY imported_at DESC LIMIT 1)")]  # fmt: skip
+    files = store.rows("SELECT * FROM external_files WHERE model_revision IN (SELECT unnest(?::VARCHAR[])) "
+                       "ORDER BY base_model, condition, file", [revisions])  # fmt: skip
+    left_out = store.rows(f"{LEFT_OUT_LINES} AND model_revision IN (SELECT unnest(?::VARCHAR[])) ORDER BY file, line", [revisions])
+    return files, left_out

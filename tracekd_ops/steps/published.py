@@ -37,7 +37,10 @@ from tracekd_ops.published.fields import LineFields, LineRefused, text_field, te
 from tracekd_ops.published.lines import SUFFIXES, read_lines
 from tracekd_ops.published.rescore import TRACEKD_FORMAT, prediction_row, read_generation, record_of, verdicts
 from tracekd_ops.published.settings import AUTO, SIMPLE, PublishedConfig, PublishedSource
+from tracekd_ops.published.tables import LEFT_OUT_LINES, latest_import
 from tracekd_ops.registry.index import RegistryIndex
+from tracekd_ops.report.published import reading_lines
+from tracekd_ops.report.sql_models import read_model
 from tracekd_ops.store.store import Store
 from tracekd_ops.steps.evaluate import reference_accuracies, run_result
 from tracekd_ops.steps.outcome import Level, StepOutcome
@@ -369,3 +372,26 @@ def _registry_row(student: StudentImport, name: str, folder: Path, layout: str) 
 
 def _metric_json(metrics: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in metrics.items() if isinstance(v, float)}, sort_keys=True)
+
+
+SHOWN_LEFT_OUT = 20
+"""Left-out lines named one by one after an import (the rest are counted, and in `external_lines`)."""
+
+
+def import_summary(store: Store, reported: bool) -> list[str]:
+    """What `tracekd published import` prints about the source it imported: each file's scored,
+    left-out and cut-short lines, the reasons lines were left out (counted, then the first named),
+    and, once the SQL models are built (`reported`), whether trace correctness predicts answer
+    correctness for each published student."""
+    files, left_out = latest_import(store)
+    lines = [f"{row['base_model']:<34} {row['condition']:<14} {row['file']}: {row['scored']} of {row['lines']} lines scored, "
+             f"{row['left_out']} left out, {row['cut_short']} cut short" for row in files]  # fmt: skip
+    kinds = Counter("repeats a question read earlier in its student's files (counted once)" if r["reason"].startswith("the same question as")
+                    else r["reason"] for r in left_out)  # fmt: skip
+    lines += [f"left out:    {count} line(s): {reason}" for reason, count in kinds.most_common()]
+    lines += [f"left out:    {row['file']} line {row['line']}: {row['reason']}" for row in left_out[:SHOWN_LEFT_OUT]]
+    if len(left_out) > SHOWN_LEFT_OUT:
+        lines.append(f"left out:    ... and {len(left_out) - SHOWN_LEFT_OUT} more (tracekd query \"{LEFT_OUT_LINES}\")")
+    if reported:
+        lines += ["", *(f"reading:     {line}" for line in reading_lines(read_model(store, "published_rescoring")))]
+    return lines
