@@ -210,6 +210,8 @@ def test_follow_ups_are_read_back_by_question_for_twin_questions_and_for_a_store
         assert read_back() == {SUMMARY: {r.example_id: "Short summary." for r in records}, EXPLANATION: {r.example_id: "Because the fact says so." for r in records}}
         store.execute("DELETE FROM teacher_request_questions")  # as a store from before the table holds it
         assert {text for texts in read_back().values() for text in texts.values()} == {None}
+        problems = {t.problem for t in teacher_texts(SYNTHETIC, SUMMARY, records, client.config, TeacherCache(store)).values()}
+        assert problems == {"the teacher has not been asked for the summary yet (materialize teacher_responses)"}
         again = collect(SYNTHETIC, records, client, TeacherCache(store), log=lambda _: None)
         assert again.answers.sent == again.summaries.sent == again.explanations.sent == 0 and len(server.requests) == sent
         assert read_back() == {SUMMARY: {r.example_id: "Short summary." for r in records}, EXPLANATION: {r.example_id: "Because the fact says so." for r in records}}

@@ -240,7 +240,7 @@ def teacher_texts(spec: DatasetSpec, purpose: str, records: Sequence[QARecord], 
         if purpose == SUMMARY and not reasoning_trace(reply):
             texts[record.example_id] = TeacherText(None, answer_text, correct, origin, "the teacher wrote no reasoning to summarise")
         elif found is None:
-            texts[record.example_id] = TeacherText(None, answer_text, correct, origin, f"the teacher has not been asked for the {purpose} yet")
+            texts[record.example_id] = TeacherText(None, answer_text, correct, origin, f"the teacher has not been asked for the {purpose} yet (materialize teacher_responses)")
         elif not found.ok:
             texts[record.example_id] = TeacherText(None, answer_text, correct, origin, f"teacher {purpose} request failed ({failure_kind(found.error)})")
         else:
