@@ -136,7 +136,10 @@ def test_a_submitted_run_killed_holding_the_write_lock_is_failed_and_freed_by_da
             while instance.get_run_by_id(run_id).status != DagsterRunStatus.FAILURE or instance.event_log_storage.get_concurrency_run_ids():
                 assert time.monotonic() < deadline, (instance.get_run_by_id(run_id).status, instance.event_log_storage.get_concurrency_run_ids())
                 time.sleep(0.5)
-            assert any(KILLED in (entry.message or "") for entry in instance.all_logs(run_id))  # Dagster's code server saw it die
+            # Dagster failed it: the code server that started the run saw its process die, or (first
+            # on a loaded machine, seen in CI) run monitoring, through the launcher's health check
+            messages = [entry.message or "" for entry in instance.all_logs(run_id)]
+            assert any(KILLED in message or WORKER_GONE in message for message in messages), messages[-5:]
             assert store.rows("SELECT count(*) AS n FROM raw_examples")[0]["n"] == before  # the old rows, whole
             assert services.run(raw_job.name, "synthetic", resources)[0]
             assert store.rows("SELECT count(*) AS n FROM raw_examples")[0]["n"] == before
