@@ -215,6 +215,12 @@ def test_follow_ups_are_read_back_by_question_for_twin_questions_and_for_a_store
         again = collect(SYNTHETIC, records, client, TeacherCache(store), log=lambda _: None)
         assert again.answers.sent == again.summaries.sent == again.explanations.sent == 0 and len(server.requests) == sent
         assert read_back() == {SUMMARY: {r.example_id: "Short summary." for r in records}, EXPLANATION: {r.example_id: "Because the fact says so." for r in records}}
+        third = dataclasses.replace(RECORDS[0], example_id=RECORDS[0].example_id + "-third")  # a new twin, asked beside the stored ones
+        collect(SYNTHETIC, [RECORDS[0], third], client, TeacherCache(store), log=lambda _: None)
+        assert teacher_texts(SYNTHETIC, SUMMARY, [third], client.config, TeacherCache(store))[third.example_id].text == "Short summary."
+        linked = store.rows("SELECT r.purpose FROM teacher_request_questions q JOIN teacher_requests r USING (request_hash) WHERE q.example_id = ?", [third.example_id])
+        assert sorted(row["purpose"] for row in linked) == sorted([ANSWER, SUMMARY, EXPLANATION])
+        assert len(server.requests) == sent
 
 
 def test_a_worked_example_is_shown_first_never_asked_and_read_back_with_the_same_keys(tmp_path):

@@ -87,7 +87,7 @@ class TeacherCache:
             return
         stored = self.store.rows("SELECT request_hash, dataset, example_id, follows FROM teacher_request_questions "
                                  "WHERE request_hash IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(links["request_hash"]))])  # fmt: skip
-        if len({tuple(row.values()) for row in stored}) < len(set(links.itertuples(index=False, name=None))):
+        if set(links.itertuples(index=False, name=None)) - {tuple(row.values()) for row in stored}:
             with self.store.connect(write=True) as con:
                 _insert_links(con, links)
 
