@@ -22,7 +22,7 @@ from dagster._core.launcher import WorkerStatus
 from tracekd_assets.defs.jobs import raw_job
 from tracekd_assets.defs.pools import apply_pool_limits
 from tracekd_assets.defs.recovery import QUEUE_AND_MONITORING, WORKER_GONE, LocalRunLauncher, free_dead_runs, process_alive, run_processes
-from tracekd_assets.demo import KILLED, InstanceServices, prepare_dagster_home
+from tracekd_assets.demo import InstanceServices, prepare_dagster_home
 from tracekd_ops.steps.catalog import CATALOG
 from tracekd_ops.store.store import Store
 
@@ -138,8 +138,7 @@ def test_a_submitted_run_killed_holding_the_write_lock_is_failed_and_freed_by_da
                 time.sleep(0.5)
             # Dagster failed it: the code server that started the run saw its process die, or (first
             # on a loaded machine, seen in CI) run monitoring, through the launcher's health check
-            messages = [entry.message or "" for entry in instance.all_logs(run_id)]
-            assert any(KILLED in message or WORKER_GONE in message for message in messages), messages[-5:]
+            assert services.worker_killed(run_id), [entry.message for entry in instance.all_logs(run_id)][-5:]
             assert store.rows("SELECT count(*) AS n FROM raw_examples")[0]["n"] == before  # the old rows, whole
             assert services.run(raw_job.name, "synthetic", resources)[0]
             assert store.rows("SELECT count(*) AS n FROM raw_examples")[0]["n"] == before
